@@ -1,0 +1,125 @@
+// swift-tools-version:6.0
+// Spool: a durable, replicated message broker. See README.md and docs/.
+//
+// Dependencies point inward: SpoolCore and Raft know nothing of sockets or SQLite;
+// SpoolProtocol parses and renders lines; SpoolStorage is the only SQLite importer;
+// SpoolEngine owns partitions; SpoolServer owns NIO listeners; SpoolClient is the async client.
+import PackageDescription
+
+let package = Package(
+    name: "Spool",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "spoold", targets: ["spoold"]),
+        .executable(name: "spool", targets: ["spool"]),
+        .executable(name: "spool-sim", targets: ["spool-sim"]),
+        .library(name: "SpoolClient", targets: ["SpoolClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // MARK: SQLite through its C API (libsqlite3-dev).
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+
+        // MARK: Pure cores.
+        .target(name: "SpoolCore"),
+        .target(
+            name: "SpoolProtocol",
+            dependencies: ["SpoolCore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(name: "Raft"),
+        .target(name: "RaftSimulator", dependencies: ["Raft"]),
+
+        // MARK: Storage: the only module that imports SQLite. The schema lives in migrations/.
+        .executableTarget(name: "spool-embed-migrations"),
+        .plugin(
+            name: "MigrationEmbedder",
+            capability: .buildTool(),
+            dependencies: ["spool-embed-migrations"]
+        ),
+        .target(
+            name: "SpoolStorage",
+            dependencies: ["SpoolCore", "CSQLite"],
+            plugins: ["MigrationEmbedder"]
+        ),
+
+        // MARK: Engine and network shells.
+        .target(
+            name: "SpoolEngine",
+            dependencies: [
+                "SpoolCore", "SpoolStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SpoolServer",
+            dependencies: [
+                "SpoolCore", "SpoolProtocol", "SpoolEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SpoolClient",
+            dependencies: [
+                "SpoolCore", "SpoolProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+
+        // MARK: Executables (thin).
+        .executableTarget(
+            name: "spoold",
+            dependencies: [
+                "SpoolServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "spool",
+            dependencies: [
+                "SpoolClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "spool-sim", dependencies: ["RaftSimulator"]),
+        .executableTarget(
+            name: "spool-example",
+            dependencies: ["SpoolClient"],
+            path: "examples/swift"
+        ),
+
+        // MARK: Tests.
+        .testTarget(name: "SpoolCoreTests", dependencies: ["SpoolCore"]),
+        .testTarget(
+            name: "SpoolProtocolTests",
+            dependencies: ["SpoolProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(name: "SpoolStorageTests", dependencies: ["SpoolStorage"]),
+        .testTarget(
+            name: "SpoolIntegrationTests",
+            dependencies: [
+                "SpoolServer", "SpoolClient", "SpoolStorage", "spoold",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulator"]),
+    ]
+)

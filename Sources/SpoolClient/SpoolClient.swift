@@ -1,0 +1,82 @@
+import NIOCore
+import NIOPosix
+import SpoolCore
+import SpoolProtocol
+
+/// An async client for one connection to a Spool broker, over the documented line protocol.
+///
+/// Calls may be made concurrently from many tasks: requests are pipelined on the connection and
+/// replies matched in order. Records pushed by subscriptions arrive on `deliveries`.
+public final class SpoolClient: Sendable {
+    let channel: Channel
+    /// Every record pushed to this connection by `subscribe`, in arrival order.
+    public let deliveries: AsyncStream<Message>
+
+    private init(channel: Channel, deliveries: AsyncStream<Message>) {
+        self.channel = channel
+        self.deliveries = deliveries
+    }
+
+    /// Connects to `host:port`.
+    public static func connect(
+        host: String = "127.0.0.1", port: Int = 7070, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> SpoolClient {
+        let (stream, continuation) = AsyncStream<Message>.makeStream()
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ClientHandler(deliver: { continuation.yield($0) }, finish: { continuation.finish() }))
+                }
+            }
+            .connect(host: host, port: port).get()
+        return SpoolClient(channel: channel, deliveries: stream)
+    }
+
+    /// Closes the connection; calls still waiting fail with `connectionClosed`.
+    public func close() async {
+        try? await channel.close()
+    }
+
+    // MARK: Raw requests
+
+    /// Sends one request line (no line end) and returns the reply's lines. `ERR` replies throw.
+    public func send(line: String, expectingBlock: Bool = false) async throws -> [String] {
+        var bytes = channel.allocator.buffer(capacity: line.utf8.count + 1)
+        bytes.writeString(line)
+        bytes.writeString("\n")
+        return try await request(bytes, shape: expectingBlock ? .block : .line).lines
+    }
+
+    func request(_ bytes: ByteBuffer, shape: ReplyShape) async throws -> RawReply {
+        try await requestFuture(bytes, shape: shape, flush: true).get()
+    }
+
+    func requestFuture(_ bytes: ByteBuffer, shape: ReplyShape, flush: Bool) -> EventLoopFuture<RawReply> {
+        let promise = channel.eventLoop.makePromise(of: RawReply.self)
+        let request = ClientRequest(bytes: bytes, shape: shape, promise: promise)
+        if flush {
+            channel.writeAndFlush(request, promise: nil)
+        } else {
+            channel.write(request, promise: nil)
+        }
+        return promise.futureResult.flatMapThrowing { reply in
+            if reply.messages.isEmpty, reply.lines.count == 1, let line = reply.lines.first, line.hasPrefix("ERR ") {
+                throw Self.serverError(line)
+            }
+            return reply
+        }
+    }
+
+    static func serverError(_ line: String) -> SpoolClientError {
+        let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        return .server(code: parts.count > 1 ? String(parts[1]) : "", message: parts.count > 2 ? String(parts[2]) : "")
+    }
+
+    func topicName(_ name: String) throws -> TopicName {
+        guard let topic = TopicName(name) else { throw SpoolClientError.invalidArgument("illegal topic name \(name)") }
+        return topic
+    }
+}

@@ -1,0 +1,41 @@
+/// Every limit the broker enforces, in one place, each named with its unit.
+///
+/// Defaults are documented in docs/protocol.md ("Limits"); `spoold --help` lists the flag that
+/// sets each one. Breaking a limit gets an `ERR` for that request and never costs other clients
+/// or stored data anything.
+public struct SpoolLimits: Sendable, Equatable {
+    public static let defaultTopicNameBytes = 249
+
+    /// Longest request line, in bytes, excluding the line end. An inline `:` payload counts.
+    public var lineBytes: Int = 64 * 1024
+    /// Largest record value, in bytes (byte-counted or inline).
+    public var payloadBytes: Int = 1024 * 1024
+    /// Largest record key, in bytes.
+    public var keyBytes: Int = 16 * 1024
+    /// Most client connections open at once; one more is answered `ERR LIMIT_REACHED` and closed.
+    public var connections: Int = 1024
+    /// Most requests a connection may have waiting for their replies; past it the broker stops
+    /// reading that socket until replies drain (pipelining is bounded, not refused).
+    public var pendingRequestsPerConnection: Int = 1024
+    /// Most records one `FETCH` returns (`max=` is capped to this).
+    public var fetchRecords: Int = 10_000
+    /// Most value bytes one `FETCH` returns; at least one record is always returned.
+    public var fetchBytes: Int = 8 * 1024 * 1024
+    /// Longest `wait=` of a `FETCH`, in milliseconds.
+    public var fetchWaitMs: Int64 = 300_000
+    /// Most partitions a topic may have.
+    public var partitionsPerTopic: Int = 1024
+    /// Most topics a broker holds.
+    public var topics: Int = 10_000
+    /// Longest topic name, in bytes.
+    public var topicNameBytes: Int = SpoolLimits.defaultTopicNameBytes
+    /// Most records one group commit writes in one SQLite transaction.
+    public var commitBatchRecords: Int = 10_000
+    /// Most value bytes one group commit writes in one SQLite transaction.
+    public var commitBatchBytes: Int = 16 * 1024 * 1024
+    /// Most value bytes a subscription keeps in flight to one client per partition before it
+    /// waits for the socket to drain.
+    public var subscriptionBatchBytes: Int = 1024 * 1024
+
+    public init() {}
+}

@@ -1,0 +1,242 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SpoolCore
+import SpoolStorage
+
+/// One partition of a topic on this broker: its queue of pending appends, its group-commit flush
+/// loop, its high watermark and the consumers waiting for new records.
+///
+/// Group commit: producers only enqueue. While anything is queued, one flush loop runs on a
+/// storage thread and repeatedly takes *everything* queued (up to the batch limits) into one
+/// SQLite transaction and one fsync. The more producers wait, the bigger the batches, so the
+/// fsync cost is shared. The store is touched only by that loop (the `flushing` flag makes it the
+/// serial owner); SQLite never runs on an event loop.
+final class PartitionLog: Sendable {
+    let topic: TopicName
+    let id: PartitionID
+    let path: String
+    let readers: ReaderPool
+    private let store: PartitionStore
+    private let pool: NIOThreadPool
+    private let limits: SpoolLimits
+    private let logger: Logger
+    private let state: NIOLockedValueBox<State>
+
+    struct Waiter {
+        var after: Offset
+        var promise: EventLoopPromise<Void>
+    }
+
+    private struct State {
+        var pending: [PendingAppend] = []
+        var flushing = false
+        /// The next offset to be written; records below it are durable and visible.
+        var high: Offset
+        var earliest: Offset
+        var waiters: [Int: Waiter] = [:]
+        var nextWaiterID = 0
+        var closing: CloseReason?
+        var closed: EventLoopPromise<Void>?
+    }
+
+    enum CloseReason {
+        /// Broker shutdown: finish what is queued, then close.
+        case shutdown
+        /// Topic dropped: fail what is queued.
+        case dropped
+    }
+
+    /// Opens (or creates) the partition's database. Call on a storage thread.
+    init(topic: TopicName, id: PartitionID, path: String, pool: NIOThreadPool, limits: SpoolLimits, logger: Logger) throws {
+        self.topic = topic
+        self.id = id
+        self.path = path
+        self.pool = pool
+        self.limits = limits
+        self.logger = logger
+        self.store = try PartitionStore(path: path)
+        self.readers = ReaderPool(path: path)
+        self.state = NIOLockedValueBox(State(high: store.nextOffset, earliest: store.earliestOffset))
+    }
+
+    /// The offsets of the first retained record and of the next record to be written.
+    var bounds: (earliest: Offset, high: Offset) {
+        state.withLockedValue { ($0.earliest, $0.high) }
+    }
+
+    // MARK: Appending
+
+    /// Queues a record for the next group commit. `promise`, when given, gets its offset once the
+    /// record is fsynced, or fails with `SpoolError`.
+    func append(_ record: PendingAppend) throws(SpoolError) {
+        let outcome: Result<Bool, SpoolError> = state.withLockedValue { state in
+            if let reason = state.closing {
+                return .failure(
+                    reason == .dropped
+                        ? SpoolError(.unknownTopic, "topic \(topic) was dropped")
+                        : SpoolError(.shuttingDown, "the broker is shutting down"))
+            }
+            state.pending.append(record)
+            guard !state.flushing else { return .success(false) }
+            state.flushing = true
+            return .success(true)
+        }
+        if try outcome.get() {
+            pool.submit { _ in self.flushLoop() }
+        }
+    }
+
+    /// Runs on a storage thread while records are queued; exactly one instance per partition.
+    private func flushLoop() {
+        while let batch = takeBatch() {
+            let result: Result<Offset, StorageError>
+            do {
+                result = .success(try store.append(batch, timestamp: TimestampMs(WallClock.nowMs())))
+            } catch {
+                result = .failure(error)
+            }
+            switch result {
+            case .success(let first):
+                let woken = state.withLockedValue { state -> [Waiter] in
+                    state.high = store.nextOffset
+                    return Self.takeWaiters(&state, below: state.high)
+                }
+                Self.complete(batch, first: first)
+                for waiter in woken { waiter.promise.succeed() }
+            case .failure(let error):
+                logger.error(
+                    "append failed",
+                    metadata: ["topic": "\(topic)", "partition.id": "\(id)", "error": "\(error)"])
+                let spoolError = SpoolError(.storage, "write failed: \(error.message)")
+                for record in batch { record.promise?.fail(spoolError) }
+            }
+        }
+    }
+
+    /// Takes the next batch, or ends the loop (and finishes a pending close) when none is queued.
+    private func takeBatch() -> [PendingAppend]? {
+        let (batch, closed, failed): ([PendingAppend]?, EventLoopPromise<Void>?, [PendingAppend]) = state.withLockedValue { state in
+            if state.closing == .dropped {
+                let failed = state.pending
+                state.pending = []
+                state.flushing = false
+                return (nil, state.closed, failed)
+            }
+            guard !state.pending.isEmpty else {
+                state.flushing = false
+                return (nil, state.closing == nil ? nil : state.closed, [])
+            }
+            var count = 0
+            var bytes = 0
+            for record in state.pending {
+                if count > 0 && (count >= limits.commitBatchRecords || bytes + record.byteCount > limits.commitBatchBytes) { break }
+                count += 1
+                bytes += record.byteCount
+            }
+            if count == state.pending.count {
+                let batch = state.pending
+                state.pending = []
+                state.pending.reserveCapacity(batch.count)
+                return (batch, nil, [])
+            }
+            let batch = Array(state.pending[..<count])
+            state.pending.removeFirst(count)
+            return (batch, nil, [])
+        }
+        for record in failed { record.promise?.fail(SpoolError(.unknownTopic, "topic \(topic) was dropped")) }
+        if let closed { finishClose(closed) }
+        return batch
+    }
+
+    /// Completes the promises of a committed batch with one task per event loop, not one per record.
+    private static func complete(_ batch: [PendingAppend], first: Offset) {
+        var byLoop: [ObjectIdentifier: (EventLoop, [(EventLoopPromise<Offset>, Offset)])] = [:]
+        for (index, record) in batch.enumerated() {
+            guard let promise = record.promise else { continue }
+            let loop = promise.futureResult.eventLoop
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].1.append((promise, first + Int64(index)))
+        }
+        for (_, (loop, completions)) in byLoop {
+            loop.execute {
+                for (promise, offset) in completions { promise.succeed(offset) }
+            }
+        }
+    }
+
+    // MARK: Waiting for records
+
+    /// Completes once a record at or after `after` is visible (or the log closes). The id cancels
+    /// the wait with `cancelWait`.
+    func waitForRecords(after offset: Offset, on loop: EventLoop) -> (id: Int, future: EventLoopFuture<Void>) {
+        let promise = loop.makePromise(of: Void.self)
+        let id: Int? = state.withLockedValue { state in
+            guard state.high <= offset, state.closing == nil else { return nil }
+            let id = state.nextWaiterID
+            state.nextWaiterID += 1
+            state.waiters[id] = Waiter(after: offset, promise: promise)
+            return id
+        }
+        guard let id else {
+            promise.succeed()
+            return (-1, promise.futureResult)
+        }
+        return (id, promise.futureResult)
+    }
+
+    /// Ends a wait early (timeout, unsubscribe, closed connection): its future succeeds.
+    func cancelWait(_ id: Int) {
+        let waiter = state.withLockedValue { $0.waiters.removeValue(forKey: id) }
+        waiter?.promise.succeed()
+    }
+
+    private static func takeWaiters(_ state: inout State, below high: Offset) -> [Waiter] {
+        guard !state.waiters.isEmpty else { return [] }
+        var woken: [Waiter] = []
+        for (id, waiter) in state.waiters where waiter.after < high {
+            woken.append(waiter)
+            state.waiters.removeValue(forKey: id)
+        }
+        return woken
+    }
+
+    // MARK: Closing
+
+    /// Stops taking appends. `.shutdown` lets queued appends commit first; `.dropped` fails them.
+    /// Waiters are woken (they find the log closed). The future completes when the files are
+    /// checkpointed and closed.
+    func close(_ reason: CloseReason, on loop: EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        let (runNow, waiters): (Bool, [Waiter]) = state.withLockedValue { state in
+            if let existing = state.closed {
+                existing.futureResult.cascade(to: promise)
+                return (false, [])
+            }
+            state.closing = reason
+            state.closed = promise
+            let waiters = Array(state.waiters.values)
+            state.waiters = [:]
+            if state.flushing { return (false, waiters) }
+            state.flushing = true  // hold the store for the close itself
+            return (true, waiters)
+        }
+        for waiter in waiters { waiter.promise.succeed() }
+        if runNow {
+            pool.submit { _ in self.finishClose(promise) }
+        }
+        return promise.futureResult
+    }
+
+    var isClosing: Bool { state.withLockedValue { $0.closing != nil } }
+
+    /// Runs on a storage thread once no flush is running.
+    private func finishClose(_ promise: EventLoopPromise<Void>) {
+        readers.close()
+        store.close()
+        promise.succeed()
+    }
+
+    /// Bytes of the partition's files on disk. Call on a storage thread.
+    func diskBytes() -> Int64 { store.diskBytes() }
+}

@@ -1,0 +1,41 @@
+import NIOConcurrencyHelpers
+import SpoolStorage
+
+/// Read-only connections to one partition database, checked out by one storage thread at a time.
+///
+/// Readers are opened on demand (only storage threads read, so at most one per storage thread is
+/// in use) and up to `idleLimit` are kept open for reuse.
+final class ReaderPool: Sendable {
+    private struct State {
+        var idle: [PartitionReader] = []
+        var closed = false
+    }
+
+    private let path: String
+    private let idleLimit: Int
+    private let state = NIOLockedValueBox(State())
+
+    init(path: String, idleLimit: Int = 4) {
+        self.path = path
+        self.idleLimit = idleLimit
+    }
+
+    /// Runs `body` with a reader that no other thread uses meanwhile. Call on a storage thread.
+    func withReader<R>(_ body: (PartitionReader) throws -> R) throws -> R {
+        let reader = try state.withLockedValue { $0.idle.popLast() } ?? PartitionReader(path: path)
+        defer {
+            state.withLockedValue { state in
+                if !state.closed && state.idle.count < idleLimit { state.idle.append(reader) }
+            }
+        }
+        return try body(reader)
+    }
+
+    /// Closes the idle readers and keeps no more (a reader in use closes when its read returns).
+    func close() {
+        state.withLockedValue { state in
+            state.closed = true
+            state.idle.removeAll()
+        }
+    }
+}

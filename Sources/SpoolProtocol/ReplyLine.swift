@@ -1,0 +1,81 @@
+import SpoolCore
+
+/// The exact reply lines of docs/protocol.md (without line ends), so the server and the
+/// reference cannot drift apart word by word.
+public enum ReplyLine {
+    /// `ERR <CODE> <message>`. The message is forced onto one line of printable text: control
+    /// bytes become spaces, because a line end inside it would be read as another reply.
+    public static func error(_ error: SpoolError) -> String {
+        var message = ""
+        message.unicodeScalars.append(
+            contentsOf: error.message.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 })
+        return message.isEmpty ? "ERR \(error.code.wire)" : "ERR \(error.code.wire) \(message)"
+    }
+
+    /// `PONG`
+    public static let pong = "PONG"
+    /// `OK bye`
+    public static let bye = "OK bye"
+
+    /// `OK <topic> partitions=<n> replication=1`
+    public static func created(_ topic: TopicName, partitions: Int) -> String {
+        "OK \(topic) partitions=\(partitions) replication=1"
+    }
+
+    /// `TOPIC <name> partitions=<n>` (a `TOPICS` row)
+    public static func topicRow(_ topic: TopicName, partitions: Int) -> String { "TOPIC \(topic) partitions=\(partitions)" }
+    /// `END TOPICS <count>`
+    public static func endTopics(count: Int) -> String { "END TOPICS \(count)" }
+
+    /// `TOPIC <name> partitions=<n> replication=1` (the first line of `DESCRIBE`)
+    public static func describeTopic(_ topic: TopicName, partitions: Int) -> String {
+        "TOPIC \(topic) partitions=\(partitions) replication=1"
+    }
+    /// `PARTITION <topic> <p> low=<earliest> high=<next> records=<n> bytes=<bytes on disk>`
+    public static func describePartition(
+        _ topic: TopicName, _ partition: PartitionID, low: Offset, high: Offset, records: Int64, bytes: Int64
+    ) -> String {
+        "PARTITION \(topic) \(partition) low=\(low) high=\(high) records=\(records) bytes=\(bytes)"
+    }
+    /// `END DESCRIBE <topic>`
+    public static func endDescribe(_ topic: TopicName) -> String { "END DESCRIBE \(topic)" }
+
+    /// `OK dropped <topic>`
+    public static func dropped(_ topic: TopicName) -> String { "OK dropped \(topic)" }
+
+    /// `OK <topic> <partition> <offset>`, or `OK <topic> <partition> -` for `acks=none` (nil offset).
+    public static func published(_ topic: TopicName, _ partition: PartitionID, offset: Offset?) -> String {
+        "OK \(topic) \(partition) \(offset.map(\.description) ?? "-")"
+    }
+
+    /// `END <topic> <partition> next=<offset> high=<offset>` (ends a `FETCH`)
+    public static func endFetch(_ topic: TopicName, _ partition: PartitionID, next: Offset, high: Offset) -> String {
+        "END \(topic) \(partition) next=\(next) high=\(high)"
+    }
+
+    /// `OK <topic> <partition> earliest=<e> latest=<l>[ time=<t> offset=<o>]`
+    public static func offsets(
+        _ topic: TopicName, _ partition: PartitionID, earliest: Offset, latest: Offset, time: (TimestampMs, Offset)? = nil
+    ) -> String {
+        let base = "OK \(topic) \(partition) earliest=\(earliest) latest=\(latest)"
+        guard let (timestamp, offset) = time else { return base }
+        return base + " time=\(timestamp) offset=\(offset)"
+    }
+
+    /// `OK subscribed <topic> partitions=<n> from=<earliest|latest|offset>`
+    public static func subscribed(_ topic: TopicName, partitions: Int, from: StartPosition) -> String {
+        "OK subscribed \(topic) partitions=\(partitions) from=\(from)"
+    }
+    /// `OK unsubscribed <count>`
+    public static func unsubscribed(count: Int) -> String { "OK unsubscribed \(count)" }
+
+    /// `STAT <name> <value>`
+    public static func stat(_ name: String, _ value: Int64) -> String { "STAT \(name) \(value)" }
+    /// `END STATS`
+    public static let endStats = "END STATS"
+    /// The `STAT` names, in the order the broker lists them.
+    public static let statNames = [
+        "uptime_ms", "connections", "connections_total", "topics", "partitions", "records_in_total",
+        "bytes_in_total", "records_out_total", "bytes_out_total", "requests_total", "errors_total",
+    ]
+}

@@ -1,0 +1,92 @@
+import NIOCore
+import SpoolCore
+
+/// `PUB <topic> [key=<k>] [partition=<p>] [acks=none|leader|all|0|1|-1] (:<text> | <nbytes>)`
+///
+/// `RequestParser` makes `value` (and a raw `key`) slices of its input buffer, not copies.
+public struct PublishRequest: Equatable, Sendable {
+    public var topic: TopicName
+    /// The key's bytes (after `base64:` decoding); nil when the record has no key.
+    public var key: ByteBuffer?
+    /// An explicit partition; nil lets the partitioner choose (murmur2 of the key, or spread).
+    public var partition: PartitionID?
+    public var acks: Acks
+    /// The value's bytes: the inline text after `:`, or exactly `nbytes` bytes.
+    public var value: ByteBuffer
+
+    public init(topic: TopicName, key: ByteBuffer? = nil, partition: PartitionID? = nil, acks: Acks = .leader, value: ByteBuffer) {
+        self.topic = topic
+        self.key = key
+        self.partition = partition
+        self.acks = acks
+        self.value = value
+    }
+}
+
+/// `FETCH <topic> <partition> <offset|earliest|latest> [max=<n>] [wait=<ms>]`
+public struct FetchRequest: Equatable, Sendable {
+    public var topic: TopicName
+    public var partition: PartitionID
+    public var start: StartPosition
+    /// Most records to return; nil means the broker's `fetchRecords` limit.
+    public var maxRecords: Int?
+    /// How long to wait for a first record when none is available, in milliseconds; 0 = no wait.
+    public var waitMs: Int64
+
+    public init(topic: TopicName, partition: PartitionID, start: StartPosition, maxRecords: Int? = nil, waitMs: Int64 = 0) {
+        self.topic = topic
+        self.partition = partition
+        self.start = start
+        self.maxRecords = maxRecords
+        self.waitMs = waitMs
+    }
+}
+
+/// One parsed request line (with its payload, for `PUB`).
+public enum Request: Equatable, Sendable {
+    /// `PING`
+    case ping
+    /// `CREATE <topic> [partitions=N]` (N defaults to 1)
+    case create(topic: TopicName, partitions: Int)
+    /// `TOPICS`
+    case topics
+    /// `DESCRIBE <topic>`
+    case describe(TopicName)
+    /// `DROP <topic>`
+    case drop(TopicName)
+    /// `PUB ...`
+    case publish(PublishRequest)
+    /// `FETCH ...`
+    case fetch(FetchRequest)
+    /// `OFFSETS <topic> <partition> [time=<ms>]`
+    case offsets(topic: TopicName, partition: PartitionID, time: TimestampMs?)
+    /// `SUB <topic> [from=earliest|latest|<offset>]` (from defaults to latest)
+    case subscribe(topic: TopicName, from: StartPosition)
+    /// `UNSUB [<topic>]` (no topic: every subscription of the connection)
+    case unsubscribe(TopicName?)
+    /// `HELP [<command>]`
+    case help(command: String?)
+    /// `STATS`
+    case stats
+    /// `QUIT`
+    case quit
+
+    /// The command word, upper case, for logs and metrics.
+    public var verb: String {
+        switch self {
+        case .ping: "PING"
+        case .create: "CREATE"
+        case .topics: "TOPICS"
+        case .describe: "DESCRIBE"
+        case .drop: "DROP"
+        case .publish: "PUB"
+        case .fetch: "FETCH"
+        case .offsets: "OFFSETS"
+        case .subscribe: "SUB"
+        case .unsubscribe: "UNSUB"
+        case .help: "HELP"
+        case .stats: "STATS"
+        case .quit: "QUIT"
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import NIOCore
+import SpoolCore
+import SpoolEngine
+import SpoolProtocol
+
+/// Where each parsed request is executed: one function per command, each answering its slot.
+extension ConnectionHandler {
+    func dispatch(_ request: Request, slot: Int) {
+        guard let loop = eventLoop else { return }
+        switch request {
+        case .ping:
+            complete(slot, line: ReplyLine.pong)
+        case .quit:
+            complete(slot, line: ReplyLine.bye)
+            closeAfterQuit()
+        case .help(let command):
+            if let lines = HelpText.replyLines(for: command) {
+                complete(slot, Reply.lines(lines))
+            } else {
+                fail(slot, SpoolError(.badArgument, "no command named \(command ?? ""); HELP lists them"))
+            }
+        case .stats:
+            complete(slot, Reply.lines(statsLines()))
+        case .topics:
+            let topics = broker.listTopics()
+            complete(slot, Reply.lines(topics.map { ReplyLine.topicRow($0.name, partitions: $0.partitions) } + [ReplyLine.endTopics(count: topics.count)]))
+        case .create(let topic, let partitions):
+            answer(slot, broker.createTopic(topic, partitions: partitions, on: loop)) {
+                Reply.line(ReplyLine.created($0.name, partitions: $0.partitions))
+            }
+        case .drop(let topic):
+            answer(slot, broker.dropTopic(topic, on: loop)) { Reply.line(ReplyLine.dropped(topic)) }
+        case .describe(let topic):
+            answer(slot, broker.describe(topic, on: loop)) { summary, partitions in
+                var lines = [ReplyLine.describeTopic(summary.name, partitions: summary.partitions)]
+                for p in partitions {
+                    lines.append(
+                        ReplyLine.describePartition(topic, p.partition, low: p.earliest, high: p.high, records: p.records, bytes: p.diskBytes))
+                }
+                lines.append(ReplyLine.endDescribe(topic))
+                return Reply.lines(lines)
+            }
+        case .publish(let publish):
+            let future = broker.produce(
+                topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value, acks: publish.acks, on: loop)
+            answer(slot, future) { Reply.line(ReplyLine.published(publish.topic, $0.partition, offset: $0.offset)) }
+        case .fetch(let fetch):
+            guard subscriptions.isEmpty else {
+                fail(slot, SpoolError(.subscribed, "FETCH is not allowed on a connection with a subscription; use another connection"))
+                return
+            }
+            runFetch(fetch, slot: slot, loop: loop)
+        case .offsets(let topic, let partition, let time):
+            answer(slot, broker.offsets(topic: topic, partition: partition, time: time, on: loop)) { result in
+                Reply.line(
+                    ReplyLine.offsets(
+                        topic, partition, earliest: result.earliest, latest: result.latest,
+                        time: time.map { ($0, result.atTime ?? result.latest) }))
+            }
+        case .subscribe(let topic, let from):
+            subscribe(topic, from: from, slot: slot)
+        case .unsubscribe(let topic):
+            unsubscribe(topic, slot: slot)
+        }
+    }
+
+    /// Answers `slot` when `future` completes: `render` on success, `ERR` on failure.
+    func answer<T: Sendable>(_ slot: Int, _ future: EventLoopFuture<T>, render: @escaping (T) -> ByteBuffer) {
+        let bound = NIOLoopBound(self, eventLoop: future.eventLoop)
+        let render = NIOLoopBound(render, eventLoop: future.eventLoop)
+        future.whenComplete { result in
+            switch result {
+            case .success(let value): bound.value.complete(slot, render.value(value))
+            case .failure(let error): bound.value.fail(slot, wireError(error))
+            }
+        }
+    }
+
+    private func runFetch(_ fetch: FetchRequest, slot: Int, loop: EventLoop) {
+        // FETCH runs alone (see ConnectionHandler.parseBuffered) and starts only while the socket
+        // is writable, so a client that pipelines FETCHes without reading holds at most one
+        // fetch result in the broker's memory.
+        let renderer = MessageRenderer(topic: fetch.topic, partition: fetch.partition)
+        let future = broker.fetch(
+            topic: fetch.topic, partition: fetch.partition, start: fetch.start,
+            maxRecords: fetch.maxRecords ?? limits.fetchRecords, waitMs: fetch.waitMs, on: loop
+        ) { view, buffer in renderer.render(view, into: &buffer) }
+        answer(slot, future) { result in
+            var buffer = result.buffer
+            buffer.writeLine(ReplyLine.endFetch(fetch.topic, fetch.partition, next: result.next, high: result.high))
+            return buffer
+        }
+    }
+
+    private func statsLines() -> [String] {
+        let stats = broker.stats
+        let topics = broker.listTopics()
+        let values: [String: Int64] = [
+            "uptime_ms": Int64((WallClock.monotonicNs() - startedNs) / 1_000_000),
+            "connections": Int64(stats.connections.load(ordering: .relaxed)),
+            "connections_total": Int64(stats.connectionsTotal.load(ordering: .relaxed)),
+            "topics": Int64(topics.count),
+            "partitions": Int64(topics.reduce(0) { $0 + $1.partitions }),
+            "records_in_total": Int64(stats.recordsIn.load(ordering: .relaxed)),
+            "bytes_in_total": Int64(stats.bytesIn.load(ordering: .relaxed)),
+            "records_out_total": Int64(stats.recordsOut.load(ordering: .relaxed)),
+            "bytes_out_total": Int64(stats.bytesOut.load(ordering: .relaxed)),
+            "requests_total": Int64(stats.requests.load(ordering: .relaxed)),
+            "errors_total": Int64(stats.errors.load(ordering: .relaxed)),
+        ]
+        return ReplyLine.statNames.map { ReplyLine.stat($0, values[$0] ?? 0) } + [ReplyLine.endStats]
+    }
+}

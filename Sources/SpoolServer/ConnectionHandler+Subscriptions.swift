@@ -1,0 +1,51 @@
+import NIOCore
+import SpoolCore
+import SpoolEngine
+import SpoolProtocol
+
+/// `SUB` and `UNSUB` without a group: tail every partition of a topic.
+extension ConnectionHandler {
+    func subscribe(_ topic: TopicName, from: StartPosition, slot: Int) {
+        guard let loop = eventLoop else { return }
+        do {
+            if subscriptions[topic] != nil {
+                throw SpoolError(.badArgument, "already subscribed to \(topic); UNSUB \(topic) first")
+            }
+            let count = try broker.partitionCount(topic)
+            var tails: [PartitionTail] = []
+            for index in 0..<count {
+                let partition = PartitionID(index)
+                let start = try broker.startOffset(topic: topic, partition: partition, from)
+                tails.append(PartitionTail(topic: topic, partition: partition, from: start, handler: self, loop: loop))
+            }
+            subscriptions[topic] = tails
+            // The OK goes out before any pushed record of this subscription.
+            afterReply[slot] = { for tail in tails where tail.active { tail.start() } }
+            complete(slot, line: ReplyLine.subscribed(topic, partitions: count, from: from))
+        } catch {
+            fail(slot, wireError(error))
+        }
+    }
+
+    func unsubscribe(_ topic: TopicName?, slot: Int) {
+        if let topic {
+            guard let tails = subscriptions.removeValue(forKey: topic) else {
+                fail(slot, SpoolError(.badArgument, "not subscribed to \(topic)"))
+                return
+            }
+            for tail in tails { tail.stop() }
+            complete(slot, line: ReplyLine.unsubscribed(count: 1))
+        } else {
+            let count = subscriptions.count
+            endAllSubscriptions()
+            complete(slot, line: ReplyLine.unsubscribed(count: count))
+        }
+    }
+
+    func endAllSubscriptions() {
+        for tails in subscriptions.values {
+            for tail in tails { tail.stop() }
+        }
+        subscriptions.removeAll()
+    }
+}

@@ -1,0 +1,65 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SpoolCore
+import SpoolEngine
+
+/// The TCP listener: accepts connections and gives each a `ConnectionHandler` over the broker.
+public final class SpoolServer: Sendable {
+    public let config: ServerConfig
+    public let broker: Broker
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: Channel
+    private let logger: Logger
+    private let startedNs: UInt64
+
+    /// The address actually bound (with the real port when the config asked for 0).
+    public var localAddress: SocketAddress? { channel.localAddress }
+
+    private init(config: ServerConfig, broker: Broker, group: MultiThreadedEventLoopGroup, channel: Channel, logger: Logger, startedNs: UInt64) {
+        self.config = config
+        self.broker = broker
+        self.group = group
+        self.channel = channel
+        self.logger = logger
+        self.startedNs = startedNs
+    }
+
+    /// Binds and starts accepting. The broker must be open; the server does not own it.
+    public static func start(config: ServerConfig, broker: Broker, logger: Logger = Logger(label: "spool.server")) async throws -> SpoolServer {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.networkThreads))
+        let startedNs = WallClock.monotonicNs()
+        let limits = config.limits
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(broker: broker, limits: limits, startedNs: startedNs, logger: logger))
+                }
+            }
+        do {
+            let channel = try await bootstrap.bind(host: config.host, port: config.port).get()
+            return SpoolServer(config: config, broker: broker, group: group, channel: channel, logger: logger, startedNs: startedNs)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// Stops accepting new connections. Open ones keep working, so a graceful shutdown can let
+    /// in-flight writes commit and their replies go out before `shutdown`.
+    public func stopAccepting() async {
+        try? await channel.close()
+    }
+
+    /// Closes every connection and stops the network threads.
+    public func shutdown() async {
+        try? await channel.close()
+        try? await group.shutdownGracefully()
+    }
+}

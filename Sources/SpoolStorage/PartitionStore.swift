@@ -1,0 +1,121 @@
+import SpoolCore
+
+/// The write side of one partition's database: appends records at the next offsets.
+///
+/// Exactly one serial owner uses it (the engine's flush loop for the partition). Readers use
+/// their own `PartitionReader` connections; WAL lets them read while this writes.
+public final class PartitionStore: @unchecked Sendable {
+    public let path: String
+    private let connection: SQLiteConnection
+    private var statements: Statements?
+
+    /// The prepared statements of the hot path, released together on close.
+    private final class Statements {
+        let insert: SQLiteStatement
+        let begin: SQLiteStatement
+        let commit: SQLiteStatement
+        let rollback: SQLiteStatement
+
+        init(_ connection: SQLiteConnection) throws(StorageError) {
+            insert = try connection.prepare("INSERT INTO records (offset, term, timestamp_ms, key, value) VALUES (?, ?, ?, ?, ?)")
+            begin = try connection.prepare("BEGIN IMMEDIATE")
+            commit = try connection.prepare("COMMIT")
+            rollback = try connection.prepare("ROLLBACK")
+        }
+    }
+
+    /// The offset the next appended record gets (the high watermark on a single broker).
+    public private(set) var nextOffset: Offset
+    /// The earliest retained offset (== nextOffset when the partition is empty).
+    public private(set) var earliestOffset: Offset
+    /// The newest append timestamp; append times never go below it.
+    public private(set) var lastTimestamp: TimestampMs
+
+    /// Opens (creating if needed) the partition database at `path` and brings it to the newest
+    /// schema. The folder must exist.
+    public init(path: String) throws(StorageError) {
+        self.path = path
+        connection = try ConnectionFactory.openWriter(path: path, migrations: .partition)
+        statements = try Statements(connection)
+
+        let bounds = try connection.prepare("SELECT min(offset), max(offset) FROM records")
+        try bounds.step()
+        if bounds.columnIsNull(1) {
+            nextOffset = .zero
+            earliestOffset = .zero
+        } else {
+            earliestOffset = Offset(bounds.columnInt64(0))
+            nextOffset = Offset(bounds.columnInt64(1) + 1)
+        }
+        lastTimestamp = TimestampMs(try connection.scalarInt("SELECT timestamp_ms FROM records ORDER BY offset DESC LIMIT 1") ?? 0)
+    }
+
+    /// Appends `records` at consecutive offsets in one transaction, then commits, which with
+    /// synchronous=FULL returns only after fsync. All or nothing: on error nothing is appended
+    /// and the offsets are not used up.
+    ///
+    /// - Returns: the offset of the first record.
+    @discardableResult
+    public func append<Records: Collection>(_ records: Records, term: Int64 = 0, timestamp: TimestampMs) throws(StorageError) -> Offset
+    where Records.Element: AppendRecord {
+        precondition(!records.isEmpty, "append needs at least one record")
+        guard let statements else { preconditionFailure("\(path): append after close") }
+        let insert = statements.insert
+        let first = nextOffset
+        // Append time never goes backwards, so OFFSETS time= can use the timestamp index as an
+        // order on offsets even if the wall clock steps back.
+        let stamp = max(timestamp, lastTimestamp)
+        try run(statements.begin)
+        do {
+            var offset = first
+            for record in records {
+                try record.withKeyAndValue { key, value in
+                    try insert.bind(1, offset.rawValue)
+                    try insert.bind(2, term)
+                    try insert.bind(3, stamp.rawValue)
+                    if let key {
+                        try insert.bindBytes(4, key, asText: UTF8Check.isText(key))
+                    } else {
+                        try insert.bindNull(4)
+                    }
+                    try insert.bindBytes(5, value, asText: UTF8Check.isText(value))
+                    defer { insert.reset() }
+                    try insert.step()
+                }
+                offset = offset + 1
+            }
+            try run(statements.commit)
+            nextOffset = offset
+            lastTimestamp = stamp
+            return first
+        } catch {
+            try? run(statements.rollback)
+            if let error = error as? StorageError { throw error }
+            throw StorageError(code: -1, message: "append: \(error)")
+        }
+    }
+
+    /// Moves the WAL's contents into the database file and truncates the WAL to zero bytes.
+    public func checkpoint() throws(StorageError) {
+        try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
+    /// Checkpoints (best effort) and closes the database. Only this writer ever removes the WAL,
+    /// so after `close` returns the files can be deleted or reopened safely.
+    public func close() {
+        guard statements != nil else { return }
+        try? checkpoint()
+        statements = nil
+        connection.close()
+    }
+
+    /// Bytes of the partition's files on disk (database and WAL).
+    public func diskBytes() -> Int64 { FileSystem.diskBytes(ofDatabase: path) }
+
+    public func integrityCheck() throws(StorageError) -> String { try connection.integrityCheck() }
+
+    private func run(_ statement: SQLiteStatement) throws(StorageError) {
+        defer { statement.reset() }
+        try statement.step()
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import SpoolCore
+
+/// One flag per `SpoolLimits` field; the defaults are SpoolLimits' own.
+struct LimitOptions: ParsableArguments {
+    private static let defaults = SpoolLimits()
+
+    @Option(help: "Longest request line in bytes (inline payload included).")
+    var lineBytes = defaults.lineBytes
+    @Option(help: "Largest record value in bytes.")
+    var payloadBytes = defaults.payloadBytes
+    @Option(help: "Largest record key in bytes.")
+    var keyBytes = defaults.keyBytes
+    @Option(help: "Most client connections at once.")
+    var maxConnections = defaults.connections
+    @Option(help: "Most requests awaiting replies per connection before the broker stops reading it.")
+    var pendingRequests = defaults.pendingRequestsPerConnection
+    @Option(help: "Most records one FETCH returns.")
+    var fetchRecords = defaults.fetchRecords
+    @Option(help: "Most value bytes one FETCH returns (at least one record is always returned).")
+    var fetchBytes = defaults.fetchBytes
+    @Option(help: "Longest FETCH wait= in milliseconds.")
+    var fetchWaitMs = defaults.fetchWaitMs
+    @Option(help: "Most partitions per topic.")
+    var partitionsPerTopic = defaults.partitionsPerTopic
+    @Option(help: "Most topics on the broker.")
+    var maxTopics = defaults.topics
+    @Option(help: "Longest topic name in bytes.")
+    var topicNameBytes = defaults.topicNameBytes
+    @Option(help: "Most records in one group-commit transaction.")
+    var commitBatchRecords = defaults.commitBatchRecords
+    @Option(help: "Most value bytes in one group-commit transaction.")
+    var commitBatchBytes = defaults.commitBatchBytes
+    @Option(help: "Most bytes a subscription keeps in flight per partition before waiting for the client.")
+    var subscriptionBatchBytes = defaults.subscriptionBatchBytes
+
+    func validate() throws {
+        let positives: [(String, Int)] = [
+            ("--line-bytes", lineBytes), ("--payload-bytes", payloadBytes), ("--key-bytes", keyBytes),
+            ("--max-connections", maxConnections), ("--pending-requests", pendingRequests),
+            ("--fetch-records", fetchRecords), ("--fetch-bytes", fetchBytes), ("--partitions-per-topic", partitionsPerTopic),
+            ("--max-topics", maxTopics), ("--topic-name-bytes", topicNameBytes), ("--commit-batch-records", commitBatchRecords),
+            ("--commit-batch-bytes", commitBatchBytes), ("--subscription-batch-bytes", subscriptionBatchBytes),
+        ]
+        for (flag, value) in positives where value < 1 {
+            throw ValidationError("\(flag) must be at least 1")
+        }
+        guard fetchWaitMs >= 0 else { throw ValidationError("--fetch-wait-ms must be at least 0") }
+        guard topicNameBytes <= 249 else { throw ValidationError("--topic-name-bytes is at most 249 (a folder name)") }
+    }
+
+    var spoolLimits: SpoolLimits {
+        var limits = SpoolLimits()
+        limits.lineBytes = lineBytes
+        limits.payloadBytes = payloadBytes
+        limits.keyBytes = keyBytes
+        limits.connections = maxConnections
+        limits.pendingRequestsPerConnection = pendingRequests
+        limits.fetchRecords = fetchRecords
+        limits.fetchBytes = fetchBytes
+        limits.fetchWaitMs = fetchWaitMs
+        limits.partitionsPerTopic = partitionsPerTopic
+        limits.topics = maxTopics
+        limits.topicNameBytes = topicNameBytes
+        limits.commitBatchRecords = commitBatchRecords
+        limits.commitBatchBytes = commitBatchBytes
+        limits.subscriptionBatchBytes = subscriptionBatchBytes
+        return limits
+    }
+}

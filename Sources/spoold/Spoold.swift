@@ -1,0 +1,152 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import SpoolCore
+import SpoolEngine
+import SpoolServer
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `spoold`: the Spool broker. With no arguments: one node, data in ./spool-data, listening on
+/// 127.0.0.1:7070.
+@main
+struct Spoold: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spoold",
+        abstract: "Spool broker: durable topics in SQLite, a line protocol you can type.",
+        discussion: "Every limit below is documented in docs/protocol.md (Limits).")
+
+    @Option(help: "Address to listen on, HOST:PORT ([v6]:PORT for IPv6). Port 0 picks a free one.")
+    var listen = "127.0.0.1:7070"
+
+    @Option(help: "Data folder: broker.sqlite3 and topics/<topic>/<partition>.sqlite3.")
+    var dataDir = "./spool-data"
+
+    @Option(help: "Threads for SQLite and file work.")
+    var storageThreads = 8
+
+    @Option(help: "Threads for network I/O.")
+    var networkThreads = 2
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    @OptionGroup var limits: LimitOptions
+
+    func validate() throws {
+        guard ListenAddress(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
+        guard storageThreads >= 1, networkThreads >= 1 else { throw ValidationError("thread counts must be at least 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        try limits.validate()
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "spoold")
+        let address = ListenAddress(listen)!
+        let limits = self.limits.spoolLimits
+        let dataDirectory = absolutePath(dataDir)
+
+        let signals = ShutdownSignals()
+        let broker = try await Broker.open(
+            config: BrokerConfig(dataDirectory: dataDirectory, limits: limits, storageThreads: storageThreads),
+            logger: Logger(label: "spool.engine"))
+        let server: SpoolServer
+        do {
+            server = try await SpoolServer.start(
+                config: ServerConfig(host: address.host, port: address.port, limits: limits, networkThreads: networkThreads),
+                broker: broker, logger: Logger(label: "spool.server"))
+        } catch {
+            await broker.shutdown()
+            throw error
+        }
+        let port = server.localAddress?.port ?? address.port
+        // The one line that says where the broker is (tests and scripts read the port from it).
+        print("spoold listening on \(address.displayHost):\(port) data=\(dataDirectory)")
+        fflush(nil)
+
+        let signal = await signals.wait()
+        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+        // Stop taking connections, let queued writes commit and their replies go out, then close.
+        await server.stopAccepting()
+        await broker.shutdown()
+        await server.shutdown()
+        logger.info("stopped")
+    }
+
+    private func absolutePath(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let relative = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
+        return cwd + "/" + relative
+    }
+}
+
+/// HOST:PORT or [IPv6]:PORT.
+struct ListenAddress {
+    var host: String
+    var port: Int
+
+    init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    var displayHost: String { host.contains(":") ? "[\(host)]" : host }
+}
+
+/// Waits for SIGINT or SIGTERM (the first one wins).
+final class ShutdownSignals: @unchecked Sendable {  // sources are set once in init, then only read
+    private let sources: [DispatchSourceSignal]
+    private let state = Mutex<(fired: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
+
+    init() {
+        var sources: [DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            sources.append(DispatchSource.makeSignalSource(signal: number, queue: .global()))
+        }
+        self.sources = sources
+        for (source, number) in zip(sources, [SIGINT, SIGTERM]) {
+            source.setEventHandler { [self] in self.fire(number) }
+            source.resume()
+        }
+    }
+
+    private func fire(_ number: Int32) {
+        let waiter = state.withLock { state -> CheckedContinuation<Int32, Never>? in
+            guard state.fired == nil else { return nil }
+            state.fired = number
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: number)
+    }
+
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let fired = state.withLock { state -> Int32? in
+                if let fired = state.fired { return fired }
+                state.waiter = continuation
+                return nil
+            }
+            if let fired { continuation.resume(returning: fired) }
+        }
+    }
+}

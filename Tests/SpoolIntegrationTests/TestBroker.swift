@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SpoolClient
+import SpoolCore
+import SpoolEngine
+import SpoolServer
+
+/// A real broker and server in this process, on 127.0.0.1 with a free port and a fresh data
+/// folder under the system's temporary folder.
+final class TestBroker: Sendable {
+    let server: SpoolServer
+    let broker: Broker
+    let dataDirectory: String
+    let port: Int
+
+    static func start(limits: SpoolLimits = SpoolLimits(), dataDirectory: String? = nil) async throws -> TestBroker {
+        let directory = dataDirectory ?? TestBroker.makeTemporaryDirectory()
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let broker = try await Broker.open(
+            config: BrokerConfig(dataDirectory: directory, limits: limits, storageThreads: 4), logger: logger)
+        let server = try await SpoolServer.start(
+            config: ServerConfig(host: "127.0.0.1", port: 0, limits: limits, networkThreads: 1), broker: broker, logger: logger)
+        return TestBroker(server: server, broker: broker, dataDirectory: directory, port: server.localAddress!.port!)
+    }
+
+    private init(server: SpoolServer, broker: Broker, dataDirectory: String, port: Int) {
+        self.server = server
+        self.broker = broker
+        self.dataDirectory = dataDirectory
+        self.port = port
+    }
+
+    func client() async throws -> SpoolClient {
+        try await SpoolClient.connect(host: "127.0.0.1", port: port)
+    }
+
+    func socket() throws -> RawSocket {
+        try RawSocket(port: port)
+    }
+
+    /// Graceful stop: queued writes commit, files close. The data folder stays for a restart.
+    func stop() async {
+        await server.stopAccepting()
+        await broker.shutdown()
+        await server.shutdown()
+    }
+
+    func stopAndRemove() async {
+        await stop()
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+    }
+
+    static func makeTemporaryDirectory() -> String {
+        let path = NSTemporaryDirectory() + "spool-test-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+/// Waits for `condition` with a deadline instead of sleeping a fixed time.
+func eventually(
+    timeout: Duration = .seconds(10), pollEvery: Duration = .milliseconds(10), _ what: String = "condition",
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: pollEvery)
+    }
+    throw TimeoutError(what: what)
+}
+
+struct TimeoutError: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// Runs `body` with a deadline; throws `TimeoutError` when it takes longer.
+func withDeadline<T: Sendable>(_ timeout: Duration, _ what: String = "operation", _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw TimeoutError(what: what)
+        }
+        let result = try await group.next()!
+        group.cancelAll()
+        return result
+    }
+}
