@@ -9,4 +9,6 @@ public struct SimulationStats: Sendable, Hashable {
     public var compactions = 0
     public var snapshotsInstalled = 0
     public var leadershipTransfers = 0
+
+    public init() {}
 }

@@ -7,6 +7,12 @@ public struct PublishAck: Sendable, Equatable {
     public var topic: String
     public var partition: Int
     public var offset: Int64?
+
+    public init(topic: String, partition: Int, offset: Int64?) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+    }
 }
 
 /// A record to publish.
@@ -43,6 +49,11 @@ public struct FetchBatch: Sendable {
 public struct TopicInfo: Sendable, Equatable {
     public var name: String
     public var partitions: Int
+
+    public init(name: String, partitions: Int) {
+        self.name = name
+        self.partitions = partitions
+    }
 }
 
 /// A `PARTITION` row of `DESCRIBE`.
@@ -60,6 +71,12 @@ public struct PartitionOffsets: Sendable, Equatable {
     public var latest: Int64
     /// With a time: the first offset at or after it (latest when none).
     public var atTime: Int64?
+
+    public init(earliest: Int64, latest: Int64, atTime: Int64?) {
+        self.earliest = earliest
+        self.latest = latest
+        self.atTime = atTime
+    }
 }
 
 extension Message {

@@ -38,6 +38,23 @@ struct Harness {
         for _ in 0 ..< times { node.tick() }
     }
 
+    /// Acknowledges every append in `messages` as its follower would after persisting it, and
+    /// returns what the node sends next.
+    @discardableResult
+    mutating func acknowledge(_ messages: [Message]) -> [Message] {
+        for message in messages where message.kind == .append {
+            let last = message.entries.last?.index ?? message.index
+            node.step(Message(kind: .appendResponse, from: message.to, to: node.id, term: node.term, index: last))
+        }
+        return drain()
+    }
+
+    /// Elects this node and lets both followers acknowledge its no-op entry (followers replicating).
+    mutating func becomeReplicatingLeader() {
+        becomeLeader()
+        acknowledge(drain())
+    }
+
     /// Makes this node leader of a 3-node group at `term + 1` by granting it votes from 2 and 3.
     mutating func becomeLeader() {
         node.campaign()

@@ -154,6 +154,12 @@ final class TestCluster {
         checker.observeCommit(node: id, commit: node.commitIndex, restarted: restarted, termAt: { node.term(at: $0) })
     }
 
+    /// Removes and returns the messages held while `autoDeliver` is false.
+    func takeInFlight() -> [Message] {
+        defer { inFlight = [] }
+        return inFlight
+    }
+
     /// Payloads of the non-no-op entries node `id` applied.
     func appliedPayloads(_ id: NodeID) -> [[UInt8]] { payloads(applied[id]!) }
 }
