@@ -94,7 +94,9 @@ let package = Package(
         .executableTarget(
             name: "spool",
             dependencies: [
-                "SpoolClient",
+                "SpoolClient", "SpoolCore", "SpoolProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -115,7 +117,9 @@ let package = Package(
         .testTarget(
             name: "SpoolIntegrationTests",
             dependencies: [
-                "SpoolServer", "SpoolClient", "SpoolStorage", "spoold",
+                "SpoolServer", "SpoolClient", "SpoolStorage", "SpoolProtocol", "SpoolCore",
+                // Tests run these binaries as child processes, so `swift test` must build them.
+                "spoold", "spool", "spool-example",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

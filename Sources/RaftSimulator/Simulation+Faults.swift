@@ -22,6 +22,7 @@ extension Simulation {
         case .fastDisk(let id): node(id).diskLatencyTicks = 0
         case .transferLeadership(let target):
             if let leader = nodes.first(where: { $0.raft?.role == .leader }) {
+                stats.leadershipTransfers += 1
                 leader.raft!.transferLeadership(to: target)
                 observe(leader)
             }

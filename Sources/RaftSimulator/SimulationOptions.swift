@@ -38,10 +38,17 @@ public struct SimulationOptions: Sendable {
     public var maxInflightAppendsPerFollower = 4
     public var snapshotRetryTicks = 20
 
-    public init(seed: UInt64, nodeCount: Int) {
+    /// The fault profile these options were built from.
+    public private(set) var profile: SimulationProfile
+
+    /// Options for `seed`, shaped by the profile the seed selects (`SimulationProfile(seed:)`)
+    /// unless `profile` is given.
+    public init(seed: UInt64, nodeCount: Int, profile: SimulationProfile? = nil) {
         precondition(nodeCount >= 1, "a cluster needs at least one node")
         self.seed = seed
         self.nodeCount = nodeCount
+        self.profile = profile ?? SimulationProfile(seed: seed)
+        self.profile.apply(to: &self)
     }
 
     func raftConfig(id: NodeID, voters: [NodeID]) -> RaftConfig {

@@ -5,6 +5,7 @@ import Raft
 public struct SimulationReport: Sendable {
     public var seed: UInt64
     public var nodeCount: Int
+    public var profile: SimulationProfile
     public var violations: [Violation]
     public var ticks: UInt64
     public var convergedAtTick: UInt64?
@@ -15,10 +16,13 @@ public struct SimulationReport: Sendable {
     public var plan: FaultPlan
     public var trace: Trace
     public var nodeStatus: String
+    /// The `spool-sim` command line that replays this run.
+    public var reproduceCommand: String
 
     init(simulation: Simulation) {
         seed = simulation.options.seed
         nodeCount = simulation.options.nodeCount
+        profile = simulation.options.profile
         violations = simulation.checker.violations
         ticks = simulation.tick
         convergedAtTick = simulation.convergedAtTick
@@ -29,16 +33,24 @@ public struct SimulationReport: Sendable {
         plan = simulation.plan
         trace = simulation.trace
         nodeStatus = simulation.nodeStatus()
+        let options = simulation.options
+        var command = "swift run -c release spool-sim --seed \(seed) --nodes \(nodeCount)"
+        if options.safetyTicks != SimulationOptions(seed: seed, nodeCount: nodeCount).safetyTicks {
+            command += " --steps \(options.safetyTicks)"
+        }
+        if options.corruptionPerMille > 0 { command += " --inject-corruption" }
+        reproduceCommand = command
     }
 
     public var passed: Bool { violations.isEmpty }
 
     public var summary: String {
         let hex = String(digest, radix: 16)
-        return "seed=\(seed) nodes=\(nodeCount) \(passed ? "PASS" : "FAIL") ticks=\(ticks)"
+        return "seed=\(seed) nodes=\(nodeCount) profile=\(profile) \(passed ? "PASS" : "FAIL") ticks=\(ticks)"
             + " converged@\(convergedAtTick.map(String.init) ?? "-") commit=\(highestCommitted.rawValue)"
             + " proposed=\(stats.proposed) acked=\(stats.acknowledged) elections=\(stats.elections)"
             + " crashes=\(stats.crashes) compactions=\(stats.compactions) snapshots=\(stats.snapshotsInstalled)"
+            + " transfers=\(stats.leadershipTransfers)"
             + " delivered=\(stats.messagesDelivered) dropped=\(stats.messagesDropped) digest=\(hex)"
     }
 
@@ -46,7 +58,7 @@ public struct SimulationReport: Sendable {
     public func render() -> String {
         var lines = [summary]
         guard !passed else { return lines.joined() }
-        lines.append("reproduce: swift run spool-sim --seed \(seed) --nodes \(nodeCount)")
+        lines.append("reproduce: \(reproduceCommand)")
         lines.append(contentsOf: violations.map(\.description))
         lines.append("fault plan:")
         lines.append(contentsOf: plan.events.map { "  t=\($0.tick) \($0.fault)" })

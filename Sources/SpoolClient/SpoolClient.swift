@@ -57,10 +57,14 @@ public final class SpoolClient: Sendable {
     func requestFuture(_ bytes: ByteBuffer, shape: ReplyShape, flush: Bool) -> EventLoopFuture<RawReply> {
         let promise = channel.eventLoop.makePromise(of: RawReply.self)
         let request = ClientRequest(bytes: bytes, shape: shape, promise: promise)
+        // A write to a closed channel never reaches the handler, so nobody would answer the
+        // reply promise: fail it here.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in promise.fail(SpoolClientError.connectionClosed) }
         if flush {
-            channel.writeAndFlush(request, promise: nil)
+            channel.writeAndFlush(request, promise: written)
         } else {
-            channel.write(request, promise: nil)
+            channel.write(request, promise: written)
         }
         return promise.futureResult.flatMapThrowing { reply in
             if reply.messages.isEmpty, reply.lines.count == 1, let line = reply.lines.first, line.hasPrefix("ERR ") {

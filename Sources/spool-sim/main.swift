@@ -6,7 +6,7 @@
 // --steps K: ticks of the safety (fault) phase; the liveness phase follows with its own budget.
 // --seeds-count C: run seeds N, N+1, ..., N+C-1 and stop at the first failure.
 // --trace: print the retained trace even when the run passes.
-// --inject-corruption: bug injection (the network alters 0.5% of appended entries without any
+// --inject-corruption: bug injection (the network alters 5% of append messages without any
 //   checksum), to watch the checkers catch it; such runs are expected to fail.
 import RaftSimulator
 
@@ -61,7 +61,7 @@ if seedsCount == 0 { fail("--seeds-count must be positive") }
 for current in seed ..< seed + seedsCount {
     var options = SimulationOptions(seed: current, nodeCount: nodes)
     if let steps { options.safetyTicks = steps }
-    if corruption { options.corruptionPerMille = 5 }
+    if corruption { options.corruptionPerMille = 50 }
     let report = Simulation(options: options).run()
     print(report.render())
     if printTrace && report.passed { print(report.trace.render()) }

@@ -1,0 +1,67 @@
+import ArgumentParser
+import NIOCore
+import SpoolCore
+import SpoolProtocol
+
+/// How `fetch`, `tail` and `consume` print a record.
+enum RecordFormat: String, ExpressibleByArgument, CaseIterable {
+    /// The value's bytes as they are, then `\n`.
+    case value
+    /// The protocol's own form: the `MSG` header line, the value, `\n`.
+    case msg
+    /// One JSON object per line.
+    case json
+
+    func write(_ message: Message, to output: OutputWriter) throws {
+        switch self {
+        case .value:
+            try output.write(message.value)
+            try output.write("\n")
+        case .msg:
+            let key = String(decoding: KeyCodec.render(message.key), as: UTF8.self)
+            try output.write(
+                "MSG \(message.topic) \(message.partition) \(message.offset) \(message.timestamp) \(key) \(message.value.readableBytes)\n")
+            try output.write(message.value)
+            try output.write("\n")
+        case .json:
+            try output.write(Self.json(message))
+            try output.write("\n")
+        }
+    }
+
+    /// `{"topic":..,"partition":..,"offset":..,"timestamp_ms":..,"key":..,"value":..}`. A key or
+    /// value that is not valid UTF-8 is written as `key_base64` / `value_base64` instead; no key
+    /// is `"key":null`.
+    static func json(_ message: Message) -> String {
+        var text = "{\"topic\":\(jsonString(message.topic)),\"partition\":\(message.partition)"
+        text += ",\"offset\":\(message.offset),\"timestamp_ms\":\(message.timestamp)"
+        text += "," + jsonField("key", message.key)
+        text += "," + jsonField("value", Array(message.value.readableBytesView))
+        return text + "}"
+    }
+
+    private static func jsonField(_ name: String, _ bytes: [UInt8]?) -> String {
+        guard let bytes else { return "\"\(name)\":null" }
+        if let text = String(validating: bytes, as: UTF8.self) { return "\"\(name)\":\(jsonString(text))" }
+        return "\"\(name)_base64\":\"\(Base64.encode(bytes))\""
+    }
+
+    /// A JSON string literal (RFC 8259: quote, backslash and controls escaped).
+    static func jsonString(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case let c where c.value < 0x20:
+                let hex = String(c.value, radix: 16)
+                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+
+/// `spool`: the command-line client. Every subcommand takes `--server HOST:PORT`.
+///
+/// Exit codes (documented in docs/cli.md): 0 success, 1 the broker answered `ERR`, 2 usage error,
+/// 66 an input file cannot be read, 69 the broker cannot be reached or closed the connection,
+/// 74 output cannot be written, 76 the broker's reply broke the protocol.
+@main
+struct SpoolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spool",
+        abstract: "Command-line client for the Spool broker.",
+        discussion: """
+            Every subcommand takes --server HOST:PORT; the default is $SPOOL_SERVER, else 127.0.0.1:7070.
+
+            Exit codes:
+              0   success
+              1   the broker answered ERR (printed as 'spool: ERR <CODE> <message>')
+              2   usage error (bad flag, argument or topic name)
+              66  the --file cannot be read
+              69  cannot connect to the broker, or the connection was lost
+              74  standard output cannot be written
+              76  the broker's reply broke the protocol
+            """,
+        subcommands: [
+            CreateCommand.self, TopicsCommand.self, DescribeCommand.self, DropCommand.self,
+            ProduceCommand.self, FetchCommand.self, TailCommand.self, ConsumeCommand.self,
+            OffsetsCommand.self, PingCommand.self, StatsCommand.self,
+        ])
+
+    /// Like ArgumentParser's own `main`, but usage errors exit 2 (what shell users expect, as
+    /// grep and bash builtins do) instead of 64, and our own failures print one line, no trace.
+    static func main() async {
+        do {
+            var command = try await asyncParseAsRoot(nil)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            try standardOutput.flush()
+        } catch let failure as CLIFailure {
+            try? standardOutput.flush()
+            failure.exit()
+        } catch {
+            try? standardOutput.flush()
+            if exitCode(for: error) == .validationFailure {
+                writeStandardError(fullMessage(for: error))
+                terminate(ExitStatus.usage)
+            }
+            exit(withError: error)
+        }
+    }
+}
