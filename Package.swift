@@ -13,12 +13,14 @@ let package = Package(
         .executable(name: "spoold", targets: ["spoold"]),
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "spool-sim", targets: ["spool-sim"]),
+        .executable(name: "spool-bench", targets: ["spool-bench"]),
         .library(name: "SpoolClient", targets: ["SpoolClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: SQLite through its C API (libsqlite3-dev).
@@ -35,6 +37,7 @@ let package = Package(
             name: "SpoolProtocol",
             dependencies: ["SpoolCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .target(name: "SpoolGroups", dependencies: ["SpoolCore"]),
         .target(name: "Raft"),
         .target(name: "RaftSimulator", dependencies: ["Raft"]),
 
@@ -101,6 +104,17 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "spool-sim", dependencies: ["RaftSimulator"]),
+        // Load generator and the raw-SQLite reference it reports ratios against (docs/performance.md).
+        .executableTarget(
+            name: "spool-bench",
+            dependencies: [
+                "SpoolClient", "SpoolCore", "SpoolProtocol", "CSQLite",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .executableTarget(
             name: "spool-example",
             dependencies: ["SpoolClient"],
@@ -119,11 +133,12 @@ let package = Package(
             dependencies: [
                 "SpoolServer", "SpoolClient", "SpoolStorage", "SpoolProtocol", "SpoolCore",
                 // Tests run these binaries as child processes, so `swift test` must build them.
-                "spoold", "spool", "spool-example",
+                "spoold", "spool", "spool-example", "spool-bench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulator"]),
+        .testTarget(name: "SpoolGroupsTests", dependencies: ["SpoolGroups", "SpoolCore"]),
     ]
 )

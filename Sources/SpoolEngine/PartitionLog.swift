@@ -29,8 +29,14 @@ final class PartitionLog: Sendable {
         var promise: EventLoopPromise<Void>
     }
 
+    struct PendingCommit {
+        var commit: OffsetCommit
+        var promise: EventLoopPromise<Void>
+    }
+
     private struct State {
         var pending: [PendingAppend] = []
+        var pendingCommits: [PendingCommit] = []
         var flushing = false
         /// The next offset to be written; records below it are durable and visible.
         var high: Offset
@@ -88,12 +94,33 @@ final class PartitionLog: Sendable {
         }
     }
 
+    /// Queues a consumer-group commit for the next group commit: it is written in the same
+    /// transaction (and fsync) as the records queued with it.
+    func commit(_ commit: OffsetCommit, promise: EventLoopPromise<Void>) throws(SpoolError) {
+        let outcome: Result<Bool, SpoolError> = state.withLockedValue { state in
+            if let reason = state.closing {
+                return .failure(
+                    reason == .dropped
+                        ? SpoolError(.unknownTopic, "topic \(topic) was dropped")
+                        : SpoolError(.shuttingDown, "the broker is shutting down"))
+            }
+            state.pendingCommits.append(PendingCommit(commit: commit, promise: promise))
+            guard !state.flushing else { return .success(false) }
+            state.flushing = true
+            return .success(true)
+        }
+        if try outcome.get() {
+            pool.submit { _ in self.flushLoop() }
+        }
+    }
+
     /// Runs on a storage thread while records are queued; exactly one instance per partition.
     private func flushLoop() {
-        while let batch = takeBatch() {
+        while let (batch, commits) = takeBatch() {
             let result: Result<Offset, StorageError>
             do {
-                result = .success(try store.append(batch, timestamp: TimestampMs(WallClock.nowMs())))
+                result = .success(
+                    try store.append(batch, commits: commits.map(\.commit), timestamp: TimestampMs(WallClock.nowMs())))
             } catch {
                 result = .failure(error)
             }
@@ -104,6 +131,7 @@ final class PartitionLog: Sendable {
                     return Self.takeWaiters(&state, below: state.high)
                 }
                 Self.complete(batch, first: first)
+                for commit in commits { commit.promise.succeed() }
                 for waiter in woken { waiter.promise.succeed() }
             case .failure(let error):
                 logger.error(
@@ -111,22 +139,28 @@ final class PartitionLog: Sendable {
                     metadata: ["topic": "\(topic)", "partition.id": "\(id)", "error": "\(error)"])
                 let spoolError = SpoolError(.storage, "write failed: \(error.message)")
                 for record in batch { record.promise?.fail(spoolError) }
+                for commit in commits { commit.promise.fail(spoolError) }
             }
         }
     }
 
     /// Takes the next batch, or ends the loop (and finishes a pending close) when none is queued.
-    private func takeBatch() -> [PendingAppend]? {
-        let (batch, closed, failed): ([PendingAppend]?, EventLoopPromise<Void>?, [PendingAppend]) = state.withLockedValue { state in
+    private func takeBatch() -> ([PendingAppend], [PendingCommit])? {
+        typealias Taken = (batch: [PendingAppend]?, commits: [PendingCommit], closed: EventLoopPromise<Void>?, failed: [PendingAppend], failedCommits: [PendingCommit])
+        let taken: Taken = state.withLockedValue { state in
             if state.closing == .dropped {
                 let failed = state.pending
+                let failedCommits = state.pendingCommits
                 state.pending = []
+                state.pendingCommits = []
                 state.flushing = false
-                return (nil, state.closed, failed)
+                return (nil, [], state.closed, failed, failedCommits)
             }
-            guard !state.pending.isEmpty else {
+            let commits = state.pendingCommits
+            state.pendingCommits = []
+            guard !state.pending.isEmpty || !commits.isEmpty else {
                 state.flushing = false
-                return (nil, state.closing == nil ? nil : state.closed, [])
+                return (nil, [], state.closing == nil ? nil : state.closed, [], [])
             }
             var count = 0
             var bytes = 0
@@ -139,15 +173,17 @@ final class PartitionLog: Sendable {
                 let batch = state.pending
                 state.pending = []
                 state.pending.reserveCapacity(batch.count)
-                return (batch, nil, [])
+                return (batch, commits, nil, [], [])
             }
             let batch = Array(state.pending[..<count])
             state.pending.removeFirst(count)
-            return (batch, nil, [])
+            return (batch, commits, nil, [], [])
         }
-        for record in failed { record.promise?.fail(SpoolError(.unknownTopic, "topic \(topic) was dropped")) }
-        if let closed { finishClose(closed) }
-        return batch
+        let dropped = SpoolError(.unknownTopic, "topic \(topic) was dropped")
+        for record in taken.failed { record.promise?.fail(dropped) }
+        for commit in taken.failedCommits { commit.promise.fail(dropped) }
+        if let closed = taken.closed { finishClose(closed) }
+        return taken.batch.map { ($0, taken.commits) }
     }
 
     /// Completes the promises of a committed batch with one task per event loop, not one per record.

@@ -7,6 +7,9 @@ public final class PartitionReader: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let range: SQLiteStatement
     private let byTime: SQLiteStatement
+    private let committed: SQLiteStatement
+    private let allCommitted: SQLiteStatement
+    private let timestampAt: SQLiteStatement
 
     public init(path: String) throws(StorageError) {
         connection = try ConnectionFactory.openReader(path: path)
@@ -14,6 +17,41 @@ public final class PartitionReader: @unchecked Sendable {
             "SELECT offset, timestamp_ms, key, value FROM records WHERE offset >= ? AND offset < ? ORDER BY offset LIMIT ?")
         byTime = try connection.prepare(
             "SELECT offset FROM records WHERE timestamp_ms >= ? ORDER BY timestamp_ms, offset LIMIT 1")
+        committed = try connection.prepare(
+            "SELECT group_name, next_offset, generation, member, committed_ms FROM consumer_offsets WHERE group_name = ?")
+        allCommitted = try connection.prepare(
+            "SELECT group_name, next_offset, generation, member, committed_ms FROM consumer_offsets ORDER BY group_name")
+        timestampAt = try connection.prepare("SELECT timestamp_ms FROM records WHERE offset = ?")
+    }
+
+    /// The group's committed position in this partition, or nil when it never committed.
+    public func committedOffset(group: String) throws(StorageError) -> OffsetCommit? {
+        defer { committed.reset() }
+        try committed.bindText(1, group)
+        guard try committed.step() else { return nil }
+        return Self.offsetCommit(committed)
+    }
+
+    /// Every group's committed position in this partition, by group name.
+    public func committedOffsets() throws(StorageError) -> [OffsetCommit] {
+        defer { allCommitted.reset() }
+        var result: [OffsetCommit] = []
+        while try allCommitted.step() { result.append(Self.offsetCommit(allCommitted)) }
+        return result
+    }
+
+    /// The append time of the record at `offset`, or nil when there is none.
+    public func timestamp(at offset: Offset) throws(StorageError) -> TimestampMs? {
+        defer { timestampAt.reset() }
+        try timestampAt.bind(1, offset.rawValue)
+        guard try timestampAt.step() else { return nil }
+        return TimestampMs(timestampAt.columnInt64(0))
+    }
+
+    private static func offsetCommit(_ row: SQLiteStatement) -> OffsetCommit {
+        OffsetCommit(
+            group: row.columnText(0) ?? "", nextOffset: Offset(row.columnInt64(1)), generation: row.columnInt64(2),
+            member: row.columnText(3) ?? "", committedMs: row.columnInt64(4))
     }
 
     /// Visits records with `start <= offset < end` in offset order: at most `maxRecords`, and

@@ -15,12 +15,19 @@ public final class PartitionStore: @unchecked Sendable {
         let begin: SQLiteStatement
         let commit: SQLiteStatement
         let rollback: SQLiteStatement
+        let commitOffset: SQLiteStatement
 
         init(_ connection: SQLiteConnection) throws(StorageError) {
             insert = try connection.prepare("INSERT INTO records (offset, term, timestamp_ms, key, value) VALUES (?, ?, ?, ?, ?)")
             begin = try connection.prepare("BEGIN IMMEDIATE")
             commit = try connection.prepare("COMMIT")
             rollback = try connection.prepare("ROLLBACK")
+            commitOffset = try connection.prepare(
+                """
+                INSERT INTO consumer_offsets (group_name, next_offset, generation, member, committed_ms) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (group_name) DO UPDATE SET next_offset = excluded.next_offset, generation = excluded.generation,
+                    member = excluded.member, committed_ms = excluded.committed_ms
+                """)
         }
     }
 
@@ -50,15 +57,17 @@ public final class PartitionStore: @unchecked Sendable {
         lastTimestamp = TimestampMs(try connection.scalarInt("SELECT timestamp_ms FROM records ORDER BY offset DESC LIMIT 1") ?? 0)
     }
 
-    /// Appends `records` at consecutive offsets in one transaction, then commits, which with
-    /// synchronous=FULL returns only after fsync. All or nothing: on error nothing is appended
-    /// and the offsets are not used up.
+    /// Appends `records` at consecutive offsets and stores `commits` (consumer positions) in one
+    /// transaction, then commits, which with synchronous=FULL returns only after fsync. All or
+    /// nothing: on error nothing is written and the offsets are not used up.
     ///
-    /// - Returns: the offset of the first record.
+    /// - Returns: the offset of the first record (the next offset when `records` is empty).
     @discardableResult
-    public func append<Records: Collection>(_ records: Records, term: Int64 = 0, timestamp: TimestampMs) throws(StorageError) -> Offset
+    public func append<Records: Collection>(
+        _ records: Records, commits: [OffsetCommit] = [], term: Int64 = 0, timestamp: TimestampMs
+    ) throws(StorageError) -> Offset
     where Records.Element: AppendRecord {
-        precondition(!records.isEmpty, "append needs at least one record")
+        precondition(!records.isEmpty || !commits.isEmpty, "append needs a record or a commit")
         guard let statements else { preconditionFailure("\(path): append after close") }
         let insert = statements.insert
         let first = nextOffset
@@ -84,9 +93,19 @@ public final class PartitionStore: @unchecked Sendable {
                 }
                 offset = offset + 1
             }
+            for commit in commits {
+                let upsert = statements.commitOffset
+                defer { upsert.reset() }
+                try upsert.bindText(1, commit.group)
+                try upsert.bind(2, commit.nextOffset.rawValue)
+                try upsert.bind(3, commit.generation)
+                try upsert.bindText(4, commit.member)
+                try upsert.bind(5, commit.committedMs)
+                try upsert.step()
+            }
             try run(statements.commit)
             nextOffset = offset
-            lastTimestamp = stamp
+            if !records.isEmpty { lastTimestamp = stamp }
             return first
         } catch {
             try? run(statements.rollback)

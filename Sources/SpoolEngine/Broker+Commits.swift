@@ -1,0 +1,90 @@
+import NIOCore
+import SpoolCore
+import SpoolStorage
+
+/// A group's position in one partition with its lag, for `GROUP <g>` and the client.
+public struct PartitionLag: Sendable, Equatable {
+    public var partition: PartitionID
+    /// The committed next offset, nil when the group never committed here.
+    public var committed: Offset?
+    public var end: Offset
+    /// Records between the committed offset (or the earliest offset) and the end.
+    public var lagRecords: Int64
+    /// Age of the oldest record the group has not consumed, in ms (0 when caught up).
+    public var lagMs: Int64
+}
+
+extension Broker {
+    /// Stores a consumer group's position (the next offset it will read) in the partition's own
+    /// database, in the partition's next group commit: fsynced before the future succeeds.
+    /// Ownership is checked by the caller (the group coordinator).
+    public func commitOffset(
+        topic name: TopicName, partition: PartitionID, group: String, nextOffset: Offset, generation: Int64, member: String,
+        on loop: EventLoop
+    ) -> EventLoopFuture<Void> {
+        do {
+            try checkRunning()
+            let log = try self.topic(name).partition(partition)
+            let (earliest, high) = log.bounds
+            guard nextOffset >= earliest, nextOffset <= high else {
+                throw SpoolError(.offsetOutOfRange, "offset \(nextOffset) is outside \(earliest)...\(high) of \(name)/\(partition)")
+            }
+            let promise = loop.makePromise(of: Void.self)
+            try log.commit(
+                OffsetCommit(group: group, nextOffset: nextOffset, generation: generation, member: member, committedMs: WallClock.nowMs()),
+                promise: promise)
+            return promise.futureResult
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+    }
+
+    /// The group's committed position in a partition, nil when it never committed there.
+    public func committedOffset(topic name: TopicName, partition: PartitionID, group: String, on loop: EventLoop) -> EventLoopFuture<Offset?> {
+        let log: PartitionLog
+        do {
+            log = try self.topic(name).partition(partition)
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+        return pool.runIfActive(eventLoop: loop) {
+            try log.readers.withReader { try $0.committedOffset(group: group)?.nextOffset }
+        }.flatMapErrorThrowing { throw wireError($0) }
+    }
+
+    /// Every consumer group that committed in any partition of any topic, sorted.
+    public func committedGroups(on loop: EventLoop) -> EventLoopFuture<[String]> {
+        let logs = topics.withLockedValue { topics in topics.values.flatMap(\.partitions) }
+        return pool.runIfActive(eventLoop: loop) {
+            var groups = Set<String>()
+            for log in logs where !log.isClosing {
+                for commit in try log.readers.withReader({ try $0.committedOffsets() }) { groups.insert(commit.group) }
+            }
+            return groups.sorted()
+        }.flatMapErrorThrowing { throw wireError($0) }
+    }
+
+    /// The group's committed offset and lag in every partition of `topic`.
+    public func lag(topic name: TopicName, group: String, on loop: EventLoop) -> EventLoopFuture<[PartitionLag]> {
+        let topic: Topic
+        do {
+            topic = try self.topic(name)
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+        return pool.runIfActive(eventLoop: loop) {
+            let now = WallClock.nowMs()
+            return try topic.partitions.map { log in
+                try log.readers.withReader { reader in
+                    let (earliest, end) = log.bounds
+                    let committed = try reader.committedOffset(group: group)?.nextOffset
+                    let from = max(committed ?? earliest, earliest)
+                    let oldest = from < end ? try reader.timestamp(at: from) : nil
+                    return PartitionLag(
+                        partition: log.id, committed: committed, end: end, lagRecords: max(0, end - from),
+                        lagMs: oldest.map { max(0, now - $0.rawValue) } ?? 0)
+                }
+            }
+        }.flatMapErrorThrowing { throw wireError($0) }
+    }
+}
