@@ -10,9 +10,9 @@ CREATE TABLE records (
     term         INTEGER NOT NULL DEFAULT 0,
     -- Broker append time, ms since the Unix epoch. Never decreases along the offsets.
     timestamp_ms INTEGER NOT NULL,
-    -- TEXT when the bytes are valid UTF-8, BLOB otherwise; NULL when the record has no key.
+    -- TEXT when the bytes are UTF-8 without NUL, BLOB otherwise; NULL when the record has no key.
     key          ANY,
-    -- TEXT when the bytes are valid UTF-8, BLOB otherwise.
+    -- TEXT when the bytes are UTF-8 without NUL, BLOB otherwise.
     value        ANY NOT NULL
 ) STRICT;
 
