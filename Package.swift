@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "SpoolServer",
             dependencies: [
-                "SpoolCore", "SpoolProtocol", "SpoolEngine",
+                "SpoolCore", "SpoolProtocol", "SpoolEngine", "SpoolGroups",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -37,10 +37,15 @@ final class ClientHandler: ChannelDuplexHandler {
     private var pending = CircularBuffer<(shape: ReplyShape, promise: EventLoopPromise<RawReply>)>()
     private var current = RawReply(lines: [], messages: [])
     private let deliver: @Sendable (Message) -> Void
+    private let notify: @Sendable (GroupEvent) -> Void
     private let finish: @Sendable () -> Void
 
-    init(deliver: @escaping @Sendable (Message) -> Void, finish: @escaping @Sendable () -> Void) {
+    init(
+        deliver: @escaping @Sendable (Message) -> Void, notify: @escaping @Sendable (GroupEvent) -> Void,
+        finish: @escaping @Sendable () -> Void
+    ) {
         self.deliver = deliver
+        self.notify = notify
         self.finish = finish
     }
 
@@ -73,6 +78,11 @@ final class ClientHandler: ChannelDuplexHandler {
                 deliver(message)
             }
         case .line(let line):
+            // ASSIGNED and REVOKED are pushed, like MSG, never replies to a request.
+            if let event = GroupEvent(line: line) {
+                notify(event)
+                return
+            }
             guard let head = pending.first else { return }  // e.g. nothing asked: ignore
             current.lines.append(line)
             let done: Bool

@@ -11,10 +11,13 @@ public final class SpoolClient: Sendable {
     let channel: Channel
     /// Every record pushed to this connection by `subscribe`, in arrival order.
     public let deliveries: AsyncStream<Message>
+    /// Every `ASSIGNED` / `REVOKED` line pushed to this connection as a group member.
+    public let groupEvents: AsyncStream<GroupEvent>
 
-    private init(channel: Channel, deliveries: AsyncStream<Message>) {
+    private init(channel: Channel, deliveries: AsyncStream<Message>, groupEvents: AsyncStream<GroupEvent>) {
         self.channel = channel
         self.deliveries = deliveries
+        self.groupEvents = groupEvents
     }
 
     /// Connects to `host:port`.
@@ -22,17 +25,23 @@ public final class SpoolClient: Sendable {
         host: String = "127.0.0.1", port: Int = 7070, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> SpoolClient {
         let (stream, continuation) = AsyncStream<Message>.makeStream()
+        let (events, eventContinuation) = AsyncStream<GroupEvent>.makeStream()
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ClientHandler(deliver: { continuation.yield($0) }, finish: { continuation.finish() }))
+                        ClientHandler(
+                            deliver: { continuation.yield($0) }, notify: { eventContinuation.yield($0) },
+                            finish: {
+                                continuation.finish()
+                                eventContinuation.finish()
+                            }))
                 }
             }
             .connect(host: host, port: port).get()
-        return SpoolClient(channel: channel, deliveries: stream)
+        return SpoolClient(channel: channel, deliveries: stream, groupEvents: events)
     }
 
     /// Closes the connection; calls still waiting fail with `connectionClosed`.

@@ -25,6 +25,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case badPayload = "BAD_PAYLOAD"
     /// A configured limit (connections, topics, partitions) is reached.
     case limitReached = "LIMIT_REACHED"
+    /// `COMMIT` of a partition this connection's group member does not own (not a member, not
+    /// assigned, or revoked since).
+    case notAssigned = "NOT_ASSIGNED"
     /// The command is not allowed on a connection with an active subscription.
     case subscribed = "SUBSCRIBED"
     /// The broker could not read or write its files (disk full, I/O error).

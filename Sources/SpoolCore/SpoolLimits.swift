@@ -37,5 +37,15 @@ public struct SpoolLimits: Sendable, Equatable {
     /// waits for the socket to drain.
     public var subscriptionBatchBytes: Int = 1024 * 1024
 
+    /// A group member's session timeout when `SUB ... group=` gives no `session=`, in ms: a
+    /// member whose connection shows no liveness for this long leaves its group.
+    public var groupSessionTimeoutMs: Int64 = 30_000
+    /// Longest `session=` a member may ask for, in ms.
+    public var groupSessionTimeoutMaxMs: Int64 = 300_000
+    /// How often `commit=auto` members' delivered offsets are committed, in ms.
+    public var autoCommitIntervalMs: Int64 = 1_000
+    /// Most consumer groups with live members on the broker.
+    public var groups: Int = 10_000
+
     public init() {}
 }

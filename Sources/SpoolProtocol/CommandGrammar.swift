@@ -43,12 +43,13 @@ enum CommandGrammar {
             return .failure(badArgument(verb, "\(verb) takes no ':' payload"))
         }
         switch verb {
-        case "PING", "TOPICS", "STATS", "QUIT":
+        case "PING", "TOPICS", "STATS", "QUIT", "GROUPS":
             return collect(line, verb: verb, tokens: tokens, positionals: 0...0, options: []).map { _ in
                 switch verb {
                 case "PING": .ping
                 case "TOPICS": .topics
                 case "STATS": .stats
+                case "GROUPS": .groups
                 default: .quit
                 }
             }
@@ -80,11 +81,20 @@ enum CommandGrammar {
                 }
             }
         case "SUB":
-            return collect(line, verb: verb, tokens: tokens, positionals: 1...1, options: ["from"]).flatMap { args in
+            return GroupGrammar.subscribe(line, tokens: tokens, limits: limits)
+        case "COMMIT":
+            return collect(line, verb: verb, tokens: tokens, positionals: 3...3, options: []).flatMap { args in
                 topic(line, args.positionals[0], verb: verb, limits: limits).flatMap { topic in
-                    guard let range = args.options["from"] else { return .success(.subscribe(topic: topic, from: .latest)) }
-                    return start(line, range, name: "from", verb: verb).map { .subscribe(topic: topic, from: $0) }
+                    partition(line, args.positionals[1], verb: verb).flatMap { partition in
+                        number(line, args.positionals[2], name: "offset", verb: verb, in: 0...Int64.max).map {
+                            .commit(topic: topic, partition: partition, offset: Offset($0))
+                        }
+                    }
                 }
+            }
+        case "GROUP":
+            return collect(line, verb: verb, tokens: tokens, positionals: 1...1, options: []).flatMap { args in
+                GroupGrammar.group(line, args.positionals[0], verb: verb, limits: limits).map { .group($0) }
             }
         case "UNSUB":
             return collect(line, verb: verb, tokens: tokens, positionals: 0...1, options: []).flatMap { args in

@@ -72,17 +72,50 @@ public enum HelpText {
             ],
             example: "OFFSETS orders 1 time=1764072000000"),
         CommandHelp(
-            verb: "SUB", usage: "SUB <topic> [from=earliest|latest|<offset>]",
+            verb: "SUB",
+            usage: "SUB <topic> [from=earliest|latest|<offset>] | SUB <topic>[,<topic>...] group=<g> [from=earliest|latest] [commit=auto|manual] [session=<ms>]",
             description: [
                 "Subscribes this connection to every partition of a topic (default from=latest).",
                 "Records are pushed as MSG lines as they arrive; FETCH is refused while",
-                "subscribed (ERR SUBSCRIBED), every other command still works.",
+                "subscribed (ERR SUBSCRIBED), every other command still works. With group=,",
+                "joins consumer group g: the group's members share the partitions (each is",
+                "owned by one member at a time), every group gets every record. The member is",
+                "told ASSIGNED <topic> <partitions> group=<g> generation=<n> and REVOKED ...",
+                "lines; delivery starts at the group's committed offset (from= decides where a",
+                "group with no commit starts). commit=auto (default) commits delivered offsets.",
             ],
-            example: "SUB orders from=earliest"),
+            example: "SUB orders group=billing from=earliest"),
         CommandHelp(
             verb: "UNSUB", usage: "UNSUB [<topic>]",
-            description: ["Ends the subscription to one topic, or to every topic when none is named."],
+            description: [
+                "Ends the subscription to one topic, or to every topic when none is named. A group",
+                "member leaves its group (commit=auto members commit what was delivered first).",
+            ],
             example: "UNSUB orders"),
+        CommandHelp(
+            verb: "COMMIT", usage: "COMMIT <topic> <partition> <offset>",
+            description: [
+                "Stores the group's position in a partition this member owns: the next offset",
+                "to read (last processed + 1). It is fsynced in the partition's database before",
+                "OK committed <topic> <partition> <offset>; ERR NOT_ASSIGNED when the partition",
+                "is not (or no longer) this member's.",
+            ],
+            example: "COMMIT orders 1 42"),
+        CommandHelp(
+            verb: "GROUPS", usage: "GROUPS",
+            description: [
+                "Lists consumer groups (live ones and ones with commits) as GROUP <g>",
+                "generation=<n> members=<m> lines, then END GROUPS <count>.",
+            ],
+            example: "GROUPS"),
+        CommandHelp(
+            verb: "GROUP", usage: "GROUP <group>",
+            description: [
+                "Shows a group: its generation, each MEMBER with its topics and partitions, and",
+                "per partition a LAG line with owner, committed offset, end offset and lag in",
+                "records and in ms (age of the oldest unconsumed record); ends with END GROUP <g>.",
+            ],
+            example: "GROUP billing"),
         CommandHelp(
             verb: "HELP", usage: "HELP [<command>]",
             description: ["Lists the commands, or explains one."],

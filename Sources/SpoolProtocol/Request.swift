@@ -42,6 +42,29 @@ public struct FetchRequest: Equatable, Sendable {
     }
 }
 
+/// `SUB <topic>[,<topic>...] group=<g> [from=earliest|latest] [commit=auto|manual] [session=<ms>]`
+public struct GroupSubscribeRequest: Equatable, Sendable {
+    /// The subscribed topics, sorted, without repeats.
+    public var topics: [TopicName]
+    /// The consumer group (same characters as a topic name).
+    public var group: String
+    /// Where to start in a partition the group never committed in: `.earliest` or `.latest`.
+    public var from: StartPosition
+    /// true (`commit=auto`, the default): the broker commits delivered offsets every
+    /// `autoCommitIntervalMs`, on revocation and on a clean leave.
+    public var autoCommit: Bool
+    /// How long the member may show no liveness before the group drops it; nil = the broker default.
+    public var sessionTimeoutMs: Int64?
+
+    public init(topics: [TopicName], group: String, from: StartPosition = .latest, autoCommit: Bool = true, sessionTimeoutMs: Int64? = nil) {
+        self.topics = topics
+        self.group = group
+        self.from = from
+        self.autoCommit = autoCommit
+        self.sessionTimeoutMs = sessionTimeoutMs
+    }
+}
+
 /// One parsed request line (with its payload, for `PUB`).
 public enum Request: Equatable, Sendable {
     /// `PING`
@@ -62,7 +85,15 @@ public enum Request: Equatable, Sendable {
     case offsets(topic: TopicName, partition: PartitionID, time: TimestampMs?)
     /// `SUB <topic> [from=earliest|latest|<offset>]` (from defaults to latest)
     case subscribe(topic: TopicName, from: StartPosition)
-    /// `UNSUB [<topic>]` (no topic: every subscription of the connection)
+    /// `SUB <topics> group=<g> ...`: join a consumer group
+    case subscribeGroup(GroupSubscribeRequest)
+    /// `COMMIT <topic> <partition> <offset>`: the group's next offset to read in that partition
+    case commit(topic: TopicName, partition: PartitionID, offset: Offset)
+    /// `GROUPS`
+    case groups
+    /// `GROUP <group>`
+    case group(String)
+    /// `UNSUB [<topic>]` (no topic: every subscription of the connection, and its group)
     case unsubscribe(TopicName?)
     /// `HELP [<command>]`
     case help(command: String?)
@@ -82,7 +113,10 @@ public enum Request: Equatable, Sendable {
         case .publish: "PUB"
         case .fetch: "FETCH"
         case .offsets: "OFFSETS"
-        case .subscribe: "SUB"
+        case .subscribe, .subscribeGroup: "SUB"
+        case .commit: "COMMIT"
+        case .groups: "GROUPS"
+        case .group: "GROUP"
         case .unsubscribe: "UNSUB"
         case .help: "HELP"
         case .stats: "STATS"

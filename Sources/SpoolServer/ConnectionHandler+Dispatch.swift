@@ -12,6 +12,7 @@ extension ConnectionHandler {
             complete(slot, line: ReplyLine.pong)
         case .quit:
             complete(slot, line: ReplyLine.bye)
+            leaveGroup(commitDelivered: true)  // QUIT is a clean leave
             closeAfterQuit()
         case .help(let command):
             if let lines = HelpText.replyLines(for: command) {
@@ -45,7 +46,7 @@ extension ConnectionHandler {
                 topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value, acks: publish.acks, on: loop)
             answer(slot, future) { Reply.line(ReplyLine.published(publish.topic, $0.partition, offset: $0.offset)) }
         case .fetch(let fetch):
-            guard subscriptions.isEmpty else {
+            guard subscriptions.isEmpty, membership == nil else {
                 fail(slot, SpoolError(.subscribed, "FETCH is not allowed on a connection with a subscription; use another connection"))
                 return
             }
@@ -61,6 +62,14 @@ extension ConnectionHandler {
             subscribe(topic, from: from, slot: slot)
         case .unsubscribe(let topic):
             unsubscribe(topic, slot: slot)
+        case .subscribeGroup(let request):
+            joinGroup(request, slot: slot)
+        case .commit(let topic, let partition, let offset):
+            commitOffset(topic, partition, offset, slot: slot)
+        case .groups:
+            listGroups(slot: slot, loop: loop)
+        case .group(let name):
+            describeGroup(name, slot: slot, loop: loop)
         }
     }
 

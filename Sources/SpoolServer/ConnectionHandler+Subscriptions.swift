@@ -8,6 +8,9 @@ extension ConnectionHandler {
     func subscribe(_ topic: TopicName, from: StartPosition, slot: Int) {
         guard let loop = eventLoop else { return }
         do {
+            if membership != nil {
+                throw SpoolError(.badArgument, "this connection is a group member; UNSUB first, or use another connection")
+            }
             if subscriptions[topic] != nil {
                 throw SpoolError(.badArgument, "already subscribed to \(topic); UNSUB \(topic) first")
             }
@@ -28,6 +31,16 @@ extension ConnectionHandler {
     }
 
     func unsubscribe(_ topic: TopicName?, slot: Int) {
+        if let membership {
+            // A member leaves its whole group (a partial unsubscribe would need a new join).
+            if let topic, !membership.request.topics.contains(topic) {
+                fail(slot, SpoolError(.badArgument, "not subscribed to \(topic)"))
+                return
+            }
+            leaveGroup(commitDelivered: true)
+            complete(slot, line: ReplyLine.unsubscribed(count: 1))
+            return
+        }
         if let topic {
             guard let tails = subscriptions.removeValue(forKey: topic) else {
                 fail(slot, SpoolError(.badArgument, "not subscribed to \(topic)"))

@@ -46,8 +46,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Work to do right after a request's reply is written (a SUB starts pushing only after its OK).
     var afterReply: [Int: () -> Void] = [:]
 
-    init(broker: Broker, limits: SpoolLimits, startedNs: UInt64, logger: Logger) {
+    let groups: GroupManager
+    /// This connection's consumer-group membership, if it joined one.
+    var membership: GroupMembership?
+
+    init(broker: Broker, groups: GroupManager, limits: SpoolLimits, startedNs: UInt64, logger: Logger) {
         self.broker = broker
+        self.groups = groups
         self.limits = limits
         self.startedNs = startedNs
         self.logger = logger
@@ -81,6 +86,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             BrokerStats.add(broker.stats.connections, -1)
         }
         endAllSubscriptions()
+        // A closed connection leaves its group at once, without committing: the peer may have
+        // died before processing what it was sent.
+        leaveGroup(commitDelivered: false)
         context.fireChannelInactive()
     }
 
@@ -189,6 +197,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        membership?.adapter.writabilityChanged(context.channel.isWritable)
         if context.channel.isWritable { parseBuffered() }
         context.fireChannelWritabilityChanged()
     }

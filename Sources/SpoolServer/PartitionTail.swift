@@ -13,6 +13,10 @@ final class PartitionTail {
     let topic: TopicName
     let partition: PartitionID
     private(set) var next: Offset
+    /// The offset after the last record the socket has taken: what auto-commit commits.
+    private(set) var delivered: Offset
+    /// Where delivery started.
+    let startOffset: Offset
     private weak var handler: ConnectionHandler?
     private let broker: Broker
     private let loop: EventLoop
@@ -24,6 +28,8 @@ final class PartitionTail {
         self.topic = topic
         self.partition = partition
         self.next = next
+        self.delivered = next
+        self.startOffset = next
         self.handler = handler
         self.broker = handler.broker
         self.loop = loop
@@ -57,7 +63,10 @@ final class PartitionTail {
             case .success(let batch) where batch.count > 0:
                 tail.next = batch.next
                 guard let written = tail.handler?.push(batch.buffer) else { return }
-                written.whenComplete { _ in bound.value.pump() }
+                written.whenComplete { result in
+                    if case .success = result { bound.value.delivered = max(bound.value.delivered, batch.next) }
+                    bound.value.pump()
+                }
             case .success:
                 tail.waitForRecords()
             case .failure(let error as SpoolError) where error.code == .offsetOutOfRange:

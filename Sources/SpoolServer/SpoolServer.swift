@@ -16,9 +16,15 @@ public final class SpoolServer: Sendable {
     /// The address actually bound (with the real port when the config asked for 0).
     public var localAddress: SocketAddress? { channel.localAddress }
 
-    private init(config: ServerConfig, broker: Broker, group: MultiThreadedEventLoopGroup, channel: Channel, logger: Logger, startedNs: UInt64) {
+    private let groups: GroupManager
+
+    private init(
+        config: ServerConfig, broker: Broker, groups: GroupManager, group: MultiThreadedEventLoopGroup, channel: Channel, logger: Logger,
+        startedNs: UInt64
+    ) {
         self.config = config
         self.broker = broker
+        self.groups = groups
         self.group = group
         self.channel = channel
         self.logger = logger
@@ -30,6 +36,8 @@ public final class SpoolServer: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.networkThreads))
         let startedNs = WallClock.monotonicNs()
         let limits = config.limits
+        let groups = GroupManager(broker: broker, limits: limits, logger: logger)
+        groups.start(on: group.next())
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -39,13 +47,15 @@ public final class SpoolServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(broker: broker, limits: limits, startedNs: startedNs, logger: logger))
+                        ConnectionHandler(broker: broker, groups: groups, limits: limits, startedNs: startedNs, logger: logger))
                 }
             }
         do {
             let channel = try await bootstrap.bind(host: config.host, port: config.port).get()
-            return SpoolServer(config: config, broker: broker, group: group, channel: channel, logger: logger, startedNs: startedNs)
+            return SpoolServer(
+                config: config, broker: broker, groups: groups, group: group, channel: channel, logger: logger, startedNs: startedNs)
         } catch {
+            groups.stop()
             try? await group.shutdownGracefully()
             throw error
         }
@@ -59,6 +69,7 @@ public final class SpoolServer: Sendable {
 
     /// Closes every connection and stops the network threads.
     public func shutdown() async {
+        groups.stop()
         try? await channel.close()
         try? await group.shutdownGracefully()
     }

@@ -1,0 +1,217 @@
+import NIOCore
+import NIOPosix
+import SpoolCore
+import SpoolEngine
+import SpoolGroups
+import SpoolProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `SUB ... group=`, `COMMIT` and the group member's side of assignments and revocations.
+extension ConnectionHandler {
+    func joinGroup(_ request: GroupSubscribeRequest, slot: Int) {
+        guard let loop = eventLoop, let channel = context?.channel else { return }
+        guard membership == nil, subscriptions.isEmpty else {
+            fail(slot, SpoolError(.badArgument, "this connection already has a subscription; UNSUB first (one group per connection)"))
+            return
+        }
+        guard let group = GroupName(request.group, maxBytes: limits.topicNameBytes) else {
+            fail(slot, SpoolError(.badArgument, "invalid group name \(request.group)"))
+            return
+        }
+        let session = request.sessionTimeoutMs ?? limits.groupSessionTimeoutMs
+        let member = groups.newMemberID()
+        let adapter = MemberAdapter(handler: self, loop: loop)
+        let membership = GroupMembership(id: member, group: group, request: request, sessionTimeoutMs: session, adapter: adapter)
+        self.membership = membership
+        do {
+            // The OK goes out first: assignments the join produces arrive as tasks on this loop.
+            try groups.join(
+                member, group: group, topics: request.topics, sessionTimeoutMs: session, autoCommit: request.autoCommit,
+                connection: adapter)
+        } catch {
+            self.membership = nil
+            fail(slot, error)
+            return
+        }
+        Self.configureKeepalive(channel, sessionTimeoutMs: session)
+        if request.autoCommit {
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            let interval = TimeAmount.milliseconds(limits.autoCommitIntervalMs)
+            membership.autoCommitTask = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                bound.value.commitDelivered()
+            }
+        }
+        complete(
+            slot,
+            line: ReplyLine.joined(
+                topics: request.topics, group: group.value, member: member.value, autoCommit: request.autoCommit, sessionMs: session))
+    }
+
+    /// A peer that vanished without closing (host gone, cable cut) is found by TCP within the
+    /// session timeout: keepalive probes on an idle socket, and TCP_USER_TIMEOUT for unacknowledged
+    /// output. A telnet user who only reads answers the probes from their kernel and stays.
+    static func configureKeepalive(_ channel: Channel, sessionTimeoutMs: Int64) {
+        #if os(Linux)
+        let seconds = max(1, Int32(sessionTimeoutMs / 1000))
+        let options: [(Int32, Int32)] = [
+            (Int32(TCP_KEEPIDLE), max(1, seconds / 3)), (Int32(TCP_KEEPINTVL), max(1, seconds / 6)), (Int32(TCP_KEEPCNT), 3),
+            (Int32(TCP_USER_TIMEOUT), Int32(clamping: sessionTimeoutMs)),
+        ]
+        for (name, value) in options {
+            _ = channel.setOption(ChannelOptions.Types.SocketOption(level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(name)), value: Int(value))
+        }
+        #endif
+    }
+
+    func commitOffset(_ topic: TopicName, _ partition: PartitionID, _ offset: Offset, slot: Int) {
+        guard let loop = eventLoop else { return }
+        guard let membership else {
+            fail(slot, SpoolError(.notAssigned, "this connection is not a member of a group; SUB ... group=<g> first"))
+            return
+        }
+        let tp = TopicPartition(topic: topic, partition: partition)
+        let generation: Generation
+        switch groups.checkCommit(membership.id, tp) {
+        case .success(let current): generation = current
+        case .failure(let error):
+            fail(slot, error)
+            return
+        }
+        let future = broker.commitOffset(
+            topic: topic, partition: partition, group: membership.group.value, nextOffset: offset, generation: generation.rawValue,
+            member: membership.id.value, on: loop)
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        future.whenSuccess {
+            if let membership = bound.value.membership { membership.committed[tp] = max(membership.committed[tp] ?? offset, offset) }
+        }
+        answer(slot, future) { Reply.line(ReplyLine.committed(topic, partition, offset: offset)) }
+    }
+
+    // MARK: Called by the group manager (via MemberAdapter), on this loop.
+
+    func onAssigned(_ partitions: [TopicPartition], generation: Generation) {
+        guard let membership, let loop = eventLoop else { return }
+        pushLines(Self.byTopic(partitions).map {
+            ReplyLine.assigned($0.topic, $0.partitions, group: membership.group.value, generation: generation.rawValue)
+        })
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        for tp in partitions {
+            membership.starting.insert(tp)
+            broker.committedOffset(topic: tp.topic, partition: tp.partition, group: membership.group.value, on: loop).whenComplete { result in
+                bound.value.startDelivery(tp, committed: try? result.get(), membership: membership)
+            }
+        }
+    }
+
+    private func startDelivery(_ tp: TopicPartition, committed: Offset??, membership: GroupMembership) {
+        guard self.membership === membership, membership.starting.remove(tp) != nil, let loop = eventLoop else { return }
+        let start: Offset
+        do {
+            if let committed = committed ?? nil {
+                membership.committed[tp] = committed
+                // A commit past the retained range (records deleted, topic recreated) restarts
+                // at the nearest end, like Kafka's auto.offset.reset.
+                let earliest = try broker.startOffset(topic: tp.topic, partition: tp.partition, .earliest)
+                let latest = try broker.startOffset(topic: tp.topic, partition: tp.partition, .latest)
+                start = min(max(committed, earliest), latest)
+            } else {
+                start = try broker.startOffset(topic: tp.topic, partition: tp.partition, membership.request.from)
+            }
+        } catch {
+            return  // the topic is gone; the manager hears of it on its next tick
+        }
+        let tail = PartitionTail(topic: tp.topic, partition: tp.partition, from: start, handler: self, loop: loop)
+        membership.tails[tp] = tail
+        tail.start()
+    }
+
+    func onRevoked(_ partitions: [TopicPartition], generation: Generation, done: @escaping @Sendable () -> Void) {
+        guard let membership, let loop = eventLoop else {
+            done()
+            return
+        }
+        var stopped: [TopicPartition: PartitionTail] = [:]
+        for tp in partitions {
+            membership.starting.remove(tp)
+            if let tail = membership.tails.removeValue(forKey: tp) {
+                tail.stop()
+                stopped[tp] = tail
+            }
+        }
+        pushLines(Self.byTopic(partitions).map {
+            ReplyLine.revoked($0.topic, $0.partitions, group: membership.group.value, generation: generation.rawValue)
+        })
+        // Settle before letting go: commit=auto members commit what was delivered, so the next
+        // owner starts right after it.
+        let commits = membership.request.autoCommit ? autoCommits(stopped, membership: membership, generation: generation, loop: loop) : []
+        EventLoopFuture.andAllComplete(commits, on: loop).whenComplete { _ in done() }
+    }
+
+    func onRemovedFromGroup(_ reason: RemovalReason) {
+        guard membership != nil else { return }
+        leaveGroup(commitDelivered: false, notifyManager: false)
+        // The session expired: the peer is gone or stuck; close so it cannot act on stale state.
+        context?.close(promise: nil)
+    }
+
+    /// Leaves the group: stops delivery, commits delivered offsets first when asked (a clean
+    /// leave: UNSUB or QUIT of a commit=auto member), and tells the manager.
+    func leaveGroup(commitDelivered: Bool, notifyManager: Bool = true) {
+        guard let membership else { return }
+        self.membership = nil
+        membership.adapter.closed()
+        membership.autoCommitTask?.cancel()
+        let tails = membership.tails
+        membership.tails = [:]
+        membership.starting = []
+        for tail in tails.values { tail.stop() }
+        // Commit before leaving: while still a member, its tails are partitions it owns.
+        if commitDelivered, membership.request.autoCommit, let loop = eventLoop, let generation = groups.generation(of: membership.id) {
+            _ = autoCommits(tails, membership: membership, generation: generation, loop: loop)
+        }
+        if notifyManager { groups.leave(membership.id) }
+    }
+
+    /// Periodic auto-commit of every delivered position that moved since the last commit.
+    func commitDelivered() {
+        guard let membership, let loop = eventLoop, let generation = groups.generation(of: membership.id) else { return }
+        _ = autoCommits(membership.tails, membership: membership, generation: generation, loop: loop)
+    }
+
+    private func autoCommits(
+        _ tails: [TopicPartition: PartitionTail], membership: GroupMembership, generation: Generation, loop: EventLoop
+    ) -> [EventLoopFuture<Void>] {
+        var futures: [EventLoopFuture<Void>] = []
+        for (tp, tail) in tails.sorted(by: { $0.key < $1.key }) {
+            let delivered = tail.delivered
+            if let committed = membership.committed[tp], committed >= delivered { continue }
+            if membership.committed[tp] == nil && delivered == tail.startOffset { continue }
+            membership.committed[tp] = delivered
+            futures.append(
+                broker.commitOffset(
+                    topic: tp.topic, partition: tp.partition, group: membership.group.value, nextOffset: delivered,
+                    generation: generation.rawValue, member: membership.id.value, on: loop))
+        }
+        return futures
+    }
+
+    private func pushLines(_ lines: [String]) {
+        guard !lines.isEmpty else { return }
+        _ = push(Reply.lines(lines))
+    }
+
+    static func byTopic(_ partitions: [TopicPartition]) -> [(topic: TopicName, partitions: [PartitionID])] {
+        var result: [(topic: TopicName, partitions: [PartitionID])] = []
+        for tp in partitions.sorted() {
+            if result.last?.topic == tp.topic {
+                result[result.count - 1].partitions.append(tp.partition)
+            } else {
+                result.append((tp.topic, [tp.partition]))
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,203 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import Synchronization
+import SpoolCore
+import SpoolEngine
+import SpoolGroups
+
+/// The thin async shell around the pure `GroupCoordinator`s: one coordinator per group, driven by
+/// joins and leaves from connections and by a periodic tick that feeds liveness and time in.
+///
+/// Actions a coordinator returns are performed while the lock is held, in order: each only
+/// enqueues work on its member's event loop, so a member always sees its `REVOKED` and
+/// `ASSIGNED` lines in the order the coordinator decided them.
+final class GroupManager: Sendable {
+    struct Member {
+        var group: GroupName
+        var connection: any GroupMemberConnection
+        var sessionTimeoutMs: Int64
+        var topics: [TopicName]
+        var autoCommit: Bool
+    }
+
+    private struct State {
+        var groups: [GroupName: GroupCoordinator] = [:]
+        var members: [MemberID: Member] = [:]
+        /// Partition counts each group's coordinator was last told, to notice drops and new topics.
+        var knownCounts: [GroupName: [TopicName: Int]] = [:]
+    }
+
+    let broker: Broker
+    let limits: SpoolLimits
+    private let logger: Logger
+    private let state = NIOLockedValueBox(State())
+    private let nextMember = Atomic<Int>(1)
+    private let ticker = NIOLockedValueBox<RepeatedTask?>(nil)
+
+    /// How often liveness and time reach the coordinators.
+    static let tickIntervalMs: Int64 = 250
+
+    init(broker: Broker, limits: SpoolLimits, logger: Logger) {
+        self.broker = broker
+        self.limits = limits
+        self.logger = logger
+    }
+
+    func start(on loop: EventLoop) {
+        let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Self.tickIntervalMs), delay: .milliseconds(Self.tickIntervalMs)) { _ in
+            self.tick(nowMs: Self.nowMs())
+        }
+        ticker.withLockedValue { $0 = task }
+    }
+
+    func stop() {
+        ticker.withLockedValue { task in
+            task?.cancel()
+            task = nil
+        }
+    }
+
+    /// Monotonic milliseconds: session timeouts must not jump with the wall clock.
+    static func nowMs() -> Int64 { Int64(WallClock.monotonicNs() / 1_000_000) }
+
+    func newMemberID() -> MemberID {
+        MemberID("c\(nextMember.wrappingAdd(1, ordering: .relaxed).oldValue)")
+    }
+
+    /// Adds `member` to `group`, subscribed to `topics`. Unknown topics are an error.
+    func join(
+        _ member: MemberID, group: GroupName, topics: [TopicName], sessionTimeoutMs: Int64, autoCommit: Bool,
+        connection: any GroupMemberConnection
+    ) throws(SpoolError) {
+        var counts: [TopicName: Int] = [:]
+        for topic in topics { counts[topic] = try broker.partitionCount(topic) }
+        let now = Self.nowMs()
+        let failure: SpoolError? = state.withLockedValue { state in
+            if state.groups[group] == nil && state.groups.count >= limits.groups {
+                return SpoolError(.limitReached, "the broker has its limit of \(limits.groups) groups with members")
+            }
+            state.members[member] = Member(
+                group: group, connection: connection, sessionTimeoutMs: sessionTimeoutMs, topics: topics, autoCommit: autoCommit)
+            var coordinator = state.groups[group] ?? GroupCoordinator(name: group)
+            let actions = coordinator.join(member, topics: counts, sessionTimeoutMs: sessionTimeoutMs, now: now)
+            state.groups[group] = coordinator
+            state.knownCounts[group, default: [:]].merge(counts) { _, new in new }
+            perform(actions, &state)
+            return nil
+        }
+        if let failure { throw failure }
+        logger.info("member joined", metadata: ["group": "\(group)", "member": "\(member)", "topics": "\(topics)"])
+    }
+
+    /// Removes `member` from its group at once (its partitions go to others right away).
+    func leave(_ member: MemberID) {
+        let now = Self.nowMs()
+        state.withLockedValue { state in
+            guard let entry = state.members.removeValue(forKey: member), var coordinator = state.groups[entry.group] else { return }
+            let actions = coordinator.leave(member, now: now)
+            if coordinator.isEmpty {
+                state.groups[entry.group] = nil
+                state.knownCounts[entry.group] = nil
+            } else {
+                state.groups[entry.group] = coordinator
+            }
+            perform(actions, &state)
+        }
+        logger.info("member left", metadata: ["member": "\(member)"])
+    }
+
+    func revocationCompleted(_ member: MemberID, _ partitions: [TopicPartition]) {
+        let now = Self.nowMs()
+        state.withLockedValue { state in
+            guard let entry = state.members[member], var coordinator = state.groups[entry.group] else { return }
+            let actions = coordinator.revocationCompleted(member, partitions, now: now)
+            state.groups[entry.group] = coordinator
+            perform(actions, &state)
+        }
+    }
+
+    /// May `member` commit `partition`, and in which generation.
+    func checkCommit(_ member: MemberID, _ partition: TopicPartition) -> Result<Generation, SpoolError> {
+        state.withLockedValue { state in
+            guard let entry = state.members[member], let coordinator = state.groups[entry.group] else {
+                return .failure(SpoolError(.notAssigned, "this connection is not a member of a group; SUB ... group=<g> first"))
+            }
+            switch coordinator.checkCommit(member: member, partition) {
+            case .allowed: return .success(coordinator.generation)
+            case .notOwner(let message), .unknownMember(let message): return .failure(SpoolError(.notAssigned, message))
+            }
+        }
+    }
+
+    /// The generation of the member's group, nil when it is not a member.
+    func generation(of member: MemberID) -> Generation? {
+        state.withLockedValue { state in state.members[member].flatMap { state.groups[$0.group]?.generation } }
+    }
+
+    /// Live groups, by name.
+    func snapshots() -> [GroupSnapshot] {
+        state.withLockedValue { state in state.groups.keys.sorted().compactMap { state.groups[$0]?.snapshot() } }
+    }
+
+    func snapshot(_ group: GroupName) -> GroupSnapshot? {
+        state.withLockedValue { $0.groups[group]?.snapshot() }
+    }
+
+    func autoCommit(_ member: MemberID) -> Bool {
+        state.withLockedValue { $0.members[member]?.autoCommit ?? false }
+    }
+
+    /// Liveness in, time in, partition-count changes in; actions out.
+    func tick(nowMs now: Int64) {
+        let counts = state.withLockedValue { state in state.knownCounts }
+        // Partition counts come from the broker's memory; read them outside our lock.
+        var current: [GroupName: [TopicName: Int]] = [:]
+        for (group, topics) in counts {
+            for topic in topics.keys { current[group, default: [:]][topic] = (try? broker.partitionCount(topic)) ?? 0 }
+        }
+        state.withLockedValue { state in
+            for group in state.groups.keys.sorted() {
+                guard var coordinator = state.groups[group] else { continue }
+                var actions: [GroupAction] = []
+                for (topic, count) in (current[group] ?? [:]).sorted(by: { $0.key < $1.key }) where state.knownCounts[group]?[topic] != count {
+                    state.knownCounts[group]?[topic] = count
+                    actions += coordinator.partitionCountChanged(topic: topic, count: count, now: now)
+                }
+                for member in coordinator.snapshot().members {
+                    guard let entry = state.members[member.id] else { continue }
+                    if entry.connection.isHealthy(nowMs: now, sessionTimeoutMs: entry.sessionTimeoutMs) {
+                        coordinator.heartbeat(member.id, now: now)
+                    }
+                }
+                actions += coordinator.tick(now: now)
+                if coordinator.isEmpty {
+                    state.groups[group] = nil
+                    state.knownCounts[group] = nil
+                } else {
+                    state.groups[group] = coordinator
+                }
+                perform(actions, &state)
+            }
+        }
+    }
+
+    /// Runs under the lock; see the type's comment.
+    private func perform(_ actions: [GroupAction], _ state: inout State) {
+        for action in actions {
+            switch action {
+            case .assign(let member, let partitions, let generation):
+                state.members[member]?.connection.groupAssigned(partitions, generation: generation)
+            case .revoke(let member, let partitions, let generation):
+                guard let connection = state.members[member]?.connection else { continue }
+                connection.groupRevoked(partitions, generation: generation) { [self] in
+                    self.revocationCompleted(member, partitions)
+                }
+            case .removed(let member, let reason):
+                let entry = state.members.removeValue(forKey: member)
+                entry?.connection.groupRemoved(reason)
+                logger.info("member removed", metadata: ["member": "\(member)", "reason": "\(reason)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+
+/// The whole suite in one run: the raw SQLite reference first, then every broker workload of the
+/// issue's targets on the same machine, each figure beside the reference it is judged against.
+struct AllCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "all", abstract: "The raw SQLite reference and every broker workload, with ratios and targets.")
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var sqlite: SQLiteOptions
+    @Option(help: "Records of each pipelined produce run.")
+    var records = 500_000
+    @Option(help: "Records published and then read back by the catch-up consume runs.")
+    var consumeRecords = 1_000_000
+    @Option(help: "Seconds of the one-record-per-transaction run (acks=leader, one connection, depth 1).")
+    var singleSeconds = 5.0
+    @Option(help: "Publish rate of the end-to-end run, records/s.")
+    var e2eRate = 20_000
+    @Option(help: "Seconds of the end-to-end run.")
+    var e2eSeconds = 10.0
+    @Option(help: "Value size in bytes.")
+    var valueBytes = 100
+    @Option(help: "Producer connections of the pipelined runs.")
+    var connections = 4
+    @Option(help: "Pipelining depth of the pipelined runs.")
+    var depth = 1024
+
+    struct Report: Encodable {
+        var bench = "all"
+        var machine: MachineInfo
+        var sqlite: [RawSQLiteReference.Result]
+        var phases: [PhaseResult]
+        var targets: [Suite.Target]
+        var brokerRSSMaxMB: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case bench, machine, sqlite, phases, targets
+            case brokerRSSMaxMB = "broker_rss_max_mb"
+        }
+    }
+
+    func run() async throws {
+        let machine = MachineInfo.current()
+        print(machine.text)
+        let report = try await target.run { workloads in
+            let reference = RawSQLiteReference(
+                directory: workloads.broker.scratchDirectory, valueBytes: valueBytes, keys: 0,
+                secondsPerSize: sqlite.sqliteSeconds, maxRows: sqlite.sqliteMaxRows)
+            var references: [RawSQLiteReference.Result] = []
+            for size in sqlite.sizeList {
+                let result = try reference.run(transactionRows: size)
+                print(Suite.text(result))
+                references.append(result)
+            }
+            func rate(_ rows: Int) -> Double? { references.first { $0.transactionRows == rows }?.rowsPerSecond }
+            var phases: [PhaseResult] = []
+            func report(_ result: PhaseResult, against rows: Int?) {
+                var result = result
+                if let rows, let base = rate(rows) { result.ratioToSQLite = result.recordsPerSecond / base }
+                print(result.text)
+                phases.append(result)
+            }
+
+            let pipelined = Workloads.ProduceSettings(
+                records: records, valueBytes: valueBytes, keys: 0, partitions: 1, connections: connections, depth: depth, acks: "leader")
+            report(try await workloads.produce(pipelined, name: "produce-1p"), against: 10_000)
+            var four = pipelined
+            four.partitions = 4
+            report(try await workloads.produce(four, name: "produce-4p"), against: 10_000)
+
+            // One record per transaction: one connection waits for each OK, so every record is
+            // its own group commit. Sized to run about `singleSeconds` at the raw 1-row rate.
+            let singles = max(20, Int((rate(1) ?? 200) * singleSeconds))
+            let single = Workloads.ProduceSettings(
+                records: singles, valueBytes: valueBytes, keys: 0, partitions: 1, connections: 1, depth: 1, acks: "leader")
+            report(try await workloads.produce(single, name: "produce-1tx"), against: 1)
+
+            for result in try await Suite.consume(
+                workloads, records: consumeRecords, valueBytes: valueBytes, partitions: 1, modes: Workloads.ConsumeMode.allCases,
+                fetchMax: 10_000)
+            {
+                report(result, against: result.name == "preload" ? 10_000 : nil)
+            }
+
+            let e2e = Workloads.EndToEndSettings(
+                rate: Double(e2eRate), records: max(1, Int(Double(e2eRate) * e2eSeconds)), valueBytes: valueBytes, keys: 0,
+                partitions: 1, window: depth, acks: "leader")
+            report(try await workloads.endToEnd(e2e), against: nil)
+
+            let rss = phases.compactMap(\.brokerRSSMaxMB).max()
+            return Report(
+                machine: machine, sqlite: references, phases: phases,
+                targets: Suite.targets(phases: phases, sqlite: references, e2eRate: e2eRate, rss: rss), brokerRSSMaxMB: rss)
+        }
+        print("targets (informational; the benchmark never fails on speed):")
+        for target in report.targets { print("  " + target.text) }
+        printJSONLine(report)
+    }
+}
+
+enum Suite {
+    /// Publishes `records` (pipelined, acks=leader) and reads them back from offset 0 once per mode.
+    static func consume(
+        _ workloads: Workloads, records: Int, valueBytes: Int, partitions: Int, modes: [Workloads.ConsumeMode], fetchMax: Int
+    ) async throws -> [PhaseResult] {
+        let topic = try await workloads.createTopic("consume", partitions: partitions)
+        do {
+            var preload = Workloads.ProduceSettings(
+                records: records, valueBytes: valueBytes, keys: 0, partitions: partitions, connections: 4, depth: 1024, acks: "leader")
+            preload.connections = min(4, records)
+            let loaded = try await workloads.produce(into: topic, preload, name: "preload")
+            // Keyless records go round-robin, so partition p holds records p, p + n, ...
+            let perPartition = (0..<partitions).map { records / partitions + ($0 < records % partitions ? 1 : 0) }
+            var results = [loaded]
+            for mode in modes {
+                results.append(
+                    try await workloads.consume(
+                        from: topic, partitions: partitions, perPartition: perPartition, mode: mode, fetchMax: fetchMax,
+                        valueBytes: valueBytes))
+            }
+            await workloads.dropTopic(topic)
+            return results
+        } catch {
+            await workloads.dropTopic(topic)
+            throw error
+        }
+    }
+
+    static func text(_ result: RawSQLiteReference.Result) -> String {
+        "raw sqlite, \(result.transactionRows) rows/transaction: \(fixed(result.rowsPerSecond, 0)) rows/s, "
+            + "\(fixed(result.transactionsPerSecond, 1)) commits/s (\(result.rows) rows in \(fixed(result.seconds, 2)) s)"
+    }
+
+    struct Target: Sendable, Codable {
+        var name: String
+        var goal: String
+        var measured: String
+        var met: Bool
+
+        var text: String { "[\(met ? "met" : "NOT met")] \(name): \(measured) (goal: \(goal))" }
+    }
+
+    /// The issue's targets, evaluated for the report. Informational only: nothing fails on them.
+    static func targets(phases: [PhaseResult], sqlite: [RawSQLiteReference.Result], e2eRate: Int, rss: Double?) -> [Target] {
+        func phase(_ name: String) -> PhaseResult? { phases.first { $0.name == name } }
+        func raw(_ rows: Int) -> Double? { sqlite.first { $0.transactionRows == rows }?.rowsPerSecond }
+        var targets: [Target] = []
+        if let one = phase("produce-1p"), let base = raw(10_000) {
+            let ratio = one.recordsPerSecond / base
+            targets.append(
+                Target(
+                    name: "one partition, pipelined", goal: ">= 0.60 x raw SQLite at 10,000-row transactions",
+                    measured: "\(fixed(one.recordsPerSecond, 0)) records/s = \(fixed(ratio, 2)) x \(fixed(base, 0))",
+                    met: ratio >= 0.6 && one.errors == 0))
+        }
+        if let one = phase("produce-1p"), let four = phase("produce-4p") {
+            targets.append(
+                Target(
+                    name: "four partitions", goal: ">= the one-partition figure",
+                    measured: "\(fixed(four.recordsPerSecond, 0)) vs \(fixed(one.recordsPerSecond, 0)) records/s",
+                    met: four.recordsPerSecond >= one.recordsPerSecond && four.errors == 0))
+        }
+        for name in ["consume-fetch", "consume-sub"] {
+            if let consume = phase(name) {
+                targets.append(
+                    Target(
+                        name: "catch-up \(name.dropFirst(8).uppercased()) from offset 0", goal: ">= 1,000,000 records/s",
+                        measured: "\(fixed(consume.recordsPerSecond, 0)) records/s over \(consume.records) records",
+                        met: consume.recordsPerSecond >= 1_000_000 && consume.errors == 0))
+            }
+        }
+        if let e2e = phase("e2e") {
+            targets.append(
+                Target(
+                    name: "end to end at \(e2eRate) records/s", goal: "p99 < 5 ms",
+                    measured: "p99 \(fixed(e2e.latency.p99Ms, 3)) ms (p50 \(fixed(e2e.latency.p50Ms, 3)), max \(fixed(e2e.latency.maxMs, 3)))",
+                    met: e2e.latency.p99Ms < 5 && e2e.errors == 0 && e2e.records > 0))
+        }
+        if let single = phase("produce-1tx"), let base = raw(1) {
+            let ratio = single.recordsPerSecond / base
+            targets.append(
+                Target(
+                    name: "acks=leader, one record per transaction", goal: ">= 0.80 x raw SQLite at 1-row transactions",
+                    measured: "\(fixed(single.recordsPerSecond, 0)) records/s = \(fixed(ratio, 2)) x \(fixed(base, 0))",
+                    met: ratio >= 0.8 && single.errors == 0))
+        }
+        if let rss {
+            targets.append(Target(name: "broker resident memory", goal: "< 200 MB throughout", measured: "max \(fixed(rss, 1)) MB", met: rss < 200))
+        }
+        return targets
+    }
+}

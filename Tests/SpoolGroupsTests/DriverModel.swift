@@ -1,0 +1,79 @@
+import SpoolCore
+import SpoolGroups
+
+/// What a driver that follows the action contract believes: who it delivers each partition to,
+/// and which revocations it still has to confirm. Applying actions to it checks that the
+/// coordinator never asks for two deliveries of one partition, and never assigns a revoked
+/// partition before the revocation was confirmed, forced by the timeout, or released.
+struct DriverModel {
+    struct Revocation {
+        var member: MemberID
+        var sinceMs: Int64
+        var step: Int
+    }
+
+    var delivering: [TopicPartition: MemberID] = [:]
+    var awaiting: [TopicPartition: Revocation] = [:]
+    var problems: [String] = []
+
+    /// The driver stops everything of a member that left or was removed.
+    mutating func forget(_ member: MemberID) {
+        delivering = delivering.filter { $0.value != member }
+        awaiting = awaiting.filter { $0.value.member != member }
+    }
+
+    /// The driver confirms these revocations.
+    mutating func confirm(_ member: MemberID, _ partitions: [TopicPartition]) {
+        for partition in partitions where awaiting[partition]?.member == member { awaiting[partition] = nil }
+    }
+
+    /// Performs `actions` in order. `step` numbers the call; `forcedBeforeMs` is set for a tick:
+    /// revocations issued before it may be completed by force.
+    mutating func perform(_ actions: [GroupAction], step: Int, now: Int64, generation: Generation, forcedBeforeMs: Int64?) {
+        for action in actions {
+            switch action {
+            case .removed(let member, _):
+                forget(member)
+            case .revoke(let member, let partitions, let actionGeneration):
+                if actionGeneration != generation { problems.append("step \(step): \(action) has a stale generation") }
+                for partition in partitions {
+                    if delivering[partition] != member { problems.append("step \(step): \(action) but \(partition) is delivered to \(delivering[partition]?.description ?? "nobody")") }
+                    delivering[partition] = nil
+                    awaiting[partition] = Revocation(member: member, sinceMs: now, step: step)
+                }
+            case .assign(let member, let partitions, let actionGeneration):
+                if actionGeneration != generation { problems.append("step \(step): \(action) has a stale generation") }
+                for partition in partitions {
+                    if let other = delivering[partition] { problems.append("step \(step): \(action) while \(other) still receives \(partition)") }
+                    if let pending = awaiting[partition], pending.step != step,
+                        !(forcedBeforeMs.map { pending.sinceMs < $0 } ?? false)
+                    {
+                        problems.append("step \(step): \(action) before \(pending.member) confirmed revoking \(partition)")
+                    }
+                    awaiting[partition] = nil
+                    delivering[partition] = member
+                }
+            }
+        }
+    }
+
+    /// Drops revocation notices the coordinator did not wait for (released partitions), then
+    /// checks that the driver's view and the coordinator's owners agree.
+    mutating func reconcile(with group: GroupCoordinator, step: Int) {
+        let snapshot = group.snapshot()
+        var moving: [TopicPartition: MemberID] = [:]
+        for move in snapshot.pendingMoves { moving[move.partition] = move.from }
+        awaiting = awaiting.filter { moving[$0.key] == $0.value.member }
+        for (partition, from) in moving where awaiting[partition]?.member != from {
+            problems.append("step \(step): \(partition) moves from \(from) but the driver was never told")
+        }
+        for member in snapshot.members {
+            for partition in member.owned where (delivering[partition] ?? awaiting[partition]?.member) != member.id {
+                problems.append("step \(step): \(member.id) owns \(partition) but the driver delivers it to \(delivering[partition]?.description ?? "nobody")")
+            }
+        }
+        for (partition, member) in delivering.sorted(by: { $0.key < $1.key }) where group.owner(of: partition) != member {
+            problems.append("step \(step): the driver delivers \(partition) to \(member), which does not own it")
+        }
+    }
+}
