@@ -16,39 +16,51 @@ public enum GroupInvariants {
     ///   partition is owned by its old owner until the move completes).
     public static func violations(in snapshot: GroupSnapshot) -> [String] {
         var problems: [String] = []
-        var counts: [TopicName: Int] = [:]
-        for topic in snapshot.topics { counts[topic.name] = topic.partitionCount }
-        var members: [MemberID: MemberSnapshot] = [:]
-        var ownerOf: [TopicPartition: MemberID] = [:]
+        // Holders per topic, indexed by partition number: this runs after every change, and an
+        // array slot is much cheaper than hashing a TopicPartition.
+        var holders: [TopicName: [MemberID?]] = [:]
+        for topic in snapshot.topics { holders[topic.name] = Array(repeating: nil, count: max(0, topic.partitionCount)) }
+        var strays: [TopicPartition: MemberID] = [:]
+        var seen: Set<MemberID> = []
         for member in snapshot.members {
-            if members[member.id] != nil { problems.append("member \(member.id) is listed twice") }
-            members[member.id] = member
+            if !seen.insert(member.id).inserted { problems.append("member \(member.id) is listed twice") }
             for partition in member.owned {
-                if let other = ownerOf[partition] {
-                    problems.append("\(partition) is owned by both \(other) and \(member.id)")
+                let number = Int(partition.partition.rawValue)
+                let previous: MemberID?
+                if let count = holders[partition.topic]?.count, (0..<count).contains(number) {
+                    previous = holders[partition.topic]![number]
+                    holders[partition.topic]![number] = member.id
+                } else {
+                    previous = strays.updateValue(member.id, forKey: partition)
                 }
-                ownerOf[partition] = member.id
+                if let previous { problems.append("\(partition) is owned by both \(previous) and \(member.id)") }
                 if !member.topics.contains(partition.topic) {
                     problems.append("\(member.id) owns \(partition) but does not subscribe to \(partition.topic)")
-                } else if Int(partition.partition.rawValue) >= counts[partition.topic] ?? 0 || partition.partition.rawValue < 0 {
+                } else if strays[partition] != nil {
                     problems.append("\(member.id) owns \(partition), which does not exist")
                 }
             }
         }
+        func owner(of partition: TopicPartition) -> MemberID? {
+            let number = Int(partition.partition.rawValue)
+            if let slots = holders[partition.topic], slots.indices.contains(number) { return slots[number] }
+            return strays[partition]
+        }
         var moving: Set<TopicPartition> = []
         for move in snapshot.pendingMoves {
             if !moving.insert(move.partition).inserted { problems.append("\(move.partition) has two pending moves") }
-            if ownerOf[move.partition] != move.from {
-                problems.append("\(move.partition) moves from \(move.from) but is owned by \(ownerOf[move.partition]?.description ?? "nobody")")
+            if owner(of: move.partition) != move.from {
+                problems.append("\(move.partition) moves from \(move.from) but is owned by \(owner(of: move.partition)?.description ?? "nobody")")
             }
-            if members[move.to]?.topics.contains(move.partition.topic) != true {
+            let destination = snapshot.members.first { $0.id == move.to }
+            if destination?.topics.contains(move.partition.topic) != true {
                 problems.append("\(move.partition) moves to \(move.to), which is not a member subscribed to \(move.partition.topic)")
             }
         }
-        for topic in snapshot.topics where snapshot.members.contains(where: { $0.topics.contains(topic.name) }) {
-            for number in 0..<max(0, topic.partitionCount) {
-                let partition = TopicPartition(topic: topic.name, partition: PartitionID(number))
-                if ownerOf[partition] == nil { problems.append("\(partition) has no owner") }
+        let subscribed = Set(snapshot.members.flatMap(\.topics))
+        for topic in snapshot.topics where subscribed.contains(topic.name) {
+            for (number, holder) in holders[topic.name]!.enumerated() where holder == nil {
+                problems.append("\(topic.name)/\(number) has no owner")
             }
         }
         return problems

@@ -33,7 +33,8 @@ enum GroupGrammar {
             let text = line.string(args.positionals[0])
             for part in text.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let topic = TopicName(String(part), maxBytes: limits.topicNameBytes) else {
-                    return .failure(CommandGrammar.badArgument(verb, "invalid topic name '\(part)' in \(text)"))
+                    return .failure(CommandGrammar.badArgument(
+                        verb, "invalid topic name in \(line.quoted(args.positionals[0])) (topics are separated by commas)"))
                 }
                 topics.insert(topic)
             }

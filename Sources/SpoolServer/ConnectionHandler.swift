@@ -32,6 +32,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Replies ready to write, coalesced into one write per read cycle.
     private var outbound = ByteBuffer()
     private var inReadCycle = false
+    /// A flush of `outbound` is queued to run after the current event-loop task, so replies
+    /// completed together (a group commit completes a whole batch in one task) go out in one write.
+    private var flushQueued = false
     private var readPaused = false
     private var readWanted = false
     /// After QUIT or an unrecoverable input error: parse nothing more, close once replies are out.
@@ -219,7 +222,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if slots.isEmpty { runningAlone = false }
         if !parsing { parseBuffered() }
         if !inReadCycle {
-            flushOutbound()
+            queueFlush()
         }
     }
 
@@ -230,6 +233,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func complete(_ slot: Int, line: String) {
         complete(slot, Reply.line(line))
+    }
+
+    /// Flushes once the task that completed this reply (and, typically, every other reply of the
+    /// same group commit) has finished: one write syscall per batch instead of one per reply.
+    private func queueFlush() {
+        guard !flushQueued, let loop = context?.eventLoop else { return }
+        flushQueued = true
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        loop.execute {
+            bound.value.flushQueued = false
+            if !bound.value.inReadCycle { bound.value.flushOutbound() }
+        }
     }
 
     private func flushOutbound() {

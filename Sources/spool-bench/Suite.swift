@@ -104,7 +104,7 @@ enum Suite {
         _ workloads: Workloads, records: Int, valueBytes: Int, partitions: Int, modes: [Workloads.ConsumeMode], fetchMax: Int
     ) async throws -> [PhaseResult] {
         let topic = try await workloads.createTopic("consume", partitions: partitions)
-        do {
+        return try await workloads.dropping(topic) {
             var preload = Workloads.ProduceSettings(
                 records: records, valueBytes: valueBytes, keys: 0, partitions: partitions, connections: 4, depth: 1024, acks: "leader")
             preload.connections = min(4, records)
@@ -118,11 +118,7 @@ enum Suite {
                         from: topic, partitions: partitions, perPartition: perPartition, mode: mode, fetchMax: fetchMax,
                         valueBytes: valueBytes))
             }
-            await workloads.dropTopic(topic)
             return results
-        } catch {
-            await workloads.dropTopic(topic)
-            throw error
         }
     }
 

@@ -21,8 +21,13 @@ struct Workloads {
     func createTopic(_ prefix: String, partitions: Int) async throws -> String {
         let name = "bench-\(prefix)-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
         let client = try await SpoolClient.connect(host: broker.host, port: broker.port, group: group)
-        defer { Task { await client.close() } }
-        try await client.createTopic(name, partitions: partitions)
+        do {
+            try await client.createTopic(name, partitions: partitions)
+        } catch {
+            await client.close()
+            throw error
+        }
+        await client.close()
         return name
     }
 
@@ -30,6 +35,18 @@ struct Workloads {
         guard let client = try? await SpoolClient.connect(host: broker.host, port: broker.port, group: group) else { return }
         _ = try? await client.dropTopic(name)
         await client.close()
+    }
+
+    /// Runs `body`, then drops `topic` (also when `body` throws), so runs leave no data behind.
+    func dropping<T>(_ topic: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            let result = try await body()
+            await dropTopic(topic)
+            return result
+        } catch {
+            await dropTopic(topic)
+            throw error
+        }
     }
 
     private func connect(_ makeHandler: @escaping @Sendable () -> any ChannelHandler) async throws -> Channel {
@@ -111,8 +128,7 @@ struct Workloads {
 
     func produce(_ settings: ProduceSettings, name: String = "produce") async throws -> PhaseResult {
         let topic = try await createTopic(name, partitions: settings.partitions)
-        defer { Task { [self] in await dropTopic(topic) } }
-        return try await produce(into: topic, settings, name: name)
+        return try await dropping(topic) { try await produce(into: topic, settings, name: name) }
     }
 
     // MARK: Consume
@@ -183,7 +199,10 @@ struct Workloads {
     /// each record's scheduled send time to its `MSG` arriving.
     func endToEnd(_ settings: EndToEndSettings) async throws -> PhaseResult {
         let topic = try await createTopic("e2e", partitions: settings.partitions)
-        defer { Task { [self] in await dropTopic(topic) } }
+        return try await dropping(topic) { try await endToEnd(settings, topic: topic) }
+    }
+
+    private func endToEnd(_ settings: EndToEndSettings, topic: String) async throws -> PhaseResult {
         let shape = RecordShape(topic: topic, valueBytes: max(20, settings.valueBytes), keys: settings.keys, acks: settings.acks)
         let sampler = MemorySampler(broker)
         let subscriberLoop = group.next()

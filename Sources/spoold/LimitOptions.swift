@@ -34,6 +34,15 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Most bytes a subscription keeps in flight per partition before waiting for the client.")
     var subscriptionBatchBytes = defaults.subscriptionBatchBytes
 
+    @Option(help: "Default session timeout of a consumer-group member, in ms.")
+    var groupSessionTimeoutMs = defaults.groupSessionTimeoutMs
+    @Option(help: "Longest session= a group member may ask for, in ms.")
+    var groupSessionTimeoutMaxMs = defaults.groupSessionTimeoutMaxMs
+    @Option(help: "How often commit=auto members' delivered offsets are committed, in ms.")
+    var autoCommitIntervalMs = defaults.autoCommitIntervalMs
+    @Option(help: "Most consumer groups with live members.")
+    var maxGroups = defaults.groups
+
     func validate() throws {
         let positives: [(String, Int)] = [
             ("--line-bytes", lineBytes), ("--payload-bytes", payloadBytes), ("--key-bytes", keyBytes),
@@ -44,6 +53,12 @@ struct LimitOptions: ParsableArguments {
         ]
         for (flag, value) in positives where value < 1 {
             throw ValidationError("\(flag) must be at least 1")
+        }
+        guard groupSessionTimeoutMs >= 1000, groupSessionTimeoutMaxMs >= groupSessionTimeoutMs else {
+            throw ValidationError("--group-session-timeout-ms must be at least 1000 and at most --group-session-timeout-max-ms")
+        }
+        guard autoCommitIntervalMs >= 10, maxGroups >= 1 else {
+            throw ValidationError("--auto-commit-interval-ms must be at least 10 and --max-groups at least 1")
         }
         guard fetchWaitMs >= 0 else { throw ValidationError("--fetch-wait-ms must be at least 0") }
         guard topicNameBytes <= 249 else { throw ValidationError("--topic-name-bytes is at most 249 (a folder name)") }
@@ -65,6 +80,10 @@ struct LimitOptions: ParsableArguments {
         limits.commitBatchRecords = commitBatchRecords
         limits.commitBatchBytes = commitBatchBytes
         limits.subscriptionBatchBytes = subscriptionBatchBytes
+        limits.groupSessionTimeoutMs = groupSessionTimeoutMs
+        limits.groupSessionTimeoutMaxMs = groupSessionTimeoutMaxMs
+        limits.autoCommitIntervalMs = autoCommitIntervalMs
+        limits.groups = maxGroups
         return limits
     }
 }

@@ -37,7 +37,9 @@ struct DriverModel {
             case .revoke(let member, let partitions, let actionGeneration):
                 if actionGeneration != generation { problems.append("step \(step): \(action) has a stale generation") }
                 for partition in partitions {
-                    if delivering[partition] != member { problems.append("step \(step): \(action) but \(partition) is delivered to \(delivering[partition]?.description ?? "nobody")") }
+                    // A partition being revoked is revoked again when it is released outright.
+                    let repeated = delivering[partition] == nil && awaiting[partition]?.member == member
+                    if delivering[partition] != member, !repeated { problems.append("step \(step): \(action) but \(partition) is delivered to \(delivering[partition]?.description ?? "nobody")") }
                     delivering[partition] = nil
                     awaiting[partition] = Revocation(member: member, sinceMs: now, step: step)
                 }
@@ -59,21 +61,25 @@ struct DriverModel {
 
     /// Drops revocation notices the coordinator did not wait for (released partitions), then
     /// checks that the driver's view and the coordinator's owners agree.
-    mutating func reconcile(with group: GroupCoordinator, step: Int) {
-        let snapshot = group.snapshot()
+    mutating func reconcile(with snapshot: GroupSnapshot, step: Int) {
         var moving: [TopicPartition: MemberID] = [:]
         for move in snapshot.pendingMoves { moving[move.partition] = move.from }
         awaiting = awaiting.filter { moving[$0.key] == $0.value.member }
         for (partition, from) in moving where awaiting[partition]?.member != from {
             problems.append("step \(step): \(partition) moves from \(from) but the driver was never told")
         }
+        var ownedCount = 0
         for member in snapshot.members {
-            for partition in member.owned where (delivering[partition] ?? awaiting[partition]?.member) != member.id {
-                problems.append("step \(step): \(member.id) owns \(partition) but the driver delivers it to \(delivering[partition]?.description ?? "nobody")")
+            for partition in member.owned {
+                ownedCount += 1
+                if (delivering[partition] ?? awaiting[partition]?.member) != member.id {
+                    problems.append("step \(step): \(member.id) owns \(partition) but the driver delivers it to \(delivering[partition]?.description ?? "nobody")")
+                }
             }
         }
-        for (partition, member) in delivering.sorted(by: { $0.key < $1.key }) where group.owner(of: partition) != member {
-            problems.append("step \(step): the driver delivers \(partition) to \(member), which does not own it")
+        // Every owned partition matched above, so equal totals mean the driver delivers nothing else.
+        if delivering.count + awaiting.count != ownedCount {
+            problems.append("step \(step): the driver delivers \(delivering.count) and revokes \(awaiting.count) partitions, but \(ownedCount) are owned")
         }
     }
 }

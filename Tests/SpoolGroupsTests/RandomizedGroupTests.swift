@@ -78,8 +78,9 @@ struct RandomizedGroupTests {
             }
             if group.generation < generationBefore { return ["step \(step): generation went back"] }
             driver.perform(actions, step: step, now: now, generation: group.generation, forcedBeforeMs: forcedBeforeMs)
-            driver.reconcile(with: group, step: step)
-            var problems = driver.problems + GroupInvariants.violations(in: group.snapshot()).map { "step \(step): \($0)" }
+            let snapshot = group.snapshot()
+            driver.reconcile(with: snapshot, step: step)
+            var problems = driver.problems + GroupInvariants.violations(in: snapshot).map { "step \(step): \($0)" }
             problems += commitProblems(group, &random, step: step)
             if !problems.isEmpty { return problems }
         }

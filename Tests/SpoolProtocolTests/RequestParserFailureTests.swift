@@ -47,7 +47,12 @@ struct RequestParserFailureTests {
         .failure("OFFSETS orders\n", .badArgument, close: false),
         .failure("OFFSETS orders 0 time=yesterday\n", .badArgument, close: false),
         .failure("SUB orders from=start\n", .badArgument, close: false),
-        .failure("SUB orders group=billing\n", .badArgument, close: false),
+        .failure("SUB orders group=bad/name\n", .badArgument, close: false),
+        .failure("SUB orders group=billing from=5\n", .badArgument, close: false),
+        .failure("SUB orders commit=manual\n", .badArgument, close: false),
+        .failure("SUB orders group=g session=10\n", .badArgument, close: false),
+        .failure("COMMIT orders 0\n", .badArgument, close: false),
+        .failure("GROUP\n", .badArgument, close: false),
         .failure("UNSUB a b\n", .badArgument, close: false),
         .failure("HELP a b\n", .badArgument, close: false),
         // PUB: header problems with an inline value.
