@@ -9,9 +9,16 @@ enum PublishGrammar {
     static let verb = "PUB"
 
     static func parse(_ line: RequestLine, limits: SpoolLimits) -> LineParse {
+        var topics = TopicCache()
+        return parse(line, limits: limits, topics: &topics)
+    }
+
+    /// `topics` remembers the last topic name, so a producer's stream of `PUB`s to one topic
+    /// validates and allocates its name once, not once per record.
+    static func parse(_ line: RequestLine, limits: SpoolLimits, topics: inout TopicCache) -> LineParse {
         let args = line.tokens.dropFirst()
         if let colon = args.firstIndex(where: { line.first($0) == UInt8(ascii: ":") }) {
-            return inline(line, header: args[..<colon], payloadToken: args[colon], limits: limits)
+            return inline(line, header: args[..<colon], payloadToken: args[colon], limits: limits, topics: &topics)
         }
         guard let last = args.last else { return needsPayload() }
         guard line.isDigits(last) else {
@@ -30,7 +37,7 @@ enum PublishGrammar {
         guard let count64 = line.unsigned(last), let count = Int(exactly: count64), count < Int.max - 2 else {
             return botchedCount(line, last)
         }
-        switch header(line, tokens: args.dropLast(), limits: limits) {
+        switch header(line, tokens: args.dropLast(), limits: limits, topics: &topics) {
         case .failure(let error):
             return .skipPayload(error, count: count)
         case .success(let request):
@@ -42,9 +49,10 @@ enum PublishGrammar {
     }
 
     private static func inline(
-        _ line: RequestLine, header tokens: ArraySlice<Range<Int>>, payloadToken: Range<Int>, limits: SpoolLimits
+        _ line: RequestLine, header tokens: ArraySlice<Range<Int>>, payloadToken: Range<Int>, limits: SpoolLimits,
+        topics: inout TopicCache
     ) -> LineParse {
-        switch header(line, tokens: tokens, limits: limits) {
+        switch header(line, tokens: tokens, limits: limits, topics: &topics) {
         case .failure(let error):
             return .failure(error, closeConnection: false)
         case .success(var request):
@@ -60,30 +68,41 @@ enum PublishGrammar {
     }
 
     /// Topic and options; the value is filled in by the caller.
-    private static func header(_ line: RequestLine, tokens: ArraySlice<Range<Int>>, limits: SpoolLimits) -> Result<PublishRequest, SpoolError> {
-        let args: Arguments
-        switch CommandGrammar.collect(line, verb: verb, tokens: tokens, positionals: 1...1, options: ["key", "partition", "acks"]) {
-        case .success(let collected): args = collected
-        case .failure(let error): return .failure(error)
+    private static func header(
+        _ line: RequestLine, tokens: ArraySlice<Range<Int>>, limits: SpoolLimits, topics: inout TopicCache
+    ) -> Result<PublishRequest, SpoolError> {
+        let args: QuickArguments
+        if let quick = QuickArguments(line, tokens: tokens) {
+            args = quick
+        } else {
+            // Anything unusual (repeats, unknown options, missing values...) takes the general
+            // path, which also words the error.
+            switch CommandGrammar.collect(line, verb: verb, tokens: tokens, positionals: 1...1, options: ["key", "partition", "acks"]) {
+            case .success(let collected):
+                args = QuickArguments(
+                    topic: collected.positionals[0], key: collected.options["key"], partition: collected.options["partition"],
+                    acks: collected.options["acks"])
+            case .failure(let error): return .failure(error)
+            }
         }
         var request: PublishRequest
-        switch CommandGrammar.topic(line, args.positionals[0], verb: verb, limits: limits) {
+        switch topics.topic(line, args.topic, limits: limits) {
         case .success(let topic): request = PublishRequest(topic: topic, value: ByteBuffer())
         case .failure(let error): return .failure(error)
         }
-        if let range = args.options["key"] {
+        if let range = args.key {
             switch key(line, range, limits: limits) {
             case .success(let key): request.key = key
             case .failure(let error): return .failure(error)
             }
         }
-        if let range = args.options["partition"] {
+        if let range = args.partition {
             switch CommandGrammar.partition(line, range, verb: verb) {
             case .success(let partition): request.partition = partition
             case .failure(let error): return .failure(error)
             }
         }
-        if let range = args.options["acks"] {
+        if let range = args.acks {
             switch line.lower(range) {
             case "none", "0": request.acks = .none
             case "leader", "1": request.acks = .leader

@@ -32,6 +32,8 @@ public struct RequestParser: Sendable {
     }
 
     private var state: State = .line
+    /// The last `PUB` topic, so a stream of `PUB`s to one topic validates its name once.
+    private var topics = TopicCache()
     /// How many bytes after the reader index are already known to hold no `\n`, so a long line
     /// arriving in many small reads is searched once, not once per read.
     private(set) var searchedBytes = 0
@@ -89,7 +91,12 @@ public struct RequestParser: Sendable {
                     return fail(SpoolError(.lineTooLong, lineTooLongMessage), &buffer)
                 }
                 if line.tokens.isEmpty { continue }  // blank lines are ignored
-                switch CommandGrammar.parse(line, limits: limits) {
+                // PUB straight to its grammar (what CommandGrammar.parse does first anyway), with
+                // this connection's topic cache.
+                let parsed =
+                    line.isWord(line.tokens[0], "pub")
+                    ? PublishGrammar.parse(line, limits: limits, topics: &topics) : CommandGrammar.parse(line, limits: limits)
+                switch parsed {
                 case .request(let request):
                     return .request(request)
                 case .failure(let error, closeConnection: let close):

@@ -44,7 +44,14 @@ extension ConnectionHandler {
         case .publish(let publish):
             let future = broker.produce(
                 topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value, acks: publish.acks, on: loop)
-            answer(slot, future) { Reply.line(ReplyLine.published(publish.topic, $0.partition, offset: $0.offset)) }
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            let topic = publish.topic
+            future.whenComplete { result in
+                switch result {
+                case .success(let produced): bound.value.completePublished(slot, topic, produced.partition, offset: produced.offset)
+                case .failure(let error): bound.value.fail(slot, wireError(error))
+                }
+            }
         case .fetch(let fetch):
             guard subscriptions.isEmpty, membership == nil else {
                 fail(slot, SpoolError(.subscribed, "FETCH is not allowed on a connection with a subscription; use another connection"))

@@ -213,6 +213,32 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard active, index >= 0, index < slots.count else { return }
         precondition(slots[offset: index] == nil, "request \(slot) answered twice")
         slots[offset: index] = reply
+        writeReadyReplies()
+    }
+
+    /// Answers a `PUB`. When it is next in order (the usual case: a group commit completes a
+    /// connection's records in request order) the reply is rendered straight into `outbound`,
+    /// without a buffer or a `String` of its own.
+    func completePublished(_ slot: Int, _ topic: TopicName, _ partition: PartitionID, offset: Offset?) {
+        let index = slot - firstSlot
+        guard active, index >= 0, index < slots.count else { return }
+        guard index == 0 else {
+            var reply = ByteBuffer()
+            PublishReply.write(topic: topic, partition: partition, offset: offset, into: &reply)
+            complete(slot, reply)
+            return
+        }
+        precondition(slots[offset: 0] == nil, "request \(slot) answered twice")
+        PublishReply.write(topic: topic, partition: partition, offset: offset, into: &outbound)
+        slots.removeFirst()
+        if let action = afterReply.removeValue(forKey: firstSlot) { action() }
+        firstSlot += 1
+        writeReadyReplies()
+    }
+
+    /// Moves every reply that is now next in order to `outbound`, resumes parsing if it waited
+    /// for replies, and flushes (at the end of the read cycle, or of the current task).
+    private func writeReadyReplies() {
         while let first = slots.first, var ready = first {
             outbound.writeBuffer(&ready)
             slots.removeFirst()
@@ -220,7 +246,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             firstSlot += 1
         }
         if slots.isEmpty { runningAlone = false }
-        if !parsing { parseBuffered() }
+        // Parsing only ever stops early when something blocks it (readPaused); otherwise it is
+        // waiting for bytes, and channelRead resumes it.
+        if !parsing && readPaused { parseBuffered() }
         if !inReadCycle {
             queueFlush()
         }

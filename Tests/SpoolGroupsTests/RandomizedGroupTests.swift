@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SpoolCore
 import SpoolGroups
 import Testing
@@ -8,8 +13,10 @@ import Testing
 /// coverage and balance; with identical subscriptions also counts within one and a minimal join.
 @Suite("Randomized group runs")
 struct RandomizedGroupTests {
-    static let runsPerShard = 50
-    static let stepsPerRun = 200
+    /// 10 shards × 40 runs × 150 steps takes a few seconds in a debug build. For a soak run set
+    /// SPOOL_GROUPS_RANDOM_RUNS_PER_SHARD (for example 5000) in the environment.
+    static let runsPerShard = getenv("SPOOL_GROUPS_RANDOM_RUNS_PER_SHARD").flatMap { Int(String(cString: $0)) } ?? 40
+    static let stepsPerRun = 150
     static let topicNames = ["a", "b", "c"].map { TopicName($0)! }
     static let memberPool = (0..<7).map { MemberID("c\($0)") }
 
