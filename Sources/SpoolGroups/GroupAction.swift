@@ -9,6 +9,11 @@ public enum GroupAction: Sendable, Equatable, CustomStringConvertible {
     /// deliveries are settled, call `revocationCompleted(member, partitions, now:)`; until then the
     /// member still owns them (it may commit). Completing a revocation the coordinator already
     /// forced or released is harmless.
+    ///
+    /// When the member dropped the topic from its subscription, or the partition no longer
+    /// exists, the revocation is a notice: the coordinator has already let go (possibly assigning
+    /// the partition to another member later in the same list), and a partition that was being
+    /// revoked may be named a second time. Treat `.revoke` as idempotent.
     case revoke(MemberID, [TopicPartition], Generation)
     /// Start delivering these partitions to this member and tell it (`ASSIGNED`). Nobody else owns
     /// them now.

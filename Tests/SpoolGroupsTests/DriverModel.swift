@@ -9,7 +9,9 @@ struct DriverModel {
     struct Revocation {
         var member: MemberID
         var sinceMs: Int64
-        var step: Int
+        /// The coordinator let go at once (the member unsubscribed or the partition is gone), so
+        /// the partition may be assigned again without waiting.
+        var released: Bool
     }
 
     var delivering: [TopicPartition: MemberID] = [:]
@@ -28,8 +30,16 @@ struct DriverModel {
     }
 
     /// Performs `actions` in order. `step` numbers the call; `forcedBeforeMs` is set for a tick:
-    /// revocations issued before it may be completed by force.
-    mutating func perform(_ actions: [GroupAction], step: Int, now: Int64, generation: Generation, forcedBeforeMs: Int64?) {
+    /// revocations issued before it may be completed by force. `isRelease` says which revocations
+    /// this call makes without waiting (what the test asked for: an unsubscribe, a lost partition).
+    mutating func perform(
+        _ actions: [GroupAction],
+        step: Int,
+        now: Int64,
+        generation: Generation,
+        forcedBeforeMs: Int64?,
+        isRelease: (MemberID, TopicPartition) -> Bool
+    ) {
         for action in actions {
             switch action {
             case .removed(let member, _):
@@ -41,13 +51,14 @@ struct DriverModel {
                     let repeated = delivering[partition] == nil && awaiting[partition]?.member == member
                     if delivering[partition] != member, !repeated { problems.append("step \(step): \(action) but \(partition) is delivered to \(delivering[partition]?.description ?? "nobody")") }
                     delivering[partition] = nil
-                    awaiting[partition] = Revocation(member: member, sinceMs: now, step: step)
+                    let since = repeated ? awaiting[partition]!.sinceMs : now
+                    awaiting[partition] = Revocation(member: member, sinceMs: since, released: isRelease(member, partition))
                 }
             case .assign(let member, let partitions, let actionGeneration):
                 if actionGeneration != generation { problems.append("step \(step): \(action) has a stale generation") }
                 for partition in partitions {
                     if let other = delivering[partition] { problems.append("step \(step): \(action) while \(other) still receives \(partition)") }
-                    if let pending = awaiting[partition], pending.step != step,
+                    if let pending = awaiting[partition], !pending.released,
                         !(forcedBeforeMs.map { pending.sinceMs < $0 } ?? false)
                     {
                         problems.append("step \(step): \(action) before \(pending.member) confirmed revoking \(partition)")

@@ -51,10 +51,13 @@ struct RandomizedGroupTests {
             let generationBefore = group.generation
             var actions: [GroupAction] = []
             var forcedBeforeMs: Int64?
+            var isRelease: (MemberID, TopicPartition) -> Bool = { _, _ in false }
             let member = memberPool[random.below(memberPool.count)]
             switch random.below(100) {
             case 0..<18:
-                actions = group.join(member, topics: subscription(), sessionTimeoutMs: Int64(1_500 + random.below(4_000)), now: now)
+                let topics = subscription()
+                isRelease = { $0 == member && topics[$1.topic] == nil }
+                actions = group.join(member, topics: topics, sessionTimeoutMs: Int64(1_500 + random.below(4_000)), now: now)
             case 18..<26:
                 driver.forget(member)
                 actions = group.leave(member, now: now)
@@ -80,11 +83,13 @@ struct RandomizedGroupTests {
                 if !actions.isEmpty { return ["step \(step): confirmation by \(member) of others' partitions gave \(actions)"] }
             default:
                 let name = topicNames[random.below(topicNames.count)]
-                counts[name] = random.below(9)
+                let count = random.below(9)
+                counts[name] = count
+                isRelease = { $1.topic == name && Int($1.partition.rawValue) >= count }
                 actions = group.partitionCountChanged(topic: name, count: counts[name]!, now: now)
             }
             if group.generation < generationBefore { return ["step \(step): generation went back"] }
-            driver.perform(actions, step: step, now: now, generation: group.generation, forcedBeforeMs: forcedBeforeMs)
+            driver.perform(actions, step: step, now: now, generation: group.generation, forcedBeforeMs: forcedBeforeMs, isRelease: isRelease)
             let snapshot = group.snapshot()
             driver.reconcile(with: snapshot, step: step)
             var problems = driver.problems + GroupInvariants.violations(in: snapshot).map { "step \(step): \($0)" }

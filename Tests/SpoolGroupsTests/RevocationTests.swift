@@ -96,6 +96,21 @@ struct RevocationTests {
         expectSettledAndBalanced(group)
     }
 
+    @Test func droppingTheTopicMidRevocationReleasesAtOnceAndSaysSoAgain() {
+        var group = groupWithPendingMoves()
+        join(&group, "c2", ["orders": 4], now: 100)
+        let actions = join(&group, "c1", [:], now: 150)
+        #expect(actions == [
+            .revoke("c1", tps("orders", 0...3), Generation(3)),
+            .assign("c2", tps("orders", 0...3), Generation(3)),
+        ])
+        #expect(group.snapshot().pendingMoves == [])
+        // The driver's late confirmation of the first revocation is harmless.
+        #expect(group.revocationCompleted("c1", [tp("orders", 2)], now: 200) == [])
+        #expect(group.owner(of: tp("orders", 2)) == "c2")
+        expectSettledAndBalanced(group)
+    }
+
     @Test func commitFromAStrangerIsAnUnknownMember() {
         let group = groupWithPendingMoves()
         #expect(group.checkCommit(member: "ghost", tp("orders", 0)) == .unknownMember(message: "ghost is not a member of group billing"))
