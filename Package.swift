@@ -133,7 +133,7 @@ let package = Package(
             dependencies: [
                 "SpoolServer", "SpoolClient", "SpoolStorage", "SpoolProtocol", "SpoolCore",
                 // Tests run these binaries as child processes, so `swift test` must build them.
-                "spoold", "spool", "spool-example", "spool-bench",
+                "spoold", "spool", "spool-example", "spool-bench", "spool-sim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -175,6 +175,31 @@ struct GroupTests {
         await second.stopAndRemove()
     }
 
+    @Test func aDeadMembersSuccessorRedeliversOnlyWhatFollowsItsLastCommit() async throws {
+        let broker = try await TestBroker.start()
+        let admin = try await broker.client()
+        try await admin.createTopic("work", partitions: 2)
+        _ = try await admin.publish(batch: (0..<40).map { OutgoingRecord(topic: "work", value: "w\($0)", partition: $0 % 2) })
+        let dying = try await broker.client()
+        let dyingInbox = Inbox(dying)
+        try await dying.subscribe(topics: ["work"], group: "crew", from: .earliest, autoCommit: false)
+        try await eventually("all 40 delivered to the first member") { dyingInbox.received.count == 40 }
+        try await dying.commit(topic: "work", partition: 0, offset: 12)
+        try await dying.commit(topic: "work", partition: 1, offset: 3)
+        await dying.close()  // dies: no clean leave, nothing more committed
+
+        let successor = try await broker.client()
+        let inbox = Inbox(successor)
+        try await successor.subscribe(topics: ["work"], group: "crew", from: .earliest, autoCommit: false)
+        try await eventually("the uncommitted records to be redelivered") { inbox.received.count == (20 - 12) + (20 - 3) }
+        let redelivered = Dictionary(grouping: inbox.received, by: \.partition.rawValue).mapValues { $0.map(\.offset.rawValue).sorted() }
+        #expect(redelivered[0] == Array(12..<20))
+        #expect(redelivered[1] == Array(3..<20))
+        await successor.close()
+        await admin.close()
+        await broker.stopAndRemove()
+    }
+
     @Test func autoCommitRecordsWhatWasDelivered() async throws {
         var limits = SpoolLimits()
         limits.autoCommitIntervalMs = 100
