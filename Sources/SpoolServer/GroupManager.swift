@@ -164,10 +164,10 @@ final class GroupManager: Sendable {
                     state.knownCounts[group]?[topic] = count
                     actions += coordinator.partitionCountChanged(topic: topic, count: count, now: now)
                 }
-                for member in coordinator.snapshot().members {
-                    guard let entry = state.members[member.id] else { continue }
+                for member in coordinator.memberIDs {
+                    guard let entry = state.members[member] else { continue }
                     if entry.connection.isHealthy(nowMs: now, sessionTimeoutMs: entry.sessionTimeoutMs) {
-                        coordinator.heartbeat(member.id, now: now)
+                        coordinator.heartbeat(member, now: now)
                     }
                 }
                 actions += coordinator.tick(now: now)

@@ -25,7 +25,7 @@ struct SpoolCommand: AsyncParsableCommand {
         subcommands: [
             CreateCommand.self, TopicsCommand.self, DescribeCommand.self, DropCommand.self,
             ProduceCommand.self, FetchCommand.self, TailCommand.self, ConsumeCommand.self,
-            OffsetsCommand.self, PingCommand.self, StatsCommand.self,
+            OffsetsCommand.self, GroupsCommand.self, GroupCommand.self, PingCommand.self, StatsCommand.self,
         ])
 
     /// Like ArgumentParser's own `main`, but usage errors exit 2 (what shell users expect, as

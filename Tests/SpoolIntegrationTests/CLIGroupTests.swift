@@ -1,0 +1,35 @@
+import Foundation
+import SpoolClient
+import Testing
+
+@Suite("spool groups / spool group", .timeLimit(.minutes(1)))
+struct CLIGroupTests {
+    @Test func showsGroupsMembersAndLag() async throws {
+        let broker = try await TestBroker.start()
+        let cli = try SpoolCLI(port: broker.port)
+        let admin = try await broker.client()
+        try await admin.createTopic("orders", partitions: 2)
+        _ = try await admin.publish(batch: (0..<10).map { OutgoingRecord(topic: "orders", value: "o\($0)", partition: $0 % 2) })
+        let member = try await broker.client()
+        let joined = try await member.subscribe(topics: ["orders"], group: "billing", from: .earliest, autoCommit: false)
+        let id = String(joined.split(separator: " ").first { $0.hasPrefix("member=") }!.dropFirst("member=".count))
+        try await eventually("the member to own both partitions") {
+            try await admin.describeGroup("billing").members[id]?.count == 2
+        }
+        try await member.commit(topic: "orders", partition: 0, offset: 3)
+
+        let groups = try await cli.run("groups")
+        #expect(groups.status == 0)
+        #expect(groups.out.contains("billing"))
+        let group = try await cli.run("group", "billing")
+        #expect(group.status == 0)
+        let lines = group.out.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        #expect(lines.contains(["orders", "0", id, "3", "5", "2", lines.first { $0.first == "orders" && $0[1] == "0" }?.last ?? "?"]))
+        #expect(lines.contains { $0.first == "orders" && $0[1] == "1" && $0[3] == "-" && $0[5] == "5" })
+        let unknown = try await cli.run("group", "bad/name")
+        #expect(unknown.status == 1)
+        await member.close()
+        await admin.close()
+        await broker.stopAndRemove()
+    }
+}
