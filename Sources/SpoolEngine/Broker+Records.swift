@@ -11,35 +11,52 @@ extension Broker {
         topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, acks: Acks, on loop: EventLoop
     ) -> EventLoopFuture<ProduceResult> {
         do {
-            try checkRunning()
-            let topic = try self.topic(name)
-            if let key, key.readableBytes > config.limits.keyBytes {
-                throw SpoolError(.badArgument, "key is \(key.readableBytes) bytes; the limit is \(config.limits.keyBytes)")
-            }
-            if value.readableBytes > config.limits.payloadBytes {
-                throw SpoolError(.payloadTooLarge, "value is \(value.readableBytes) bytes; the limit is \(config.limits.payloadBytes)")
-            }
-            let id: PartitionID
-            if let partition {
-                id = partition
-            } else if let key {
-                id = key.withUnsafeReadableBytes { Partitioner.partition(forKey: $0, partitionCount: topic.partitions.count) }
-            } else {
-                id = topic.nextKeylessPartition()
-            }
-            let log = try topic.partition(id)
-            BrokerStats.add(stats.recordsIn, 1)
-            BrokerStats.add(stats.bytesIn, value.readableBytes)
-            if acks == .none {
-                try log.append(PendingAppend(key: key, value: value, promise: nil))
+            guard acks != .none else {
+                let id = try produce(topic: name, key: key, partition: partition, value: value, promise: nil)
                 return loop.makeSucceededFuture(ProduceResult(partition: id, offset: nil))
             }
             let promise = loop.makePromise(of: Offset.self)
-            try log.append(PendingAppend(key: key, value: value, promise: promise))
+            let id: PartitionID
+            do {
+                id = try produce(topic: name, key: key, partition: partition, value: value, promise: promise)
+            } catch {
+                promise.fail(error)
+                throw error
+            }
             return promise.futureResult.map { ProduceResult(partition: id, offset: $0) }
         } catch {
             return loop.makeFailedFuture(error)
         }
+    }
+
+    /// The server's hot path of `produce`: queues the record and returns its partition at once;
+    /// `promise` (nil for acks=none) gets the offset once the record is fsynced. One promise per
+    /// record and nothing else: no mapped future, no result wrapper. When it throws, the record
+    /// was not queued and `promise` is left for the caller to fail.
+    public func produce(
+        topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, promise: EventLoopPromise<Offset>?
+    ) throws(SpoolError) -> PartitionID {
+        try checkRunning()
+        let topic = try self.topic(name)
+        if let key, key.readableBytes > config.limits.keyBytes {
+            throw SpoolError(.badArgument, "key is \(key.readableBytes) bytes; the limit is \(config.limits.keyBytes)")
+        }
+        if value.readableBytes > config.limits.payloadBytes {
+            throw SpoolError(.payloadTooLarge, "value is \(value.readableBytes) bytes; the limit is \(config.limits.payloadBytes)")
+        }
+        let id: PartitionID
+        if let partition {
+            id = partition
+        } else if let key {
+            id = key.withUnsafeReadableBytes { Partitioner.partition(forKey: $0, partitionCount: topic.partitions.count) }
+        } else {
+            id = topic.nextKeylessPartition()
+        }
+        let log = try topic.partition(id)
+        BrokerStats.add(stats.recordsIn, 1)
+        BrokerStats.add(stats.bytesIn, value.readableBytes)
+        try log.append(PendingAppend(key: key, value: value, promise: promise))
+        return id
     }
 
     /// Reads records from `start`, rendered by `render` into one buffer. When `start` is the high

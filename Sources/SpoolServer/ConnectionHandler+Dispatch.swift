@@ -42,16 +42,7 @@ extension ConnectionHandler {
                 return Reply.lines(lines)
             }
         case .publish(let publish):
-            let future = broker.produce(
-                topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value, acks: publish.acks, on: loop)
-            let bound = NIOLoopBound(self, eventLoop: loop)
-            let topic = publish.topic
-            future.whenComplete { result in
-                switch result {
-                case .success(let produced): bound.value.completePublished(slot, topic, produced.partition, offset: produced.offset)
-                case .failure(let error): bound.value.fail(slot, wireError(error))
-                }
-            }
+            runPublish(publish, slot: slot, loop: loop)
         case .fetch(let fetch):
             guard subscriptions.isEmpty, membership == nil else {
                 fail(slot, SpoolError(.subscribed, "FETCH is not allowed on a connection with a subscription; use another connection"))
@@ -87,6 +78,33 @@ extension ConnectionHandler {
         future.whenComplete { result in
             switch result {
             case .success(let value): bound.value.complete(slot, render.value(value))
+            case .failure(let error): bound.value.fail(slot, wireError(error))
+            }
+        }
+    }
+
+    /// The hot path of a pipelined producer: one promise per record, whose completion renders the
+    /// reply straight into the outbound buffer (no mapped future, no reply `String`).
+    private func runPublish(_ publish: PublishRequest, slot: Int, loop: EventLoop) {
+        let promise = publish.acks == .none ? nil : loop.makePromise(of: Offset.self)
+        let partition: PartitionID
+        do {
+            partition = try broker.produce(
+                topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value, promise: promise)
+        } catch {
+            promise?.fail(error)
+            fail(slot, error)
+            return
+        }
+        guard let promise else {
+            completePublished(slot, publish.topic, partition, offset: nil)
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let topic = publish.topic
+        promise.futureResult.whenComplete { result in
+            switch result {
+            case .success(let offset): bound.value.completePublished(slot, topic, partition, offset: offset)
             case .failure(let error): bound.value.fail(slot, wireError(error))
             }
         }

@@ -25,17 +25,21 @@ extension ConnectionHandler {
             return
         }
         let snapshot = groups.snapshot(group)
-        var owners: [TopicPartition: MemberID] = [:]
+        var ownerOf: [TopicPartition: MemberID] = [:]
+        var autoCommit: [MemberID: Bool] = [:]
         for member in snapshot?.members ?? [] {
-            for tp in member.owned { owners[tp] = member.id }
+            for tp in member.owned { ownerOf[tp] = member.id }
+            autoCommit[member.id] = groups.autoCommit(member.id)
         }
+        let owners = ownerOf
+        let autoCommits = autoCommit
         let liveTopics = Set(snapshot?.topics.map(\.name) ?? [])
         let topics = broker.listTopics().map(\.name)
         let lags = topics.map { topic in broker.lag(topic: topic, group: group.value, on: loop).map { (topic, $0) } }
         let future = EventLoopFuture.whenAllSucceed(lags, on: loop).map { perTopic -> ByteBuffer in
             var lines = [ReplyLine.groupRow(group.value, generation: snapshot?.generation.rawValue ?? 0, members: snapshot?.members.count ?? 0)]
             for member in snapshot?.members ?? [] {
-                let autoCommit = self.groups.autoCommit(member.id)
+                let autoCommit = autoCommits[member.id] ?? false
                 lines.append(
                     ReplyLine.member(
                         member.id.value, topics: member.topics, partitions: member.owned.map(\.description),

@@ -98,10 +98,11 @@ extension ConnectionHandler {
             ReplyLine.assigned($0.topic, $0.partitions, group: membership.group.value, generation: generation.rawValue)
         })
         let bound = NIOLoopBound(self, eventLoop: loop)
+        let boundMembership = NIOLoopBound(membership, eventLoop: loop)
         for tp in partitions {
             membership.starting.insert(tp)
             broker.committedOffset(topic: tp.topic, partition: tp.partition, group: membership.group.value, on: loop).whenComplete { result in
-                bound.value.startDelivery(tp, committed: try? result.get(), membership: membership)
+                bound.value.startDelivery(tp, committed: try? result.get(), membership: boundMembership.value)
             }
         }
     }
