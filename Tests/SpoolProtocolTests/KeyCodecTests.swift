@@ -1,3 +1,4 @@
+import SpoolCore
 import SpoolProtocol
 import Testing
 
@@ -25,7 +26,7 @@ struct KeyCodecTests {
 
     @Test("random bytes round-trip through Base64")
     func randomBase64() {
-        var random = SeededRandom(seed: 4648)
+        var random = SplitMix64(seed: 4648)
         for count in 0..<200 {
             let bytes = random.bytes(count)
             #expect(Base64.decode(Array(Base64.encode(bytes).utf8)) == bytes)
@@ -57,7 +58,7 @@ struct KeyCodecTests {
 
     @Test("random keys round-trip, and the rendered token is always one safe token")
     func randomKeys() throws {
-        var random = SeededRandom(seed: 42)
+        var random = SplitMix64(seed: 42)
         let alphabet = Array("ab-:= \t\r\n\u{7F}".utf8) + [0, 0xFF, 0x80]
         for round in 0..<2000 {
             let count = Int.random(in: 0...12, using: &random)

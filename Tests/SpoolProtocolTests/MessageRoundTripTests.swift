@@ -33,7 +33,7 @@ struct MessageRoundTripTests {
 
     @Test("rendered records parse back to the same fields, from any chunking")
     func roundTrip() throws {
-        var random = SeededRandom(seed: 7)
+        var random = SplitMix64(seed: 7)
         let renderer = MessageRenderer(topic: topic("events.v2"), partition: PartitionID(3))
         var wire = ByteBuffer()
         var expected: [ReplyFrame] = []

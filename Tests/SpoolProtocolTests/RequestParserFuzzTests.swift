@@ -16,7 +16,7 @@ struct RequestParserFuzzTests {
 
     @Test("never crashes, always progresses, outcomes are well-formed and independent of chunking", .timeLimit(.minutes(1)))
     func fuzz() {
-        var random = SeededRandom(seed: Self.seed)
+        var random = SplitMix64(seed: Self.seed)
         let limits = ParseFixture.limits
         for round in 0..<Self.rounds {
             let input = Self.mutated(&random)
@@ -84,7 +84,7 @@ struct RequestParserFuzzTests {
     }
 
     /// A corpus entry, mutated a few times, sometimes spliced with another.
-    static func mutated(_ random: inout SeededRandom) -> [UInt8] {
+    static func mutated(_ random: inout SplitMix64) -> [UInt8] {
         var bytes = corpus.randomElement(using: &random)!
         for _ in 0..<Int.random(in: 0...4, using: &random) {
             let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &random)
