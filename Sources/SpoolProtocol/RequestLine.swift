@@ -10,8 +10,18 @@ struct RequestLine {
     var tokens: [Range<Int>]
 
     init(bytes: ByteBuffer) {
+        var scratch: [Range<Int>] = []
+        self.init(bytes: bytes, reusing: &scratch)
+    }
+
+    /// Splits `bytes`, storing the tokens in `scratch`'s storage (taken, emptied and kept) when
+    /// no one else holds it: a parser hands back each line's array, so steady-state parsing
+    /// allocates no token array per request.
+    init(bytes: ByteBuffer, reusing scratch: inout [Range<Int>]) {
         self.bytes = bytes
-        var tokens: [Range<Int>] = []
+        var tokens = scratch
+        scratch = []
+        tokens.removeAll(keepingCapacity: true)
         bytes.withUnsafeReadableBytes { raw in
             var start: Int? = nil
             for index in 0..<raw.count {

@@ -34,6 +34,8 @@ public struct RequestParser: Sendable {
     private var state: State = .line
     /// The last `PUB` topic, so a stream of `PUB`s to one topic validates its name once.
     private var topics = TopicCache()
+    /// The token array of the last line, kept for the next one (see `RequestLine.init`).
+    private var tokenScratch: [Range<Int>] = []
     /// How many bytes after the reader index are already known to hold no `\n`, so a long line
     /// arriving in many small reads is searched once, not once per read.
     private(set) var searchedBytes = 0
@@ -90,6 +92,9 @@ public struct RequestParser: Sendable {
                 guard let line else {
                     return fail(SpoolError(.lineTooLong, lineTooLongMessage), &buffer)
                 }
+                // The token array goes back to the scratch once parsed, so the next line reuses its
+                // storage instead of allocating one per request.
+                defer { tokenScratch = line.tokens }
                 if line.tokens.isEmpty { continue }  // blank lines are ignored
                 // PUB straight to its grammar (what CommandGrammar.parse does first anyway), with
                 // this connection's topic cache.
@@ -134,7 +139,7 @@ public struct RequestParser: Sendable {
         guard length <= limits.lineBytes else { return .some(nil) }
         let bytes = buffer.getSlice(at: buffer.readerIndex, length: length)!
         buffer.moveReaderIndex(forwardBy: newline + 1)
-        return .some(RequestLine(bytes: bytes))
+        return .some(RequestLine(bytes: bytes, reusing: &tokenScratch))
     }
 
     /// True when the buffered bytes without a `\n` already make a line longer than `lineBytes`,

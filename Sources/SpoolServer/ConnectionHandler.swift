@@ -26,7 +26,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Bytes received but not yet parsed.
     private var inbound = ByteBuffer()
     /// Replies in request order; nil while a request's work is still running.
-    private var slots = CircularBuffer<ByteBuffer?>()
+    private var slots = CircularBuffer<ReadyReply?>()
     /// The request number of `slots.first`.
     private var firstSlot = 0
     /// Replies ready to write, coalesced into one write per read cycle.
@@ -212,37 +212,32 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let index = slot - firstSlot
         guard active, index >= 0, index < slots.count else { return }
         precondition(slots[offset: index] == nil, "request \(slot) answered twice")
-        slots[offset: index] = reply
+        slots[offset: index] = .bytes(reply)
         writeReadyReplies()
     }
 
-    /// Answers a `PUB`. When it is next in order (the usual case: a group commit completes a
-    /// connection's records in request order) the reply is rendered straight into `outbound`,
-    /// without a buffer or a `String` of its own.
+    /// Answers a `PUB`. The reply is kept as its three values and rendered straight into
+    /// `outbound` when its turn comes: no buffer or `String` per reply, the hot path of a
+    /// pipelined producer.
     func completePublished(_ slot: Int, _ topic: TopicName, _ partition: PartitionID, offset: Offset?) {
         let index = slot - firstSlot
         guard active, index >= 0, index < slots.count else { return }
-        guard index == 0 else {
-            var reply = ByteBuffer()
-            PublishReply.write(topic: topic, partition: partition, offset: offset, into: &reply)
-            complete(slot, reply)
-            return
-        }
-        precondition(slots[offset: 0] == nil, "request \(slot) answered twice")
-        PublishReply.write(topic: topic, partition: partition, offset: offset, into: &outbound)
-        slots.removeFirst()
-        if let action = afterReply.removeValue(forKey: firstSlot) { action() }
-        firstSlot += 1
+        precondition(slots[offset: index] == nil, "request \(slot) answered twice")
+        slots[offset: index] = .published(topic, partition, offset)
         writeReadyReplies()
     }
 
     /// Moves every reply that is now next in order to `outbound`, resumes parsing if it waited
     /// for replies, and flushes (at the end of the read cycle, or of the current task).
     private func writeReadyReplies() {
-        while let first = slots.first, var ready = first {
-            outbound.writeBuffer(&ready)
+        while let first = slots.first, let ready = first {
+            switch ready {
+            case .bytes(var bytes): outbound.writeBuffer(&bytes)
+            case .published(let topic, let partition, let offset):
+                PublishReply.write(topic: topic, partition: partition, offset: offset, into: &outbound)
+            }
             slots.removeFirst()
-            if let action = afterReply.removeValue(forKey: firstSlot) { action() }
+            if !afterReply.isEmpty, let action = afterReply.removeValue(forKey: firstSlot) { action() }
             firstSlot += 1
         }
         if slots.isEmpty { runningAlone = false }
@@ -307,4 +302,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
         closeAfterReplies = true
         if !inReadCycle { flushOutbound() }
     }
+}
+
+/// A reply that is ready but may have to wait for earlier ones.
+private enum ReadyReply {
+    case bytes(ByteBuffer)
+    /// A `PUB` answer, rendered (`PublishReply`) when its turn comes.
+    case published(TopicName, PartitionID, Offset?)
 }

@@ -51,6 +51,10 @@ struct RawSQLiteReference {
         defer { sqlite3_close_v2(db) }
         // The broker's writer pragmas (SpoolStorage/ConnectionFactory.swift).
         try exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=1000; PRAGMA journal_size_limit=67108864; PRAGMA temp_store=MEMORY")
+        for (pragma, expected) in [("journal_mode", "wal"), ("synchronous", "2")] {
+            let got = try scalar(db, "PRAGMA \(pragma)")
+            guard got.lowercased() == expected else { throw Failure(description: "PRAGMA \(pragma) is \(got), not \(expected)") }
+        }
         try exec(db, Self.schema)
 
         var insert: OpaquePointer?
@@ -118,6 +122,16 @@ struct RawSQLiteReference {
         guard rc == SQLITE_DONE || rc == SQLITE_ROW else {
             throw Failure(description: "step: \(String(cString: sqlite3_errmsg(db)))")
         }
+    }
+
+    private func scalar(_ db: OpaquePointer, _ sql: String) throws -> String {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw Failure(description: "\(sql): \(String(cString: sqlite3_errmsg(db)))")
+        }
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_step(statement) == SQLITE_ROW, let text = sqlite3_column_text(statement, 0) else { return "" }
+        return String(cString: text)
     }
 
     private func exec(_ db: OpaquePointer, _ sql: String) throws {

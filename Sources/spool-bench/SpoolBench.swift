@@ -23,21 +23,26 @@ struct ProduceOptions: ParsableArguments {
     @Option(help: "Partitions of the benchmark topic.")
     var partitions = 1
     @Option(help: "Producer connections.")
-    var connections = 4
+    var connections = 8
     @Option(help: "PUBs in flight per connection (pipelining depth; 1 = wait for each OK).")
     var depth = 1024
     @Option(help: "acks: none, leader or all.")
     var acks = "leader"
+    @Option(help: "Keyless records: sticky (each connection sends to one partition, like Kafka's sticky partitioner) or broker (the broker's round-robin).")
+    var spread = "sticky"
 
     func validate() throws {
         guard records >= 1, valueBytes >= 0, keys >= 0, partitions >= 1, connections >= 1, depth >= 1 else {
             throw ValidationError("counts must be positive")
         }
         guard ["none", "leader", "all"].contains(acks) else { throw ValidationError("--acks must be none, leader or all") }
+        guard ["sticky", "broker"].contains(spread) else { throw ValidationError("--spread must be sticky or broker") }
     }
 
     var settings: Workloads.ProduceSettings {
-        .init(records: records, valueBytes: valueBytes, keys: keys, partitions: partitions, connections: connections, depth: depth, acks: acks)
+        .init(
+            records: records, valueBytes: valueBytes, keys: keys, partitions: partitions, connections: connections, depth: depth, acks: acks,
+            sticky: spread == "sticky")
     }
 }
 

@@ -9,7 +9,7 @@ struct AllCommand: AsyncParsableCommand {
     @OptionGroup var target: TargetOptions
     @OptionGroup var sqlite: SQLiteOptions
     @Option(help: "Records of each pipelined produce run.")
-    var records = 500_000
+    var records = 1_000_000
     @Option(help: "Records published and then read back by the catch-up consume runs.")
     var consumeRecords = 1_000_000
     @Option(help: "Seconds of the one-record-per-transaction run (acks=leader, one connection, depth 1).")
@@ -20,8 +20,8 @@ struct AllCommand: AsyncParsableCommand {
     var e2eSeconds = 10.0
     @Option(help: "Value size in bytes.")
     var valueBytes = 100
-    @Option(help: "Producer connections of the pipelined runs.")
-    var connections = 4
+    @Option(help: "Producer connections of the pipelined runs (each sends keyless records to one partition).")
+    var connections = 8
     @Option(help: "Pipelining depth of the pipelined runs.")
     var depth = 1024
 
@@ -62,7 +62,8 @@ struct AllCommand: AsyncParsableCommand {
             }
 
             let pipelined = Workloads.ProduceSettings(
-                records: records, valueBytes: valueBytes, keys: 0, partitions: 1, connections: connections, depth: depth, acks: "leader")
+                records: records, valueBytes: valueBytes, keys: 0, partitions: 1, connections: connections, depth: depth, acks: "leader",
+                sticky: true)
             report(try await workloads.produce(pipelined, name: "produce-1p"), against: 10_000)
             var four = pipelined
             four.partitions = 4
@@ -106,11 +107,11 @@ enum Suite {
         let topic = try await workloads.createTopic("consume", partitions: partitions)
         return try await workloads.dropping(topic) {
             var preload = Workloads.ProduceSettings(
-                records: records, valueBytes: valueBytes, keys: 0, partitions: partitions, connections: 4, depth: 1024, acks: "leader")
-            preload.connections = min(4, records)
+                records: records, valueBytes: valueBytes, keys: 0, partitions: partitions, connections: 8, depth: 1024, acks: "leader",
+                sticky: true)
+            preload.connections = min(8, records)
             let loaded = try await workloads.produce(into: topic, preload, name: "preload")
-            // Keyless records go round-robin, so partition p holds records p, p + n, ...
-            let perPartition = (0..<partitions).map { records / partitions + ($0 < records % partitions ? 1 : 0) }
+            let perPartition = try await workloads.highWatermarks(topic, partitions: partitions)
             var results = [loaded]
             for mode in modes {
                 results.append(

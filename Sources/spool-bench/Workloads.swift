@@ -37,6 +37,22 @@ struct Workloads {
         await client.close()
     }
 
+    /// The next offset of each partition (how many records each holds, from offset 0).
+    func highWatermarks(_ topic: String, partitions: Int) async throws -> [Int] {
+        let client = try await SpoolClient.connect(host: broker.host, port: broker.port, group: group)
+        var result: [Int] = []
+        do {
+            for partition in 0..<partitions {
+                result.append(Int(try await client.offsets(topic: topic, partition: partition).latest))
+            }
+        } catch {
+            await client.close()
+            throw error
+        }
+        await client.close()
+        return result
+    }
+
     /// Runs `body`, then drops `topic` (also when `body` throws), so runs leave no data behind.
     func dropping<T>(_ topic: String, _ body: () async throws -> T) async throws -> T {
         do {
@@ -80,18 +96,23 @@ struct Workloads {
         var connections: Int
         var depth: Int
         var acks: String
+        /// Keyless records: each connection sends to one partition (`partition=` connection mod
+        /// partitions), like Kafka's sticky partitioner, instead of the broker's round-robin.
+        /// Spreading one connection's window over every partition makes its replies wait for the
+        /// slowest partition's commit (they come in request order).
+        var sticky = false
 
         var dictionary: [String: String] {
             [
                 "records": "\(records)", "value_bytes": "\(valueBytes)", "keys": "\(keys)", "partitions": "\(partitions)",
                 "connections": "\(connections)", "depth": "\(depth)", "acks": acks,
+                "spread": keys > 0 ? "key" : (partitions == 1 ? "one-partition" : (sticky ? "sticky" : "broker")),
             ]
         }
     }
 
     /// Publishes `records` records over `connections` pipelined connections into `topic`.
     func produce(into topic: String, _ settings: ProduceSettings, name: String = "produce") async throws -> PhaseResult {
-        let shape = RecordShape(topic: topic, valueBytes: settings.valueBytes, keys: settings.keys, acks: settings.acks)
         let connections = max(1, min(settings.connections, settings.records))
         let sampler = MemorySampler(broker)
         var channels: [Channel] = []
@@ -102,6 +123,10 @@ struct Workloads {
             let done = loop.makePromise(of: ProducerTally.self)
             // Connection i sends records i, i + connections, ...
             let count = settings.records / connections + (index < settings.records % connections ? 1 : 0)
+            let sticky = settings.sticky && settings.keys == 0 && settings.partitions > 1
+            let shape = RecordShape(
+                topic: topic, valueBytes: settings.valueBytes, keys: settings.keys, acks: settings.acks,
+                partition: sticky ? index % settings.partitions : nil)
             channels.append(
                 try await connect {
                     ProducerHandler(shape: shape, first: index, stride: connections, count: count, depth: settings.depth, done: done)

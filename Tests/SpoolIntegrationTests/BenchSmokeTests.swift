@@ -1,0 +1,81 @@
+import Foundation
+import NIOCore
+import SpoolCore
+import SpoolProtocol
+import Testing
+
+/// `spool-bench` builds and runs: one tiny run of the whole suite against a spoold it spawns,
+/// and one produce run against an in-process broker. These prove the tool works and prints its
+/// JSON line; they never assert speed (docs/performance.md has the figures).
+@Suite("spool-bench smoke runs", .timeLimit(.minutes(3)))
+struct BenchSmokeTests {
+    @Test func wholeSuiteRunsOnATinyWorkload() async throws {
+        let bench = try #require(ChildProcess.builtProduct("spool-bench"), "spool-bench is built by swift test")
+        let spoold = try #require(ChildProcess.builtProduct("spoold"))
+        let result = try await ChildProcess.run(
+            bench,
+            [
+                "all", "--spawn", spoold.path, "--sizes", "1,100", "--sqlite-seconds", "0.1", "--records", "2000",
+                "--consume-records", "3000", "--single-seconds", "0.05", "--e2e-rate", "2000", "--e2e-seconds", "0.5",
+                "--connections", "2", "--depth", "64", "--phase-timeout", "60",
+            ],
+            timeout: .seconds(150))
+        #expect(result.status == 0, "stderr: \(result.err)")
+        let report = try Self.jsonLine(result.out)
+        #expect(report["bench"] as? String == "all")
+        #expect((report["sqlite"] as? [[String: Any]])?.count == 2)
+        let phases = try #require(report["phases"] as? [[String: Any]])
+        #expect(
+            phases.compactMap { $0["name"] as? String }
+                == ["produce-1p", "produce-4p", "produce-1tx", "preload", "consume-fetch", "consume-sub", "e2e"])
+        for phase in phases {
+            #expect(phase["errors"] as? Int == 0, "\(phase)")
+            #expect((phase["records"] as? Int ?? 0) > 0, "\(phase)")
+            #expect(phase["broker_rss_max_mb"] is Double, "a spawned broker's memory is sampled")
+        }
+        #expect(phases.first { $0["name"] as? String == "consume-fetch" }?["records"] as? Int == 3000)
+        #expect(phases.first { $0["name"] as? String == "e2e" }?["records"] as? Int == 1000)
+        #expect((report["targets"] as? [[String: Any]])?.isEmpty == false)
+    }
+
+    @Test func produceRunsAgainstAGivenServer() async throws {
+        let bench = try #require(ChildProcess.builtProduct("spool-bench"))
+        let broker = try await TestBroker.start()
+        let result = try await ChildProcess.run(
+            bench,
+            [
+                "produce", "--server", "127.0.0.1:\(broker.port)", "--records", "500", "--keys", "7", "--partitions", "3",
+                "--connections", "2", "--depth", "16", "--phase-timeout", "60",
+            ],
+            timeout: .seconds(60))
+        #expect(result.status == 0, "stderr: \(result.err)")
+        let report = try Self.jsonLine(result.out)
+        let phase = try #require(report["result"] as? [String: Any])
+        #expect(phase["records"] as? Int == 500)
+        #expect(phase["errors"] as? Int == 0)
+        #expect(phase["broker_rss_max_mb"] == nil, "no pid given, so no memory figure")
+        // The run drops its topic: nothing is left behind on the broker.
+        let client = try await broker.client()
+        #expect(try await client.topics().isEmpty)
+        await client.close()
+        await broker.stopAndRemove()
+    }
+
+    /// The byte-level PUB reply the server uses on its hot path says exactly what the reference
+    /// line (ReplyLine.published) says.
+    @Test(arguments: [(0, Int64?.some(0)), (7, 1_234_567_890_123), (2_147_483_647, Int64.max), (3, nil)])
+    func publishReplyMatchesTheReferenceLine(partition: Int, offset: Int64?) throws {
+        let topic = try #require(TopicName("orders.v2_x-y"))
+        var buffer = ByteBuffer()
+        PublishReply.write(topic: topic, partition: PartitionID(partition), offset: offset.map { Offset($0) }, into: &buffer)
+        let expected = ReplyLine.published(topic, PartitionID(partition), offset: offset.map { Offset($0) }) + "\n"
+        #expect(String(buffer: buffer) == expected)
+    }
+
+    /// The last line of the output, parsed: the one JSON object scripts read.
+    static func jsonLine(_ output: String) throws -> [String: Any] {
+        let last = try #require(output.split(separator: "\n").last, "no output")
+        let object = try JSONSerialization.jsonObject(with: Data(last.utf8))
+        return try #require(object as? [String: Any], "last line is not a JSON object: \(last)")
+    }
+}
