@@ -231,6 +231,13 @@ struct GroupTests {
         let healthy = try await broker.client()
         let healthyInbox = Inbox(healthy)
         try await healthy.subscribe(topics: ["flood"], group: "f", from: .earliest)
+        // A member that only reads and never sends (a person in telnet), also with a 1 s
+        // session, in a quiet group: it must never be dropped.
+        try await admin.createTopic("quiet", partitions: 1)
+        let reader = try broker.socket()
+        try reader.send("SUB quiet group=readers session=1000\n")
+        #expect(try reader.readLine().hasPrefix("OK subscribed quiet group=readers"))
+        #expect(try reader.readLine().hasPrefix("ASSIGNED quiet 0 group=readers"))
         // A raw member that never reads its socket, with a 1 s session.
         let stuck = try broker.socket()
         try stuck.send("SUB flood group=f from=earliest session=1000\n")
@@ -242,6 +249,8 @@ struct GroupTests {
         // Its output stalls, the session runs out, the healthy member gets both partitions.
         try await settled(admin, group: "f", members: 1, partitions: 2)
         #expect(healthyInbox.owned.count == 2)
+        // More than a session has passed (the stuck member needed one to go): the idle reader stays.
+        #expect(try await admin.describeGroup("readers").members.count == 1)
         await healthy.close()
         await admin.close()
         await broker.stopAndRemove()
