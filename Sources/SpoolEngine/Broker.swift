@@ -21,12 +21,14 @@ public final class Broker: Sendable {
     /// storage threads.
     let metadataLock = NIOLock()
     let metadata: MetadataStore
+    private let lock: DataDirectoryLock
     /// Topics whose files are still being removed; a CREATE of the name waits for them.
     let dropping = NIOLockedValueBox<Set<TopicName>>([])
     private let shuttingDown = NIOLockedValueBox(false)
 
-    private init(config: BrokerConfig, pool: NIOThreadPool, metadata: MetadataStore, logger: Logger) {
+    private init(config: BrokerConfig, pool: NIOThreadPool, metadata: MetadataStore, lock: DataDirectoryLock, logger: Logger) {
         self.config = config
+        self.lock = lock
         self.pool = pool
         self.layout = DataLayout(root: config.dataDirectory)
         self.metadata = metadata
@@ -41,8 +43,9 @@ public final class Broker: Sendable {
             return try await pool.runIfActive {
                 let layout = DataLayout(root: config.dataDirectory)
                 try FileSystem.makeDirectories(layout.topicsDirectory)
+                let lock = try DataDirectoryLock(directory: config.dataDirectory)
                 let metadata = try MetadataStore(path: layout.brokerDatabase)
-                let broker = Broker(config: config, pool: pool, metadata: metadata, logger: logger)
+                let broker = Broker(config: config, pool: pool, metadata: metadata, lock: lock, logger: logger)
                 try broker.loadTopics()
                 return broker
             }
@@ -106,6 +109,7 @@ public final class Broker: Sendable {
             metadataLock.withLock { try? metadata.checkpoint() }
         }
         try? await pool.shutdownGracefully()
+        lock.release()
         logger.info("storage closed")
     }
 }

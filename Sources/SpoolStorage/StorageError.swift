@@ -16,5 +16,5 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     /// True when the disk (or a quota) is full: an operator problem, not a bug.
     public var isDiskFull: Bool { code & 0xff == SQLITE_FULL }
 
-    public var description: String { "sqlite error \(code): \(message)" }
+    public var description: String { code == -1 ? message : "sqlite error \(code): \(message)" }
 }

@@ -56,9 +56,14 @@ struct Spoold: AsyncParsableCommand {
         let dataDirectory = absolutePath(dataDir)
 
         let signals = ShutdownSignals()
-        let broker = try await Broker.open(
-            config: BrokerConfig(dataDirectory: dataDirectory, limits: limits, storageThreads: storageThreads),
-            logger: Logger(label: "spool.engine"))
+        let broker: Broker
+        do {
+            broker = try await Broker.open(
+                config: BrokerConfig(dataDirectory: dataDirectory, limits: limits, storageThreads: storageThreads),
+                logger: Logger(label: "spool.engine"))
+        } catch {
+            throw Failure("spoold: cannot open the data folder: \(error)")
+        }
         let server: SpoolServer
         do {
             server = try await SpoolServer.start(
@@ -66,7 +71,7 @@ struct Spoold: AsyncParsableCommand {
                 broker: broker, logger: Logger(label: "spool.server"))
         } catch {
             await broker.shutdown()
-            throw error
+            throw Failure("spoold: cannot listen on \(address.displayHost):\(address.port): \(error)")
         }
         let port = server.localAddress?.port ?? address.port
         // The one line that says where the broker is (tests and scripts read the port from it).
@@ -90,6 +95,12 @@ struct Spoold: AsyncParsableCommand {
         let relative = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
         return cwd + "/" + relative
     }
+}
+
+/// A startup failure: printed as one line, exit status 1.
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// HOST:PORT or [IPv6]:PORT.

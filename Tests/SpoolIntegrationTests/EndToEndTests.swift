@@ -210,6 +210,16 @@ struct EndToEndTests {
         await second.stopAndRemove()
     }
 
+    @Test func twoBrokersCannotShareADataFolder() async throws {
+        let first = try await TestBroker.start()
+        await #expect(throws: (any Error).self) { _ = try await TestBroker.start(dataDirectory: first.dataDirectory) }
+        // The first one is unharmed, and the folder is free again once it stops.
+        try await first.client().ping()
+        await first.stop()
+        let second = try await TestBroker.start(dataDirectory: first.dataDirectory)
+        await second.stopAndRemove()
+    }
+
     @Test func statsCountTraffic() async throws {
         let broker = try await TestBroker.start()
         let client = try await broker.client()
