@@ -9,7 +9,9 @@ import SpoolProtocol
 /// replies matched in order. Records pushed by subscriptions arrive on `deliveries`.
 public final class SpoolClient: Sendable {
     let channel: Channel
-    /// Every record pushed to this connection by `subscribe`, in arrival order.
+    /// Every record pushed to this connection by `subscribe`, in arrival order. The stream buffers
+    /// without bound in this process: a consumer that falls behind grows its own memory (the
+    /// broker's side stays bounded by `subscriptionBatchBytes` per partition).
     public let deliveries: AsyncStream<Message>
     /// Every `ASSIGNED` / `REVOKED` line pushed to this connection as a group member.
     public let groupEvents: AsyncStream<GroupEvent>
