@@ -29,12 +29,27 @@ extension Broker {
         }
     }
 
-    /// The server's hot path of `produce`: queues the record and returns its partition at once;
-    /// `promise` (nil for acks=none) gets the offset once the record is fsynced. One promise per
-    /// record and nothing else: no mapped future, no result wrapper. When it throws, the record
-    /// was not queued and `promise` is left for the caller to fail.
+    /// Queues the record and returns its partition at once; `promise` (nil for acks=none) gets
+    /// the offset once the record is fsynced. When it throws, the record was not queued and
+    /// `promise` is left for the caller to fail.
     public func produce(
         topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, promise: EventLoopPromise<Offset>?
+    ) throws(SpoolError) -> PartitionID {
+        try produce(topic: name, key: key, partition: partition, value: value, completion: promise.map { .promise($0) } ?? .none)
+    }
+
+    /// The server's hot path: queues the record and returns its partition at once; `waiter`
+    /// hears `token` with the offset once the record is fsynced, together with the other records
+    /// of the same commit (one task per batch, nothing allocated per record). When it throws, the
+    /// record was not queued and the waiter hears nothing of it.
+    public func produce(
+        topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, waiter: any AppendWaiter, token: Int
+    ) throws(SpoolError) -> PartitionID {
+        try produce(topic: name, key: key, partition: partition, value: value, completion: .waiter(waiter, token: token))
+    }
+
+    private func produce(
+        topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, completion: AppendCompletion
     ) throws(SpoolError) -> PartitionID {
         try checkRunning()
         let topic = try self.topic(name)
@@ -55,7 +70,7 @@ extension Broker {
         let log = try topic.partition(id)
         BrokerStats.add(stats.recordsIn, 1)
         BrokerStats.add(stats.bytesIn, value.readableBytes)
-        try log.append(PendingAppend(key: key, value: value, promise: promise))
+        try log.append(PendingAppend(key: key, value: value, completion: completion))
         return id
     }
 

@@ -130,7 +130,7 @@ final class PartitionLog: Sendable {
                     state.high = store.nextOffset
                     return Self.takeWaiters(&state, below: state.high)
                 }
-                Self.complete(batch, first: first)
+                Self.complete(batch, first: first, topic: topic, partition: id)
                 for commit in commits { commit.promise.succeed() }
                 for waiter in woken { waiter.promise.succeed() }
             case .failure(let error):
@@ -138,7 +138,7 @@ final class PartitionLog: Sendable {
                     "append failed",
                     metadata: ["topic": "\(topic)", "partition.id": "\(id)", "error": "\(error)"])
                 let spoolError = SpoolError(.storage, "write failed: \(error.message)")
-                for record in batch { record.promise?.fail(spoolError) }
+                Self.fail(batch, spoolError)
                 for commit in commits { commit.promise.fail(spoolError) }
             }
         }
@@ -180,24 +180,49 @@ final class PartitionLog: Sendable {
             return (batch, commits, nil, [], [])
         }
         let dropped = SpoolError(.unknownTopic, "topic \(topic) was dropped")
-        for record in taken.failed { record.promise?.fail(dropped) }
+        Self.fail(taken.failed, dropped)
         for commit in taken.failedCommits { commit.promise.fail(dropped) }
         if let closed = taken.closed { finishClose(closed) }
         return taken.batch.map { ($0, taken.commits) }
     }
 
-    /// Completes the promises of a committed batch with one task per event loop, not one per record.
-    private static func complete(_ batch: [PendingAppend], first: Offset) {
+    /// Tells everyone waiting on a committed batch: one task per event loop for promises, and
+    /// one per waiter (a connection) for the rest, never one per record.
+    private static func complete(_ batch: [PendingAppend], first: Offset, topic: TopicName, partition: PartitionID) {
         var byLoop: [ObjectIdentifier: (EventLoop, [(EventLoopPromise<Offset>, Offset)])] = [:]
+        var byWaiter: [ObjectIdentifier: (any AppendWaiter, [(token: Int, offset: Offset)])] = [:]
         for (index, record) in batch.enumerated() {
-            guard let promise = record.promise else { continue }
-            let loop = promise.futureResult.eventLoop
-            byLoop[ObjectIdentifier(loop), default: (loop, [])].1.append((promise, first + Int64(index)))
+            switch record.completion {
+            case .none: continue
+            case .promise(let promise):
+                let loop = promise.futureResult.eventLoop
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].1.append((promise, first + Int64(index)))
+            case .waiter(let waiter, let token):
+                byWaiter[ObjectIdentifier(waiter), default: (waiter, [])].1.append((token, first + Int64(index)))
+            }
         }
         for (_, (loop, completions)) in byLoop {
             loop.execute {
                 for (promise, offset) in completions { promise.succeed(offset) }
             }
+        }
+        for (_, (waiter, results)) in byWaiter {
+            waiter.eventLoop.execute { waiter.appended(topic: topic, partition: partition, results) }
+        }
+    }
+
+    /// Tells everyone waiting on records that were not written.
+    private static func fail(_ records: [PendingAppend], _ error: SpoolError) {
+        var byWaiter: [ObjectIdentifier: (any AppendWaiter, [Int])] = [:]
+        for record in records {
+            switch record.completion {
+            case .none: continue
+            case .promise(let promise): promise.fail(error)
+            case .waiter(let waiter, let token): byWaiter[ObjectIdentifier(waiter), default: (waiter, [])].1.append(token)
+            }
+        }
+        for (_, (waiter, tokens)) in byWaiter {
+            waiter.eventLoop.execute { waiter.appendFailed(tokens: tokens, error: error) }
         }
     }
 

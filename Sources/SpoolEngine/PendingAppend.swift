@@ -6,8 +6,8 @@ import SpoolStorage
 struct PendingAppend: AppendRecord, Sendable {
     var key: ByteBuffer?
     var value: ByteBuffer
-    /// Completed with the record's offset once it is fsynced; nil for acks=none.
-    var promise: EventLoopPromise<Offset>?
+    /// Told the record's offset once it is fsynced (`.none` for acks=none).
+    var completion: AppendCompletion
 
     var byteCount: Int { value.readableBytes + (key?.readableBytes ?? 0) }
 

@@ -86,27 +86,20 @@ extension ConnectionHandler {
     /// The hot path of a pipelined producer: one promise per record, whose completion renders the
     /// reply straight into the outbound buffer (no mapped future, no reply `String`).
     private func runPublish(_ publish: PublishRequest, slot: Int, loop: EventLoop) {
-        let promise = publish.acks == .none ? nil : loop.makePromise(of: Offset.self)
-        let partition: PartitionID
         do {
-            partition = try broker.produce(
-                topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value, promise: promise)
-        } catch {
-            promise?.fail(error)
-            fail(slot, error)
-            return
-        }
-        guard let promise else {
-            completePublished(slot, publish.topic, partition, offset: nil)
-            return
-        }
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        let topic = publish.topic
-        promise.futureResult.whenComplete { result in
-            switch result {
-            case .success(let offset): bound.value.completePublished(slot, topic, partition, offset: offset)
-            case .failure(let error): bound.value.fail(slot, wireError(error))
+            guard publish.acks != .none else {
+                let partition = try broker.produce(
+                    topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value, promise: nil)
+                completePublished(slot, publish.topic, partition, offset: nil)
+                return
             }
+            // The slot is the token: the engine answers this connection's records of a commit in
+            // one task (PublishWaiter), no promise or closure per record.
+            _ = try broker.produce(
+                topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value,
+                waiter: publishWaiter(loop), token: slot)
+        } catch {
+            fail(slot, error)
         }
     }
 

@@ -46,6 +46,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// A request that runs alone is in flight; nothing else starts until it is answered.
     private var runningAlone = false
     private var parsing = false
+    private var waiter: PublishWaiter?
     /// Work to do right after a request's reply is written (a SUB starts pushing only after its OK).
     var afterReply: [Int: () -> Void] = [:]
 
@@ -225,6 +226,26 @@ final class ConnectionHandler: ChannelDuplexHandler {
         precondition(slots[offset: index] == nil, "request \(slot) answered twice")
         slots[offset: index] = .published(topic, partition, offset)
         writeReadyReplies()
+    }
+
+    /// Answers a commit's worth of `PUB`s of one partition at once (see `PublishWaiter`).
+    func completePublished(_ topic: TopicName, _ partition: PartitionID, _ results: [(token: Int, offset: Offset)]) {
+        guard active else { return }
+        for (slot, offset) in results {
+            let index = slot - firstSlot
+            guard index >= 0, index < slots.count else { continue }
+            precondition(slots[offset: index] == nil, "request \(slot) answered twice")
+            slots[offset: index] = .published(topic, partition, offset)
+        }
+        writeReadyReplies()
+    }
+
+    /// This connection's `AppendWaiter`, made on first use.
+    func publishWaiter(_ loop: EventLoop) -> PublishWaiter {
+        if let waiter { return waiter }
+        let made = PublishWaiter(handler: self, eventLoop: loop)
+        waiter = made
+        return made
     }
 
     /// Moves every reply that is now next in order to `outbound`, resumes parsing if it waited
