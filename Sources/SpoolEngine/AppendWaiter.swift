@@ -17,6 +17,5 @@ public protocol AppendWaiter: AnyObject, Sendable {
 enum AppendCompletion: Sendable {
     /// acks=none: nobody.
     case none
-    case promise(EventLoopPromise<Offset>)
     case waiter(any AppendWaiter, token: Int)
 }

@@ -3,49 +3,16 @@ import SpoolCore
 import SpoolStorage
 
 extension Broker {
-    /// Appends one record. The partition is `partition` when given, else murmur2 of the key
-    /// (Kafka's default partitioner), else round-robin. The future completes per `acks`:
-    /// `.none` at once (offset nil), `.leader`/`.all` once the record is fsynced (one replica:
-    /// the leader's write is the majority).
+    /// Appends one record and returns its partition at once: `partition` when given, else
+    /// murmur2 of the key (Kafka's default partitioner), else round-robin. With a `waiter`
+    /// (acks=leader/all; one replica, so the leader's write is the majority) it hears `token` and
+    /// the offset once the record is fsynced, together with its other records of the same commit:
+    /// one task per batch, nothing allocated per record. Without one (acks=none) nobody is told.
+    /// When it throws, the record was not queued and the waiter hears nothing of it.
     public func produce(
-        topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, acks: Acks, on loop: EventLoop
-    ) -> EventLoopFuture<ProduceResult> {
-        do {
-            guard acks != .none else {
-                let id = try produce(topic: name, key: key, partition: partition, value: value, promise: nil)
-                return loop.makeSucceededFuture(ProduceResult(partition: id, offset: nil))
-            }
-            let promise = loop.makePromise(of: Offset.self)
-            let id: PartitionID
-            do {
-                id = try produce(topic: name, key: key, partition: partition, value: value, promise: promise)
-            } catch {
-                promise.fail(error)
-                throw error
-            }
-            return promise.futureResult.map { ProduceResult(partition: id, offset: $0) }
-        } catch {
-            return loop.makeFailedFuture(error)
-        }
-    }
-
-    /// Queues the record and returns its partition at once; `promise` (nil for acks=none) gets
-    /// the offset once the record is fsynced. When it throws, the record was not queued and
-    /// `promise` is left for the caller to fail.
-    public func produce(
-        topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, promise: EventLoopPromise<Offset>?
+        topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, waiter: (any AppendWaiter)?, token: Int = 0
     ) throws(SpoolError) -> PartitionID {
-        try produce(topic: name, key: key, partition: partition, value: value, completion: promise.map { .promise($0) } ?? .none)
-    }
-
-    /// The server's hot path: queues the record and returns its partition at once; `waiter`
-    /// hears `token` with the offset once the record is fsynced, together with the other records
-    /// of the same commit (one task per batch, nothing allocated per record). When it throws, the
-    /// record was not queued and the waiter hears nothing of it.
-    public func produce(
-        topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, waiter: any AppendWaiter, token: Int
-    ) throws(SpoolError) -> PartitionID {
-        try produce(topic: name, key: key, partition: partition, value: value, completion: .waiter(waiter, token: token))
+        try produce(topic: name, key: key, partition: partition, value: value, completion: waiter.map { .waiter($0, token: token) } ?? .none)
     }
 
     private func produce(

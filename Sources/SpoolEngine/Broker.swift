@@ -114,13 +114,6 @@ public final class Broker: Sendable {
     }
 }
 
-extension EventLoop {
-    /// A failed future carrying a wire error.
-    func fail<T>(_ error: SpoolError, as: T.Type = T.self) -> EventLoopFuture<T> {
-        makeFailedFuture(error)
-    }
-}
-
 /// Storage failures become `ERR STORAGE`; wire errors pass through.
 public func wireError(_ error: any Error) -> SpoolError {
     switch error {

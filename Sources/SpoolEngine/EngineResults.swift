@@ -20,12 +20,6 @@ public struct PartitionSummary: Sendable, Equatable {
     public var diskBytes: Int64
 }
 
-/// Where a produced record went. `offset` is nil for acks=none (replied before it is assigned).
-public struct ProduceResult: Sendable, Equatable {
-    public var partition: PartitionID
-    public var offset: Offset?
-}
-
 /// Records read by a fetch, already rendered into `buffer` by the caller's renderer.
 public struct FetchResult: Sendable {
     public var buffer: ByteBuffer

@@ -186,24 +186,15 @@ final class PartitionLog: Sendable {
         return taken.batch.map { ($0, taken.commits) }
     }
 
-    /// Tells everyone waiting on a committed batch: one task per event loop for promises, and
-    /// one per waiter (a connection) for the rest, never one per record.
+    /// Tells everyone waiting on a committed batch: one task per waiter (a connection), never one
+    /// per record.
     private static func complete(_ batch: [PendingAppend], first: Offset, topic: TopicName, partition: PartitionID) {
-        var byLoop: [ObjectIdentifier: (EventLoop, [(EventLoopPromise<Offset>, Offset)])] = [:]
         var byWaiter: [ObjectIdentifier: (any AppendWaiter, [(token: Int, offset: Offset)])] = [:]
         for (index, record) in batch.enumerated() {
             switch record.completion {
             case .none: continue
-            case .promise(let promise):
-                let loop = promise.futureResult.eventLoop
-                byLoop[ObjectIdentifier(loop), default: (loop, [])].1.append((promise, first + Int64(index)))
             case .waiter(let waiter, let token):
                 byWaiter[ObjectIdentifier(waiter), default: (waiter, [])].1.append((token, first + Int64(index)))
-            }
-        }
-        for (_, (loop, completions)) in byLoop {
-            loop.execute {
-                for (promise, offset) in completions { promise.succeed(offset) }
             }
         }
         for (_, (waiter, results)) in byWaiter {
@@ -217,7 +208,6 @@ final class PartitionLog: Sendable {
         for record in records {
             switch record.completion {
             case .none: continue
-            case .promise(let promise): promise.fail(error)
             case .waiter(let waiter, let token): byWaiter[ObjectIdentifier(waiter), default: (waiter, [])].1.append(token)
             }
         }

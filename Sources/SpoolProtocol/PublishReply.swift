@@ -16,7 +16,7 @@ public enum PublishReply {
         let total =
             3 + topicCount + 1 + MessageRenderer.decimalCount(partitionValue) + 1
             + (offset.map { MessageRenderer.decimalCount($0.rawValue) } ?? 1) + 1
-        topicName.withUTF8 { name in
+        _ = topicName.withUTF8 { name in
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { output in
                 output[0] = UInt8(ascii: "O")
                 output[1] = UInt8(ascii: "K")

@@ -89,7 +89,7 @@ extension ConnectionHandler {
         do {
             guard publish.acks != .none else {
                 let partition = try broker.produce(
-                    topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value, promise: nil)
+                    topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value, waiter: nil)
                 completePublished(slot, publish.topic, partition, offset: nil)
                 return
             }

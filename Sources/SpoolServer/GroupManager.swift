@@ -17,7 +17,6 @@ final class GroupManager: Sendable {
         var group: GroupName
         var connection: any GroupMemberConnection
         var sessionTimeoutMs: Int64
-        var topics: [TopicName]
         var autoCommit: Bool
     }
 
@@ -78,7 +77,7 @@ final class GroupManager: Sendable {
                 return SpoolError(.limitReached, "the broker has its limit of \(limits.groups) groups with members")
             }
             state.members[member] = Member(
-                group: group, connection: connection, sessionTimeoutMs: sessionTimeoutMs, topics: topics, autoCommit: autoCommit)
+                group: group, connection: connection, sessionTimeoutMs: sessionTimeoutMs, autoCommit: autoCommit)
             var coordinator = state.groups[group] ?? GroupCoordinator(name: group)
             let actions = coordinator.join(member, topics: counts, sessionTimeoutMs: sessionTimeoutMs, now: now)
             state.groups[group] = coordinator

@@ -11,7 +11,7 @@ struct GroupExamplesTests {
     /// Starts the example; returns the process and the file its output goes to.
     func start(_ arguments: [String]) throws -> (Process, URL) {
         let output = URL(fileURLWithPath: NSTemporaryDirectory() + "group-example-\(UUID().uuidString).txt")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Self.script] + arguments
