@@ -80,9 +80,13 @@ struct MachineInfo: Sendable, Codable {
     var kernel: String
     var sqlite: String
     var loadAverageAtStart: String
+    /// How idle CPUs wait (cpuidle driver, and guest halt polling in a VM): it decides what a
+    /// thread wake-up costs, and so the one-record-per-transaction figures.
+    var cpuIdle: String
 
     enum CodingKeys: String, CodingKey {
         case cpu, cores, kernel, sqlite
+        case cpuIdle = "cpu_idle"
         case memoryGB = "memory_gb"
         case loadAverageAtStart = "load_average_at_start"
     }
@@ -100,11 +104,20 @@ struct MachineInfo: Sendable, Codable {
         let load = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "").split(separator: " ").prefix(3).joined(separator: " ")
         return MachineInfo(
             cpu: model, cores: ProcessInfo.processInfo.activeProcessorCount, memoryGB: (kib * 1024 / 1e9 * 10).rounded() / 10,
-            kernel: "Linux \(release)", sqlite: String(cString: sqlite3_libversion()), loadAverageAtStart: load)
+            kernel: "Linux \(release)", sqlite: String(cString: sqlite3_libversion()), loadAverageAtStart: load, cpuIdle: cpuIdleText())
+    }
+
+    private static func cpuIdleText() -> String {
+        func read(_ path: String) -> String? {
+            (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var parts = [read("/sys/devices/system/cpu/cpuidle/current_driver").map { "cpuidle \($0)" } ?? "cpuidle unknown"]
+        if let poll = read("/sys/module/haltpoll/parameters/guest_halt_poll_ns") { parts.append("guest_halt_poll_ns=\(poll)") }
+        return parts.joined(separator: " ")
     }
 
     var text: String {
-        "machine: \(cpu), \(cores) cores, \(memoryGB) GB RAM, \(kernel), SQLite \(sqlite), load average at start \(loadAverageAtStart)"
+        "machine: \(cpu), \(cores) cores, \(memoryGB) GB RAM, \(kernel), SQLite \(sqlite), \(cpuIdle), load average at start \(loadAverageAtStart)"
     }
 }
 

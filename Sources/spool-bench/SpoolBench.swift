@@ -120,6 +120,18 @@ struct SQLiteOptions: ParsableArguments {
     var sqliteSeconds = 3.0
     @Option(help: "Most rows per size.")
     var sqliteMaxRows = 3_000_000
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Also measure the loopback references: one-row commits behind a TCP round trip (a minimal server, with and without a storage-thread hand-off).")
+    var loopback = true
+
+    /// The loopback references, each against the raw 1-row rate when it was measured.
+    func loopbackResults(directory: String, valueBytes: Int, raw: [RawSQLiteReference.Result]) throws -> [LoopbackCommitReference.Result] {
+        guard loopback else { return [] }
+        let reference = LoopbackCommitReference(directory: directory, valueBytes: valueBytes, seconds: sqliteSeconds, maxRecords: sqliteMaxRows)
+        let rawRate = raw.first { $0.transactionRows == 1 }?.rowsPerSecond
+        return try LoopbackCommitReference.Variant.allCases.map { try reference.run($0, rawRate: rawRate) }
+    }
 
     var sizeList: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 } }
 }
@@ -140,9 +152,11 @@ struct SQLiteCommand: AsyncParsableCommand {
             directory: dir ?? TargetOptions.defaultParent, valueBytes: valueBytes, keys: keys,
             secondsPerSize: options.sqliteSeconds, maxRows: options.sqliteMaxRows)
         let results = try options.sizeList.map { try reference.run(transactionRows: $0) }
+        let loopback = try options.loopbackResults(directory: dir ?? TargetOptions.defaultParent, valueBytes: valueBytes, raw: results)
         print(MachineInfo.current().text)
         for result in results { print(Suite.text(result)) }
-        printJSONLine(["bench": AnyEncodable("sqlite"), "results": AnyEncodable(results)])
+        for result in loopback { print(result.text) }
+        printJSONLine(["bench": AnyEncodable("sqlite"), "results": AnyEncodable(results), "loopback": AnyEncodable(loopback)])
     }
 }
 

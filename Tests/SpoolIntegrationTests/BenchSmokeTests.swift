@@ -24,6 +24,14 @@ struct BenchSmokeTests {
         let report = try Self.jsonLine(result.out)
         #expect(report["bench"] as? String == "all")
         #expect((report["sqlite"] as? [[String: Any]])?.count == 2)
+        // The loopback references: both variants ran, each committed what it answered (the tool
+        // checks that itself) and is compared with the raw 1-row rate of the same run.
+        let loopback = try #require(report["loopback"] as? [[String: Any]])
+        #expect(loopback.compactMap { $0["variant"] as? String } == ["inline", "handoff"])
+        for reference in loopback {
+            #expect((reference["records"] as? Int ?? 0) > 0, "\(reference)")
+            #expect(reference["ratio_to_raw_1_row"] is Double, "\(reference)")
+        }
         let phases = try #require(report["phases"] as? [[String: Any]])
         #expect(
             phases.compactMap { $0["name"] as? String }
