@@ -128,6 +128,7 @@ let package = Package(
             dependencies: ["SpoolProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "SpoolStorageTests", dependencies: ["SpoolStorage"]),
+        .testTarget(name: "SpoolEngineTests", dependencies: ["SpoolEngine"]),
         .testTarget(
             name: "SpoolIntegrationTests",
             dependencies: [

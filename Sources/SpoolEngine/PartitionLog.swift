@@ -187,31 +187,26 @@ final class PartitionLog: Sendable {
     }
 
     /// Tells everyone waiting on a committed batch: one task per waiter (a connection), never one
-    /// per record.
+    /// per record, and no allocation per record (`WaiterGroups`).
     private static func complete(_ batch: [PendingAppend], first: Offset, topic: TopicName, partition: PartitionID) {
-        var byWaiter: [ObjectIdentifier: (any AppendWaiter, [(token: Int, offset: Offset)])] = [:]
-        for (index, record) in batch.enumerated() {
-            switch record.completion {
-            case .none: continue
-            case .waiter(let waiter, let token):
-                byWaiter[ObjectIdentifier(waiter), default: (waiter, [])].1.append((token, first + Int64(index)))
-            }
+        var byWaiter = WaiterGroups<any AppendWaiter, (token: Int, offset: Offset)>()
+        for index in batch.indices {
+            guard case .waiter(let waiter, let token) = batch[index].completion else { continue }
+            byWaiter.add((token, first + Int64(index)), for: waiter, id: ObjectIdentifier(waiter))
         }
-        for (_, (waiter, results)) in byWaiter {
+        for (waiter, results) in byWaiter.groups {
             waiter.eventLoop.execute { waiter.appended(topic: topic, partition: partition, results) }
         }
     }
 
     /// Tells everyone waiting on records that were not written.
     private static func fail(_ records: [PendingAppend], _ error: SpoolError) {
-        var byWaiter: [ObjectIdentifier: (any AppendWaiter, [Int])] = [:]
+        var byWaiter = WaiterGroups<any AppendWaiter, Int>()
         for record in records {
-            switch record.completion {
-            case .none: continue
-            case .waiter(let waiter, let token): byWaiter[ObjectIdentifier(waiter), default: (waiter, [])].1.append(token)
-            }
+            guard case .waiter(let waiter, let token) = record.completion else { continue }
+            byWaiter.add(token, for: waiter, id: ObjectIdentifier(waiter))
         }
-        for (_, (waiter, tokens)) in byWaiter {
+        for (waiter, tokens) in byWaiter.groups {
             waiter.eventLoop.execute { waiter.appendFailed(tokens: tokens, error: error) }
         }
     }

@@ -61,57 +61,93 @@ public final class PartitionStore: @unchecked Sendable {
     /// transaction, then commits, which with synchronous=FULL returns only after fsync. All or
     /// nothing: on error nothing is written and the offsets are not used up.
     ///
+    /// Inlinable so the record loop is specialised for the caller's record type (the engine's
+    /// `PendingAppend`): unspecialised, each element went through generic value witnesses and
+    /// one heap allocation. The SQLite work is in the concrete `appendBegin` / `appendRecord` /
+    /// `appendCommit` / `appendRollback` below.
+    ///
     /// - Returns: the offset of the first record (the next offset when `records` is empty).
+    @inlinable
     @discardableResult
     public func append<Records: Collection>(
         _ records: Records, commits: [OffsetCommit] = [], term: Int64 = 0, timestamp: TimestampMs
     ) throws(StorageError) -> Offset
     where Records.Element: AppendRecord {
         precondition(!records.isEmpty || !commits.isEmpty, "append needs a record or a commit")
-        guard let statements else { preconditionFailure("\(path): append after close") }
-        let insert = statements.insert
         let first = nextOffset
-        // Append time never goes backwards, so OFFSETS time= can use the timestamp index as an
-        // order on offsets even if the wall clock steps back.
-        let stamp = max(timestamp, lastTimestamp)
-        try run(statements.begin)
+        let stamp = try appendBegin(timestamp)
         do {
             var offset = first
             for record in records {
                 try record.withKeyAndValue { key, value in
-                    try insert.bind(1, offset.rawValue)
-                    try insert.bind(2, term)
-                    try insert.bind(3, stamp.rawValue)
-                    if let key {
-                        try insert.bindBytes(4, key, asText: UTF8Check.isText(key))
-                    } else {
-                        try insert.bindNull(4)
-                    }
-                    try insert.bindBytes(5, value, asText: UTF8Check.isText(value))
-                    defer { insert.reset() }
-                    try insert.step()
+                    try appendRecord(at: offset, term: term, stamp: stamp, key: key, value: value)
                 }
                 offset = offset + 1
             }
-            for commit in commits {
-                let upsert = statements.commitOffset
-                defer { upsert.reset() }
-                try upsert.bindText(1, commit.group)
-                try upsert.bind(2, commit.nextOffset.rawValue)
-                try upsert.bind(3, commit.generation)
-                try upsert.bindText(4, commit.member)
-                try upsert.bind(5, commit.committedMs)
-                try upsert.step()
-            }
-            try run(statements.commit)
-            nextOffset = offset
-            if !records.isEmpty { lastTimestamp = stamp }
+            try appendCommit(commits, next: offset, stamp: stamp, wroteRecords: !records.isEmpty)
             return first
         } catch {
-            try? run(statements.rollback)
+            appendRollback()
             if let error = error as? StorageError { throw error }
             throw StorageError(code: -1, message: "append: \(error)")
         }
+    }
+
+    /// Starts an append's transaction; returns the timestamp its records get. Append time never
+    /// goes backwards, so OFFSETS time= can use the timestamp index as an order on offsets even
+    /// if the wall clock steps back.
+    @usableFromInline
+    func appendBegin(_ timestamp: TimestampMs) throws(StorageError) -> TimestampMs {
+        guard let statements else { preconditionFailure("\(path): append after close") }
+        try run(statements.begin)
+        return max(timestamp, lastTimestamp)
+    }
+
+    /// Inserts one record inside the transaction `appendBegin` opened. The bytes are bound
+    /// without a copy and released by the reset before this returns.
+    @usableFromInline
+    func appendRecord(
+        at offset: Offset, term: Int64, stamp: TimestampMs, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer
+    ) throws(StorageError) {
+        guard let insert = statements?.insert else { preconditionFailure("\(path): append after close") }
+        defer { insert.reset() }
+        try insert.bind(1, offset.rawValue)
+        try insert.bind(2, term)
+        try insert.bind(3, stamp.rawValue)
+        if let key {
+            try insert.bindBytes(4, key, asText: UTF8Check.isText(key))
+        } else {
+            try insert.bindNull(4)
+        }
+        try insert.bindBytes(5, value, asText: UTF8Check.isText(value))
+        try insert.step()
+    }
+
+    /// Stores the consumer positions and commits (fsync with synchronous=FULL); then moves the
+    /// next offset on to `next`.
+    @usableFromInline
+    func appendCommit(_ commits: [OffsetCommit], next: Offset, stamp: TimestampMs, wroteRecords: Bool) throws(StorageError) {
+        guard let statements else { preconditionFailure("\(path): append after close") }
+        for commit in commits {
+            let upsert = statements.commitOffset
+            defer { upsert.reset() }
+            try upsert.bindText(1, commit.group)
+            try upsert.bind(2, commit.nextOffset.rawValue)
+            try upsert.bind(3, commit.generation)
+            try upsert.bindText(4, commit.member)
+            try upsert.bind(5, commit.committedMs)
+            try upsert.step()
+        }
+        try run(statements.commit)
+        nextOffset = next
+        if wroteRecords { lastTimestamp = stamp }
+    }
+
+    /// Rolls back a failed append: nothing of it stays and its offsets are not used up.
+    @usableFromInline
+    func appendRollback() {
+        guard let statements else { return }
+        try? run(statements.rollback)
     }
 
     /// Moves the WAL's contents into the database file and truncates the WAL to zero bytes.

@@ -172,4 +172,48 @@ struct RawProtocolTests {
         }
         await broker.stopAndRemove()
     }
+
+    /// Many connections' records land in the same group commits; each connection must still get
+    /// the offsets of its own records, in its own order (the engine groups a commit's results by
+    /// connection, with a lookup table once a commit holds more than a few connections).
+    @Test func manyConnectionsPublishingIntoOnePartitionEachGetTheirOwnOffsets() async throws {
+        let broker = try await TestBroker.start()
+        let connections = 16
+        let perConnection = 200
+        let sockets = try (0..<connections).map { _ in try broker.socket() }
+        try sockets[0].send("CREATE shared\n")
+        #expect(try sockets[0].readLine() == "OK shared partitions=1 replication=1")
+        // Every connection's whole script goes out before any reply is read, so the broker has
+        // all of them queued at once and its commits mix the connections.
+        for (connection, socket) in sockets.enumerated() {
+            var script = ""
+            for index in 0..<perConnection { script += "PUB shared :c\(connection)-\(index)\n" }
+            try socket.send(script)
+        }
+        var owner: [Int64: String] = [:]
+        for (connection, socket) in sockets.enumerated() {
+            var previous: Int64 = -1
+            for index in 0..<perConnection {
+                let reply = try socket.readLine()
+                let fields = reply.split(separator: " ")
+                let offset = try #require(fields.count == 4 && fields[0] == "OK" ? Int64(fields[3]) : nil, "\(reply)")
+                #expect(offset > previous, "connection \(connection): \(offset) after \(previous)")
+                previous = offset
+                #expect(owner.updateValue("c\(connection)-\(index)", forKey: offset) == nil, "offset \(offset) given twice")
+            }
+        }
+        #expect(owner.count == connections * perConnection)
+        // Each acknowledged offset holds exactly the record its connection sent.
+        let client = try await broker.client()
+        var next: Int64 = 0
+        while next < Int64(connections * perConnection) {
+            let batch = try await client.fetch(topic: "shared", partition: 0, from: .offset(Offset(next)), max: 1000)
+            for message in batch.messages {
+                #expect(String(buffer: message.value) == owner[message.offset.rawValue], "offset \(message.offset)")
+            }
+            next = batch.next
+        }
+        await client.close()
+        await broker.stopAndRemove()
+    }
 }
