@@ -6,7 +6,8 @@ import SpoolCore
 /// write through it, so they pay for exactly the same SQLite work.
 ///
 /// The schema is the broker's (migrations/partition/0001_records.sql: the rowid-aliased offset
-/// and the timestamp index) and so are the writer pragmas (SpoolStorage/ConnectionFactory.swift).
+/// and the timestamp index), and so are the writer pragmas (SpoolStorage/ConnectionFactory.swift)
+/// and the process-wide settings (SpoolStorage/SQLiteConnection.swift).
 /// One serial owner at a time; `@unchecked Sendable` only so a reference can hand it to the
 /// thread that writes.
 final class RawSQLiteTable: @unchecked Sendable {
@@ -34,7 +35,14 @@ final class RawSQLiteTable: @unchecked Sendable {
 
     /// Creates a fresh database at `path` (removing any old one) with rows of `valueBytes`
     /// printable bytes and `keys` distinct keys (0: keyless).
+    /// The broker's process-wide setting (SpoolStorage/SQLiteConnection.swift): no memory
+    /// statistics, so no global mutex around SQLite's allocations.
+    private static let processSettings: Void = {
+        _ = spool_sqlite_disable_memstatus()
+    }()
+
     init(path: String, valueBytes: Int, keys: Int) throws {
+        _ = Self.processSettings
         self.path = path
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
         var handle: OpaquePointer?

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import SpoolCore
 import Testing
@@ -153,6 +154,15 @@ struct PartitionStoreTests {
         #expect(try connection.scalarText("PRAGMA journal_mode") == "wal")
         #expect(try connection.scalarInt("PRAGMA synchronous") == 2)
         #expect(try connection.integrityCheck() == "ok")
+    }
+
+    /// SQLite's memory statistics take a global mutex around every allocation; the first
+    /// connection turns them off for the process (SQLiteConnection.processSettings). With them
+    /// off, SQLite reports no memory in use however much it allocated.
+    @Test func sqliteKeepsNoMemoryStatistics() throws {
+        let store = try PartitionStore(path: temporaryDatabase())
+        try store.append((0..<100).map { TestRecord("value-\($0)") }, timestamp: TimestampMs(1))
+        #expect(sqlite3_memory_used() == 0)
     }
 
     @Test func aReaderSeesOnlyCommittedRecordsWhileTheWriterWrites() throws {
