@@ -16,6 +16,9 @@ struct PhaseResult: Sendable, Codable {
     var ratioToSQLite: Double?
     var settings: [String: String]
     var firstError: String?
+    /// Filled in by `all` for phases run in several rounds: every round's rate, in run order
+    /// (the figures above are the median round's).
+    var roundsRecordsPerSecond: [Double]?
 
     enum CodingKeys: String, CodingKey {
         case name, records, errors, seconds, settings, latency
@@ -25,6 +28,7 @@ struct PhaseResult: Sendable, Codable {
         case brokerRSSMaxMB = "broker_rss_max_mb"
         case ratioToSQLite = "ratio_to_sqlite"
         case firstError = "first_error"
+        case roundsRecordsPerSecond = "rounds_records_per_s"
     }
 
     /// The human-readable block.
@@ -35,6 +39,11 @@ struct PhaseResult: Sendable, Codable {
             "  latency (\(latencyOf)) ms: p50 \(fixed(latency.p50Ms, 3))  p99 \(fixed(latency.p99Ms, 3))  p99.9 \(fixed(latency.p999Ms, 3))  max \(fixed(latency.maxMs, 3))",
         ]
         if let brokerRSSMaxMB { lines.append("  broker RSS max: \(fixed(brokerRSSMaxMB, 1)) MB") }
+        if let roundsRecordsPerSecond {
+            lines.append(
+                "  median of \(roundsRecordsPerSecond.count) rounds: "
+                    + roundsRecordsPerSecond.map { fixed($0, 0) }.joined(separator: ", ") + " records/s")
+        }
         if let ratioToSQLite { lines.append("  ratio to raw SQLite: \(fixed(ratioToSQLite, 2))") }
         lines.append("  settings: " + settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         return lines.joined(separator: "\n")

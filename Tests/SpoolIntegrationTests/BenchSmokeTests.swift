@@ -17,7 +17,7 @@ struct BenchSmokeTests {
             [
                 "all", "--spawn", spoold.path, "--sizes", "1,100", "--sqlite-seconds", "0.1", "--records", "2000",
                 "--consume-records", "3000", "--single-seconds", "0.05", "--e2e-rate", "2000", "--e2e-seconds", "0.5",
-                "--connections", "2", "--depth", "64", "--phase-timeout", "60",
+                "--connections", "2", "--depth", "64", "--rounds", "2", "--phase-timeout", "60",
             ],
             timeout: .seconds(150))
         #expect(result.status == 0, "stderr: \(result.err)")
@@ -42,6 +42,14 @@ struct BenchSmokeTests {
             #expect(phase["broker_rss_max_mb"] is Double, "a spawned broker's memory is sampled")
         }
         #expect(phases.first { $0["name"] as? String == "consume-fetch" }?["records"] as? Int == 3000)
+        // The pipelined runs take turns for --rounds 2 and are reported by their median round.
+        for name in ["produce-1p", "produce-4p"] {
+            let phase = try #require(phases.first { $0["name"] as? String == name })
+            let rounds = try #require(phase["rounds_records_per_s"] as? [Double], "\(name)")
+            #expect(rounds.count == 2)
+            #expect(rounds.contains(try #require(phase["records_per_s"] as? Double)), "\(name) reports one of its rounds")
+        }
+        #expect(phases.first { $0["name"] as? String == "produce-1tx" }?["rounds_records_per_s"] == nil)
         #expect(phases.first { $0["name"] as? String == "e2e" }?["records"] as? Int == 1000)
         #expect((report["targets"] as? [[String: Any]])?.isEmpty == false)
     }
