@@ -66,7 +66,11 @@ struct LoopbackCommitReference {
         let request = shape.prefix + shape.suffix + shape.value + [UInt8(ascii: "\n")]
 
         let listener = try Socket.listenOnLoopback()
-        defer { close(listener.fd) }
+        defer {
+            // shutdown wakes a server thread still blocked in accept (if connecting failed).
+            shutdown(listener.fd, Int32(SHUT_RDWR))
+            close(listener.fd)
+        }
         let server = Server(listener: listener.fd, table: table, requestBytes: request.count, variant: variant)
         let serverDone = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
