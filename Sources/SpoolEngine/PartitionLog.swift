@@ -194,8 +194,15 @@ final class PartitionLog: Sendable {
             guard case .waiter(let waiter, let token) = batch[index].completion else { continue }
             byWaiter.add((token, first + Int64(index)), for: waiter, id: ObjectIdentifier(waiter))
         }
+        // One task per event loop, not per connection: fewer cross-thread wake-ups.
+        var byLoop = WaiterGroups<any EventLoop, (waiter: any AppendWaiter, results: [(token: Int, offset: Offset)])>()
         for (waiter, results) in byWaiter.groups {
-            waiter.eventLoop.execute { waiter.appended(topic: topic, partition: partition, results) }
+            byLoop.add((waiter, results), for: waiter.eventLoop, id: ObjectIdentifier(waiter.eventLoop))
+        }
+        for (loop, deliveries) in byLoop.groups {
+            loop.execute {
+                for (waiter, results) in deliveries { waiter.appended(topic: topic, partition: partition, results) }
+            }
         }
     }
 
