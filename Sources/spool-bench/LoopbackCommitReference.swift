@@ -105,6 +105,8 @@ struct LoopbackCommitReference {
     }
 
     /// Accepts one connection and answers each fixed-size request after committing one row.
+    /// `@unchecked Sendable`: `failure` is written only by the server thread and read only after
+    /// that thread has signalled that it finished.
     private final class Server: @unchecked Sendable {
         let listener: Int32
         let table: RawSQLiteTable

@@ -138,7 +138,8 @@ struct SQLiteOptions: ParsableArguments {
 
 struct SQLiteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sqlite", abstract: "The raw SQLite limit: the broker's rows, one prepared statement, WAL, synchronous=FULL.")
+        commandName: "sqlite",
+        abstract: "The raw SQLite limit (the broker's rows, one prepared statement, WAL, synchronous=FULL) and the loopback references.")
     @OptionGroup var options: SQLiteOptions
     @Option(help: "Folder for the database files (on the disk to measure).")
     var dir: String?
