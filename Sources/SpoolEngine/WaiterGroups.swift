@@ -1,5 +1,5 @@
-/// The results of one group commit, grouped by the waiter (a connection) they go to, in order of
-/// first appearance, each group's results in the order they were added.
+/// The results of one group commit, grouped by who they go to (a connection, or an event loop),
+/// in order of first appearance, each group's results in the order they were added.
 ///
 /// A commit holds runs of records from the same connection, so the waiter is looked up only when
 /// it changes: linearly while there are few groups, through a table once there are more. No
@@ -16,7 +16,7 @@ struct WaiterGroups<Waiter, Result> {
     private var positions: [ObjectIdentifier: Int] = [:]
     private var current = -1
 
-    /// Adds `result` for `waiter`, whose identity is `id` (`ObjectIdentifier` of the connection).
+    /// Adds `result` for `waiter`, whose identity is `id` (its `ObjectIdentifier`).
     mutating func add(_ result: Result, for waiter: Waiter, id: ObjectIdentifier) {
         if current < 0 || identities[current] != id {
             current = position(of: id) ?? newGroup(for: waiter, id: id)
