@@ -165,10 +165,7 @@ final class PacedProducer: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
-        if !finished && tally.acked + tally.errors < count {
-            tally.errors += count - tally.acked - tally.errors
-            if tally.firstError == nil { tally.firstError = "connection closed by the broker" }
-        }
+        if !finished { tally.closedEarly(of: count) }
         finish()
         context.fireChannelInactive()
     }

@@ -7,6 +7,13 @@ struct ProducerTally: Sendable {
     var errors = 0
     var firstError: String?
     var latency = LatencyHistogram()
+
+    /// The connection closed early: every record of `count` that got no answer is an error.
+    mutating func closedEarly(of count: Int) {
+        guard acked + errors < count else { return }
+        errors = count - acked
+        if firstError == nil { firstError = "connection closed by the broker" }
+    }
 }
 
 /// One pipelined producer connection: keeps up to `depth` `PUB`s in flight, sends a refill for
@@ -107,10 +114,7 @@ final class ProducerHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if !finished && tally.acked + tally.errors < count {
-            tally.errors += count - tally.acked - tally.errors
-            if tally.firstError == nil { tally.firstError = "connection closed by the broker" }
-        }
+        if !finished { tally.closedEarly(of: count) }
         finish()
         context.fireChannelInactive()
     }
