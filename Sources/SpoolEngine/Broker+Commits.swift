@@ -25,14 +25,15 @@ extension Broker {
         do {
             try checkRunning()
             let log = try self.topic(name).partition(partition)
-            let (earliest, high) = log.bounds
-            guard nextOffset >= earliest, nextOffset <= high else {
-                throw SpoolError(.offsetOutOfRange, "offset \(nextOffset) is outside \(earliest)...\(high) of \(name)/\(partition)")
-            }
+            _ = try resolve(.offset(nextOffset), in: log)
             let promise = loop.makePromise(of: Void.self)
-            try log.commit(
-                OffsetCommit(group: group, nextOffset: nextOffset, generation: generation, member: member, committedMs: WallClock.nowMs()),
-                promise: promise)
+            do {
+                try log.commit(
+                    OffsetCommit(group: group, nextOffset: nextOffset, generation: generation, member: member, committedMs: WallClock.nowMs()),
+                    promise: promise)
+            } catch {
+                promise.fail(error)  // never leave a promise unfulfilled
+            }
             return promise.futureResult
         } catch {
             return loop.makeFailedFuture(error)

@@ -70,8 +70,8 @@ extension Broker {
         }
     }
 
-    /// Offsets where a read may start: `earliest ... high`.
-    private func resolve(_ start: StartPosition, in log: PartitionLog) throws(SpoolError) -> Offset {
+    /// Offsets where a read may start (and a group commit may point): `earliest ... high`.
+    func resolve(_ start: StartPosition, in log: PartitionLog) throws(SpoolError) -> Offset {
         let (earliest, high) = log.bounds
         switch start {
         case .earliest: return earliest

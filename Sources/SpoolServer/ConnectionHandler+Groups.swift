@@ -23,8 +23,8 @@ extension ConnectionHandler {
         }
         let session = request.sessionTimeoutMs ?? limits.groupSessionTimeoutMs
         let member = groups.newMemberID()
-        let adapter = MemberAdapter(handler: self, loop: loop)
-        let membership = GroupMembership(id: member, group: group, request: request, sessionTimeoutMs: session, adapter: adapter)
+        let adapter = MemberAdapter(member: member, handler: self, loop: loop, writable: channel.isWritable)
+        let membership = GroupMembership(id: member, group: group, request: request, adapter: adapter)
         self.membership = membership
         do {
             // The OK goes out first: assignments the join produces arrive as tasks on this loop.
@@ -92,26 +92,48 @@ extension ConnectionHandler {
 
     // MARK: Called by the group manager (via MemberAdapter), on this loop.
 
-    func onAssigned(_ partitions: [TopicPartition], generation: Generation) {
-        guard let membership, let loop = eventLoop else { return }
+    /// The membership `member` names, if it is still this connection's (calls for an earlier
+    /// membership of this connection are stale).
+    private func currentMembership(_ member: MemberID) -> GroupMembership? {
+        guard let membership, membership.id == member else { return nil }
+        return membership
+    }
+
+    func onAssigned(_ partitions: [TopicPartition], generation: Generation, member: MemberID) {
+        guard let membership = currentMembership(member), let loop = eventLoop else { return }
         pushLines(Self.byTopic(partitions).map {
             ReplyLine.assigned($0.topic, $0.partitions, group: membership.group.value, generation: generation.rawValue)
         })
         let bound = NIOLoopBound(self, eventLoop: loop)
         let boundMembership = NIOLoopBound(membership, eventLoop: loop)
-        for tp in partitions {
+        for tp in partitions where membership.tails[tp] == nil && !membership.starting.contains(tp) {
             membership.starting.insert(tp)
             broker.committedOffset(topic: tp.topic, partition: tp.partition, group: membership.group.value, on: loop).whenComplete { result in
-                bound.value.startDelivery(tp, committed: try? result.get(), membership: boundMembership.value)
+                bound.value.startDelivery(tp, committed: result, membership: boundMembership.value)
             }
         }
     }
 
-    private func startDelivery(_ tp: TopicPartition, committed: Offset??, membership: GroupMembership) {
+    private func startDelivery(_ tp: TopicPartition, committed: Result<Offset?, any Error>, membership: GroupMembership) {
         guard self.membership === membership, membership.starting.remove(tp) != nil, let loop = eventLoop else { return }
+        let found: Offset?
+        switch committed {
+        case .success(let offset): found = offset
+        case .failure(let error as SpoolError) where error.code == .unknownTopic || error.code == .shuttingDown:
+            return  // the topic is gone (the manager hears of it on its next tick) or the broker stops
+        case .failure(let error):
+            // Starting anywhere else could skip or repeat records: give the partitions up, so the
+            // group hands them to a member that can read where the group stands.
+            logger.error(
+                "cannot read a committed offset; the member leaves its group",
+                metadata: ["group": "\(membership.group)", "member": "\(membership.id)", "partition": "\(tp)", "error": "\(error)"])
+            leaveGroup(commitDelivered: false)
+            context?.close(promise: nil)
+            return
+        }
         let start: Offset
         do {
-            if let committed = committed ?? nil {
+            if let committed = found {
                 membership.committed[tp] = committed
                 // A commit past the retained range (records deleted, topic recreated) restarts
                 // at the nearest end, like Kafka's auto.offset.reset.
@@ -129,8 +151,8 @@ extension ConnectionHandler {
         tail.start()
     }
 
-    func onRevoked(_ partitions: [TopicPartition], generation: Generation, done: @escaping @Sendable () -> Void) {
-        guard let membership, let loop = eventLoop else {
+    func onRevoked(_ partitions: [TopicPartition], generation: Generation, member: MemberID, done: @escaping @Sendable () -> Void) {
+        guard let membership = currentMembership(member), let loop = eventLoop else {
             done()
             return
         }
@@ -151,8 +173,8 @@ extension ConnectionHandler {
         EventLoopFuture.andAllComplete(commits, on: loop).whenComplete { _ in done() }
     }
 
-    func onRemovedFromGroup(_ reason: RemovalReason) {
-        guard membership != nil else { return }
+    func onRemovedFromGroup(_ reason: RemovalReason, member: MemberID) {
+        guard currentMembership(member) != nil else { return }
         leaveGroup(commitDelivered: false, notifyManager: false)
         // The session expired: the peer is gone or stuck; close so it cannot act on stale state.
         context?.close(promise: nil)
@@ -163,17 +185,29 @@ extension ConnectionHandler {
     func leaveGroup(commitDelivered: Bool, notifyManager: Bool = true) {
         guard let membership else { return }
         self.membership = nil
-        membership.adapter.closed()
         membership.autoCommitTask?.cancel()
         let tails = membership.tails
         membership.tails = [:]
         membership.starting = []
         for tail in tails.values { tail.stop() }
-        // Commit before leaving: while still a member, its tails are partitions it owns.
-        if commitDelivered, membership.request.autoCommit, let loop = eventLoop, let generation = groups.generation(of: membership.id) {
-            _ = autoCommits(tails, membership: membership, generation: generation, loop: loop)
+        guard notifyManager else {
+            membership.adapter.closed()
+            return
         }
-        if notifyManager { groups.leave(membership.id) }
+        // Commit before leaving: while still a member its tails are partitions it owns, and the
+        // next owner reads the committed offset only once this member has left. Until then the
+        // member counts as healthy, so the manager does not hand its partitions on early.
+        if commitDelivered, membership.request.autoCommit, let loop = eventLoop, let generation = groups.generation(of: membership.id) {
+            let commits = autoCommits(tails, membership: membership, generation: generation, loop: loop)
+            let (groups, member, adapter) = (self.groups, membership.id, membership.adapter)
+            EventLoopFuture.andAllComplete(commits, on: loop).whenComplete { _ in
+                adapter.closed()
+                groups.leave(member)
+            }
+        } else {
+            membership.adapter.closed()
+            groups.leave(membership.id)
+        }
     }
 
     /// Periodic auto-commit of every delivered position that moved since the last commit.
@@ -190,11 +224,13 @@ extension ConnectionHandler {
             let delivered = tail.delivered
             if let committed = membership.committed[tp], committed >= delivered { continue }
             if membership.committed[tp] == nil && delivered == tail.startOffset { continue }
-            membership.committed[tp] = delivered
-            futures.append(
-                broker.commitOffset(
-                    topic: tp.topic, partition: tp.partition, group: membership.group.value, nextOffset: delivered,
-                    generation: generation.rawValue, member: membership.id.value, on: loop))
+            let commit = broker.commitOffset(
+                topic: tp.topic, partition: tp.partition, group: membership.group.value, nextOffset: delivered,
+                generation: generation.rawValue, member: membership.id.value, on: loop)
+            // Recorded only once stored: a failed commit is tried again on the next round.
+            let bound = NIOLoopBound(membership, eventLoop: loop)
+            commit.whenSuccess { bound.value.committed[tp] = max(bound.value.committed[tp] ?? delivered, delivered) }
+            futures.append(commit)
         }
         return futures
     }

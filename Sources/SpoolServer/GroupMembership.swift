@@ -9,7 +9,6 @@ final class GroupMembership {
     let id: MemberID
     let group: GroupName
     let request: GroupSubscribeRequest
-    let sessionTimeoutMs: Int64
     let adapter: MemberAdapter
     /// Partitions being delivered now.
     var tails: [TopicPartition: PartitionTail] = [:]
@@ -19,26 +18,32 @@ final class GroupMembership {
     var committed: [TopicPartition: Offset] = [:]
     var autoCommitTask: RepeatedTask?
 
-    init(id: MemberID, group: GroupName, request: GroupSubscribeRequest, sessionTimeoutMs: Int64, adapter: MemberAdapter) {
+    init(id: MemberID, group: GroupName, request: GroupSubscribeRequest, adapter: MemberAdapter) {
         self.id = id
         self.group = group
         self.request = request
-        self.sessionTimeoutMs = sessionTimeoutMs
         self.adapter = adapter
     }
 }
 
 /// The `GroupMemberConnection` the manager holds: hops every call onto the connection's loop.
+///
+/// Each call carries the member it was meant for: a connection can leave a group and join again
+/// (UNSUB, then SUB ... group=), and a call queued for the old membership must not act on the new.
 final class MemberAdapter: GroupMemberConnection {
+    private let member: MemberID
     private let loop: EventLoop
     private let handler: NIOLoopBound<ConnectionHandler>
     private let open = Atomic<Bool>(true)
     /// Monotonic ms since the socket stopped taking output, 0 while it takes it.
     private let stalledSinceMs = Atomic<Int64>(0)
 
-    init(handler: ConnectionHandler, loop: EventLoop) {
+    /// `writable`: whether the socket takes output now (a member may join already stalled).
+    init(member: MemberID, handler: ConnectionHandler, loop: EventLoop, writable: Bool) {
+        self.member = member
         self.loop = loop
         self.handler = NIOLoopBound(handler, eventLoop: loop)
+        writabilityChanged(writable)
     }
 
     func closed() { open.store(false, ordering: .relaxed) }
@@ -48,18 +53,18 @@ final class MemberAdapter: GroupMemberConnection {
     }
 
     func groupAssigned(_ partitions: [TopicPartition], generation: Generation) {
-        let handler = self.handler
-        loop.execute { handler.value.onAssigned(partitions, generation: generation) }
+        let (handler, member) = (self.handler, self.member)
+        loop.execute { handler.value.onAssigned(partitions, generation: generation, member: member) }
     }
 
     func groupRevoked(_ partitions: [TopicPartition], generation: Generation, done: @escaping @Sendable () -> Void) {
-        let handler = self.handler
-        loop.execute { handler.value.onRevoked(partitions, generation: generation, done: done) }
+        let (handler, member) = (self.handler, self.member)
+        loop.execute { handler.value.onRevoked(partitions, generation: generation, member: member, done: done) }
     }
 
     func groupRemoved(_ reason: RemovalReason) {
-        let handler = self.handler
-        loop.execute { handler.value.onRemovedFromGroup(reason) }
+        let (handler, member) = (self.handler, self.member)
+        loop.execute { handler.value.onRemovedFromGroup(reason, member: member) }
     }
 
     func isHealthy(nowMs: Int64, sessionTimeoutMs: Int64) -> Bool {

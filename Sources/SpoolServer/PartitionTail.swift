@@ -64,7 +64,8 @@ final class PartitionTail {
                 tail.next = batch.next
                 guard let written = tail.handler?.push(batch.buffer) else { return }
                 written.whenComplete { result in
-                    if case .success = result { bound.value.delivered = max(bound.value.delivered, batch.next) }
+                    // Batches are written one at a time, in order: the last one taken is the position.
+                    if case .success = result { bound.value.delivered = batch.next }
                     bound.value.pump()
                 }
             case .success:
@@ -77,6 +78,7 @@ final class PartitionTail {
                     return
                 }
                 tail.next = earliest
+                tail.delivered = earliest
                 tail.pump()
             case .failure:
                 // Topic dropped or broker stopping: the subscription ends.

@@ -222,6 +222,41 @@ struct GroupTests {
         await broker.stopAndRemove()
     }
 
+    /// UNSUB of a commit=auto member commits what it was delivered before it leaves, so the
+    /// next owner starts right after it (no record twice); and the same connection can join
+    /// again and is served as a new member.
+    @Test func aCleanLeaveHandsOverWhereItStoppedAndTheConnectionCanJoinAgain() async throws {
+        var limits = SpoolLimits()
+        limits.autoCommitIntervalMs = 600_000  // only the leave commits
+        let broker = try await TestBroker.start(limits: limits)
+        let admin = try await broker.client()
+        try await admin.createTopic("handover", partitions: 1)
+        let first = try await broker.client()
+        let firstInbox = Inbox(first)
+        try await first.subscribe(topics: ["handover"], group: "h", from: .earliest)
+        _ = try await admin.publish(batch: (0..<30).map { OutgoingRecord(topic: "handover", value: "a\($0)") })
+        try await eventually("the first member's delivery") { firstInbox.received.count == 30 }
+        _ = try await first.unsubscribe()
+
+        let second = try await broker.client()
+        let secondInbox = Inbox(second)
+        try await second.subscribe(topics: ["handover"], group: "h", from: .earliest)
+        try await settled(admin, group: "h", members: 1, partitions: 1)
+        _ = try await admin.publish(batch: (30..<35).map { OutgoingRecord(topic: "handover", value: "a\($0)") })
+        try await eventually("the second member's delivery") { secondInbox.received.count >= 5 }
+        #expect(secondInbox.values == (30..<35).map { "a\($0)" })
+
+        // The first connection joins again, in another group: a new member with its own records.
+        try await first.subscribe(topics: ["handover"], group: "again", from: .earliest)
+        try await eventually("the rejoined member's delivery") { firstInbox.received.count == 65 }
+        #expect(Array(firstInbox.values.suffix(35)) == (0..<35).map { "a\($0)" })
+        #expect(secondInbox.values == (30..<35).map { "a\($0)" })
+        await first.close()
+        await second.close()
+        await admin.close()
+        await broker.stopAndRemove()
+    }
+
     @Test func aMemberThatStopsReadingIsRemovedAfterItsSession() async throws {
         var limits = SpoolLimits()
         limits.subscriptionBatchBytes = 64 * 1024
