@@ -27,6 +27,7 @@ extension SpoolClient {
         topics: [String], group: String, from: StartPosition = .latest, autoCommit: Bool = true, sessionTimeoutMs: Int64? = nil
     ) async throws -> String {
         for topic in topics { _ = try topicName(topic) }
+        try checkGroupName(group)
         var line = "SUB \(topics.joined(separator: ",")) group=\(group) from=\(from) commit=\(autoCommit ? "auto" : "manual")"
         if let sessionTimeoutMs { line += " session=\(sessionTimeoutMs)" }
         return try await send(line: line)[0]
@@ -52,6 +53,7 @@ extension SpoolClient {
 
     /// `GROUP <g>`.
     public func describeGroup(_ group: String) async throws -> GroupDescription {
+        try checkGroupName(group)
         var description = GroupDescription(generation: 0, members: [:], lag: [])
         for line in try await send(line: "GROUP \(group)", expectingBlock: true) {
             let parts = line.split(separator: " ")

@@ -54,7 +54,12 @@ public final class SpoolClient: Sendable {
     // MARK: Raw requests
 
     /// Sends one request line (no line end) and returns the reply's lines. `ERR` replies throw.
+    /// A line with a line break in it is refused: it would be two requests, and the second one's
+    /// reply would be read as the answer to the next call.
     public func send(line: String, expectingBlock: Bool = false) async throws -> [String] {
+        guard !line.utf8.contains(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else {
+            throw SpoolClientError.invalidArgument("a request line cannot contain a line break")
+        }
         var bytes = channel.allocator.buffer(capacity: line.utf8.count + 1)
         bytes.writeString(line)
         bytes.writeString("\n")
@@ -93,5 +98,10 @@ public final class SpoolClient: Sendable {
     func topicName(_ name: String) throws -> TopicName {
         guard let topic = TopicName(name) else { throw SpoolClientError.invalidArgument("illegal topic name \(name)") }
         return topic
+    }
+
+    /// Group names follow the topic-name rule (the broker's `GroupName`).
+    func checkGroupName(_ name: String) throws {
+        guard TopicName(name) != nil else { throw SpoolClientError.invalidArgument("illegal group name \(name)") }
     }
 }

@@ -7,12 +7,8 @@ struct GroupsCommand: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
 
     func run() async throws {
-        let lines = try await server.withClient { try await $0.send(line: "GROUPS", expectingBlock: true) }
-        let rows = lines.compactMap { line -> [String]? in
-            let parts = line.split(separator: " ").map(String.init)
-            guard parts.count == 4, parts[0] == "GROUP" else { return nil }
-            return [parts[1], String(parts[2].dropFirst("generation=".count)), String(parts[3].dropFirst("members=".count))]
-        }
+        let groups = try await server.withClient { try await $0.groups() }
+        let rows = groups.keys.sorted().map { name in [name, String(groups[name]!.generation), String(groups[name]!.members)] }
         try standardOutput.write(TextTable(rows: [["GROUP", "GENERATION", "MEMBERS"]] + rows).render())
     }
 }

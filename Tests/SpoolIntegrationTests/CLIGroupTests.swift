@@ -20,7 +20,10 @@ struct CLIGroupTests {
 
         let groups = try await cli.run("groups")
         #expect(groups.status == 0)
-        #expect(groups.out.contains("billing"))
+        let groupRows = groups.out.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        #expect(groupRows.first == ["GROUP", "GENERATION", "MEMBERS"])
+        let billing = try #require(groupRows.first { $0.first == "billing" })
+        #expect(billing.count == 3 && Int(billing[1]).map { $0 >= 1 } == true && billing[2] == "1", "\(billing)")
         let group = try await cli.run("group", "billing")
         #expect(group.status == 0)
         let lines = group.out.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
@@ -30,8 +33,13 @@ struct CLIGroupTests {
         #expect(Int(row0[6]).map { $0 >= 0 } == true)
         let row1 = try #require(lines.first { $0.first == "orders" && $0.count == 7 && $0[1] == "1" })
         #expect(Array(row1.prefix(6)) == ["orders", "1", id, "-", "5", "5"])
+        // A name that is not a legal group name is a usage error, and never reaches the broker as
+        // a second command.
         let unknown = try await cli.run("group", "bad/name")
-        #expect(unknown.status == 1)
+        #expect(unknown.status == 2)
+        let injected = try await cli.run("group", "x\nDROP orders")
+        #expect(injected.status == 2)
+        #expect(try await admin.topics().map(\.name) == ["orders"])
         await member.close()
         await admin.close()
         await broker.stopAndRemove()

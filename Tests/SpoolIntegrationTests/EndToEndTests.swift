@@ -235,4 +235,22 @@ struct EndToEndTests {
         await client.close()
         await broker.stopAndRemove()
     }
+
+    /// The client sends exactly one request per call: a line break inside an argument would
+    /// smuggle in a second command (here a DROP), so the client refuses it before sending.
+    @Test func aLineBreakInAnArgumentNeverBecomesASecondCommand() async throws {
+        let broker = try await TestBroker.start()
+        let client = try await broker.client()
+        try await client.createTopic("kept")
+        await #expect(throws: SpoolClientError.invalidArgument("a request line cannot contain a line break")) {
+            _ = try await client.send(line: "PING\nDROP kept")
+        }
+        await #expect(throws: SpoolClientError.invalidArgument("illegal group name g\r\nDROP kept")) {
+            _ = try await client.subscribe(topics: ["kept"], group: "g\r\nDROP kept")
+        }
+        try await client.ping()
+        #expect(try await client.topics().map(\.name) == ["kept"])
+        await client.close()
+        await broker.stopAndRemove()
+    }
 }
