@@ -22,6 +22,8 @@ public struct GroupEvent: Sendable, Equatable {
 
     /// Parses a pushed line; nil for any other line.
     public init?(line: String) {
+        // Cheap test first: every reply line passes through here.
+        guard line.hasPrefix("ASSIGNED ") || line.hasPrefix("REVOKED ") else { return nil }
         let parts = line.split(separator: " ")
         guard parts.count == 5, let kind = Kind(rawValue: String(parts[0])) else { return nil }
         let f = fields(line)

@@ -19,12 +19,12 @@ struct Arguments {
     var options: [String: Range<Int>] = [:]
 }
 
-/// The grammar of every command except the framing of `PUB` payloads (see `PublishGrammar`).
+/// The grammar of every command but `PUB` (`PublishGrammar`, which `RequestParser` calls
+/// directly with the connection's topic cache).
 enum CommandGrammar {
     static func parse(_ line: RequestLine, limits: SpoolLimits) -> LineParse {
         let verb = line.upper(line.tokens[0])
         let args = line.tokens.dropFirst()
-        if verb == "PUB" { return PublishGrammar.parse(line, limits: limits) }
         guard HelpText.help(for: verb) != nil else {
             return .failure(
                 SpoolError(.unknownCommand, "unknown command \(line.quoted(line.tokens[0])); try HELP"),

@@ -47,7 +47,7 @@ enum GroupGrammar {
                 }
             }
             if let range = args.options["session"] {
-                switch CommandGrammar.number(line, range, name: "session", verb: verb, in: 1000...limits.groupSessionTimeoutMaxMs) {
+                switch CommandGrammar.number(line, range, name: "session", verb: verb, in: 1000...max(1000, limits.groupSessionTimeoutMaxMs)) {
                 case .success(let ms): request.sessionTimeoutMs = ms
                 case .failure(let error): return .failure(error)
                 }

@@ -8,11 +8,6 @@ import SpoolCore
 enum PublishGrammar {
     static let verb = "PUB"
 
-    static func parse(_ line: RequestLine, limits: SpoolLimits) -> LineParse {
-        var topics = TopicCache()
-        return parse(line, limits: limits, topics: &topics)
-    }
-
     /// `topics` remembers the last topic name, so a producer's stream of `PUB`s to one topic
     /// validates and allocates its name once, not once per record.
     static func parse(_ line: RequestLine, limits: SpoolLimits, topics: inout TopicCache) -> LineParse {
@@ -103,11 +98,14 @@ enum PublishGrammar {
             }
         }
         if let range = args.acks {
-            switch line.lower(range) {
-            case "none", "0": request.acks = .none
-            case "leader", "1": request.acks = .leader
-            case "all", "-1": request.acks = .all
-            default:
+            // Compared in place: no String per record for producers that send acks= every time.
+            if line.isWord(range, "none") || line.isWord(range, "0") {
+                request.acks = .none
+            } else if line.isWord(range, "leader") || line.isWord(range, "1") {
+                request.acks = .leader
+            } else if line.isWord(range, "all") || line.isWord(range, "-1") {
+                request.acks = .all
+            } else {
                 return .failure(CommandGrammar.badArgument(verb, "acks must be none, leader, all, 0, 1 or -1, not \(line.quoted(range))"))
             }
         }

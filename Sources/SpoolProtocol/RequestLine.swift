@@ -9,11 +9,6 @@ struct RequestLine {
     var bytes: ByteBuffer
     var tokens: [Range<Int>]
 
-    init(bytes: ByteBuffer) {
-        var scratch: [Range<Int>] = []
-        self.init(bytes: bytes, reusing: &scratch)
-    }
-
     /// Splits `bytes`, storing the tokens in `scratch`'s storage (taken, emptied and kept) when
     /// no one else holds it: a parser hands back each line's array, so steady-state parsing
     /// allocates no token array per request.

@@ -96,8 +96,7 @@ public struct RequestParser: Sendable {
                 // storage instead of allocating one per request.
                 defer { tokenScratch = line.tokens }
                 if line.tokens.isEmpty { continue }  // blank lines are ignored
-                // PUB straight to its grammar (what CommandGrammar.parse does first anyway), with
-                // this connection's topic cache.
+                // PUB to its own grammar, with this connection's topic cache.
                 let parsed =
                     line.isWord(line.tokens[0], "pub")
                     ? PublishGrammar.parse(line, limits: limits, topics: &topics) : CommandGrammar.parse(line, limits: limits)

@@ -78,7 +78,12 @@ final class GroupManager: Sendable {
             }
             state.members[member] = Member(
                 group: group, connection: connection, sessionTimeoutMs: sessionTimeoutMs, autoCommit: autoCommit)
-            var coordinator = state.groups[group] ?? GroupCoordinator(name: group)
+            var coordinator = state.groups[group]
+                ?? GroupCoordinator(
+                    name: group,
+                    // The broker's own limit, so the coordinator never clamps a session the broker
+                    // has already accepted and announced in OK subscribed.
+                    config: GroupConfig(revocationTimeoutMs: GroupConfig().revocationTimeoutMs, sessionTimeoutMaxMs: limits.groupSessionTimeoutMaxMs))
             let actions = coordinator.join(member, topics: counts, sessionTimeoutMs: sessionTimeoutMs, now: now)
             state.groups[group] = coordinator
             state.knownCounts[group, default: [:]].merge(counts) { _, new in new }

@@ -8,7 +8,7 @@ import SpoolProtocol
 struct ProduceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "produce",
-        abstract: "Publish records: each VALUE argument, else each line of standard input, else --file.",
+        abstract: "Publish records: each VALUE argument, or the whole --file as one record, else each line of standard input.",
         discussion: """
             Lines from standard input are sent pipelined, --batch records (or 4 MiB) per flush; a line \
             ends at LF, and a CR before the LF is dropped. Use --file for a value with line ends or binary bytes.

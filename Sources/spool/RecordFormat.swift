@@ -18,11 +18,19 @@ enum RecordFormat: String, ExpressibleByArgument, CaseIterable {
             try output.write(message.value)
             try output.write("\n")
         case .msg:
-            let key = String(decoding: KeyCodec.render(message.key), as: UTF8.self)
-            try output.write(
-                "MSG \(message.topic) \(message.partition) \(message.offset) \(message.timestamp) \(key) \(message.value.readableBytes)\n")
-            try output.write(message.value)
-            try output.write("\n")
+            // The broker's own renderer, so the two forms cannot drift apart.
+            let prefix = Array("MSG \(message.topic) \(message.partition) ".utf8)
+            var buffer = ByteBuffer()
+            message.value.withUnsafeReadableBytes { value in
+                func render(_ key: UnsafeRawBufferPointer?) {
+                    prefix.withUnsafeBytes {
+                        MessageRenderer.render(
+                            RecordView(offset: message.offset, timestamp: message.timestamp, key: key, value: value), prefix: $0, into: &buffer)
+                    }
+                }
+                if let key = message.key { key.withUnsafeBytes { render($0) } } else { render(nil) }
+            }
+            try output.write(buffer)
         case .json:
             try output.write(Self.json(message))
             try output.write("\n")
