@@ -6,7 +6,8 @@ import SpoolCore
 /// their own `PartitionReader` connections; WAL lets them read while this writes.
 public final class PartitionStore: @unchecked Sendable {
     public let path: String
-    private let connection: SQLiteConnection
+    /// Internal (not private) so tests can check the pragmas of the connection that writes.
+    let connection: SQLiteConnection
     private var statements: Statements?
 
     /// The prepared statements of the hot path, released together on close.

@@ -18,8 +18,10 @@ import Darwin
 
 let usage = "usage: spool-sim --seed N --nodes 3|5 [--steps K] [--seeds-count C] [--trace] [--inject-corruption]"
 
+/// A usage error: the message and the usage on standard error, exit status 2.
 func fail(_ message: String) -> Never {
-    print("spool-sim: \(message)\n\(usage)")
+    let text = "spool-sim: \(message)\n\(usage)\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
     exit(2)
 }
 

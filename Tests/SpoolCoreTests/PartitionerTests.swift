@@ -28,12 +28,17 @@ struct PartitionerTests {
         #expect(Partitioner.partition(forKey: Array("21".utf8), partitionCount: 3) == PartitionID(Int(1_173_551_340 % 3)))
         #expect(Partitioner.partition(forKey: Array("21".utf8), partitionCount: 7) == PartitionID(Int(1_173_551_340 % 7)))
         #expect(Partitioner.partition(forKey: Array("21".utf8), partitionCount: 16) == PartitionID(Int(1_173_551_340 % 16)))
-        // Every tail length (0...3 leftover bytes) goes through the same path as the vectors.
+        // Every tail length (0...3 leftover bytes): the three entry points agree (contiguous
+        // bytes, a raw buffer, and a collection without contiguous storage, which is copied),
+        // and the partition is toPositive(murmur2) % count.
         for length in 0..<64 {
             let key = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+            let hash = key.withUnsafeBytes { Partitioner.murmur2Buffer($0) }
+            #expect(Partitioner.murmur2(key) == hash)
+            #expect(Partitioner.murmur2(key.lazy.map { $0 }) == hash)
             let partition = Partitioner.partition(forKey: key, partitionCount: 5)
-            #expect((0..<5).contains(partition.rawValue))
-            #expect(partition == Partitioner.partition(forKey: key, partitionCount: 5))
+            #expect(partition == PartitionID(Int(Partitioner.toPositive(hash)) % 5))
+            #expect(key.withUnsafeBytes { Partitioner.partition(forKey: $0, partitionCount: 5) } == partition)
         }
     }
 }

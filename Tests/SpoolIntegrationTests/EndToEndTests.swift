@@ -212,7 +212,9 @@ struct EndToEndTests {
 
     @Test func twoBrokersCannotShareADataFolder() async throws {
         let first = try await TestBroker.start()
-        await #expect(throws: (any Error).self) { _ = try await TestBroker.start(dataDirectory: first.dataDirectory) }
+        await #expect { _ = try await TestBroker.start(dataDirectory: first.dataDirectory) } throws: {
+            "\($0)".contains("is in use by another broker")
+        }
         // The first one is unharmed, and the folder is free again once it stops.
         try await first.client().ping()
         await first.stop()

@@ -87,10 +87,10 @@ struct ExamplesTests {
         await broker.stopAndRemove()
     }
 
-    @Test("spool-example runs to the end", .enabled(if: ChildProcess.builtProduct("spool-example") != nil, "spool-example is not built"))
+    @Test("spool-example runs to the end")
     func swiftExample() async throws {
         let broker = try await TestBroker.start()
-        let example = try #require(ChildProcess.builtProduct("spool-example"))
+        let example = try #require(ChildProcess.builtProduct("spool-example"), "spool-example is built by swift test")
         let result = try await ChildProcess.run(example, ["127.0.0.1:\(broker.port)"])
         #expect(result.status == 0, "\(result.out)\(result.err)")
         #expect(result.out.contains("published 10 records, offsets 0...9"))

@@ -148,12 +148,12 @@ struct PartitionStoreTests {
     }
 
     @Test func pragmasAreSetForDurability() throws {
-        let path = temporaryDatabase()
-        _ = try PartitionStore(path: path)
-        let connection = try ConnectionFactory.openWriter(path: path, migrations: .partition)
-        #expect(try connection.scalarText("PRAGMA journal_mode") == "wal")
-        #expect(try connection.scalarInt("PRAGMA synchronous") == 2)
-        #expect(try connection.integrityCheck() == "ok")
+        // On the connection that writes the records, not on a new one.
+        let store = try PartitionStore(path: temporaryDatabase())
+        #expect(try store.connection.scalarText("PRAGMA journal_mode") == "wal")
+        #expect(try store.connection.scalarInt("PRAGMA synchronous") == 2)
+        #expect(try store.connection.scalarInt("PRAGMA wal_autocheckpoint") == 1000)
+        #expect(try store.integrityCheck() == "ok")
     }
 
     /// SQLite's memory statistics take a global mutex around every allocation; the first
