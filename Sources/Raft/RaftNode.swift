@@ -44,11 +44,14 @@ public struct RaftNode {
         self.log = RaftLog(storage: storage)
         let hardState = storage.hardState()
         if !hardState.isEmpty {
-            precondition(hardState.commit >= log.committed && hardState.commit <= log.lastIndex(),
-                         "hard state commit \(hardState.commit) outside the stored log \(log.committed)...\(log.lastIndex())")
+            // A commit below the snapshot is what a crash between `applySnapshot` and
+            // `setHardState` of one `Ready` leaves: the snapshot is committed by definition, so
+            // the node starts from it.
+            precondition(hardState.commit <= log.lastIndex(),
+                         "hard state commit \(hardState.commit) beyond the stored log \(log.committed)...\(log.lastIndex())")
             term = hardState.term
             vote = hardState.vote
-            log.commit(to: hardState.commit)
+            log.commit(to: max(hardState.commit, log.committed))
         }
         if let applied = config.appliedIndex { log.applied(to: applied) }
         previousHardState = hardState

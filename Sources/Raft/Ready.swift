@@ -10,7 +10,9 @@
 ///    keeps accepting `tick`, `step` and `propose` meanwhile.
 ///
 /// If the process crashes between 1 and 4, everything not yet persisted is simply lost: the node
-/// restarts from its storage.
+/// restarts from its storage. That includes a crash between the calls of step 1: a snapshot
+/// stored without the hard state after it restarts as committed, and entries stored without the
+/// hard state are taken up again by the leader; nothing was sent yet that promised them.
 public struct Ready: Sendable {
     /// Set when the role or leader changed since the previous `Ready`.
     public var softState: SoftState?

@@ -158,4 +158,21 @@ struct StorageContractTests {
         #expect(restarted.logEntries() == node.logEntries())
         #expect(restarted.role == .follower)
     }
+
+    /// A crash between `applySnapshot` and `setHardState` of one `Ready` leaves a hard state whose
+    /// commit is below the snapshot; the node must still start (from the snapshot), every time.
+    @Test("a node restarts after a crash between storing a snapshot and its hard state", arguments: StorageKind.allCases)
+    func restartAfterSnapshotWithoutHardState(kind: StorageKind) throws {
+        let storage = kind.make()
+        try storage.append([entry(1, 1, [1])])
+        try storage.setHardState(HardState(term: 1, vote: 2, commit: 1))
+        try storage.applySnapshot(Snapshot(index: 10, term: 2, voters: [1, 2, 3]))
+        let config = RaftConfig(id: 1, voters: [1, 2, 3])
+        for seed: UInt64 in 1...2 {
+            let node = RaftNode(config: config, storage: storage, random: SplitMix64(seed: seed))
+            #expect(node.commitIndex == 10)
+            #expect(node.firstIndex == 11 && node.lastIndex == 10)
+            #expect(node.term == 1 && node.vote == 2)
+        }
+    }
 }
