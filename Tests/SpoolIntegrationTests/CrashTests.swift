@@ -72,6 +72,14 @@ struct CrashTests {
             acked += ackedThisRound.withLock { $0 }
         }
 
+        // The files as the last SIGKILL left them pass SQLite's own check (read-only, before any
+        // broker opens them again).
+        for partition in 0..<partitions {
+            let connection = try SQLiteConnection(path: directory + "/topics/crash/\(partition).sqlite3", mode: .readOnly)
+            #expect(try connection.integrityCheck() == "ok", "partition \(partition) right after SIGKILL")
+            connection.close()
+        }
+
         // Restart and check every acknowledged record, the offsets and the files.
         let spoold = try SpooldProcess.start(dataDirectory: directory)
         let client = try await SpoolClient.connect(port: spoold.port)

@@ -73,9 +73,18 @@ struct ProtocolDocsTests {
         #expect(HelpText.replyLines(for: nil)?.count == HelpText.commands.count + 1)
     }
 
-    @Test("every limit and its spoold flag is in the Limits table")
+    @Test("every limit is in the Limits table with its default, and the flags named here too")
     func limits() throws {
         let text = try Self.docs()
+        // Every stored limit, found by reflection so a new one cannot be missed: its row starts
+        // with its name and its default value.
+        let defaults = Mirror(reflecting: SpoolLimits()).children.compactMap { child in
+            child.label.map { ($0, "\(child.value)") }
+        }
+        #expect(defaults.count >= 18)
+        for (name, value) in defaults {
+            #expect(text.contains("| `\(name)` | \(value) "), "limit \(name) with default \(value)")
+        }
         let flags = [
             "lineBytes": "--line-bytes", "payloadBytes": "--payload-bytes", "keyBytes": "--key-bytes",
             "connections": "--max-connections", "pendingRequestsPerConnection": "--pending-requests",
@@ -83,6 +92,8 @@ struct ProtocolDocsTests {
             "partitionsPerTopic": "--partitions-per-topic", "topics": "--max-topics",
             "topicNameBytes": "--topic-name-bytes", "commitBatchRecords": "--commit-batch-records",
             "commitBatchBytes": "--commit-batch-bytes", "subscriptionBatchBytes": "--subscription-batch-bytes",
+            "groupSessionTimeoutMs": "--group-session-timeout-ms", "groupSessionTimeoutMaxMs": "--group-session-timeout-max-ms",
+            "autoCommitIntervalMs": "--auto-commit-interval-ms", "groups": "--max-groups",
         ]
         for (name, flag) in flags.sorted(by: { $0.key < $1.key }) {
             #expect(text.contains("| `\(name)` |") && text.contains("`\(flag)`"), "limit \(name) / \(flag)")
