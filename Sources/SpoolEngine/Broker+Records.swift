@@ -12,12 +12,6 @@ extension Broker {
     public func produce(
         topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, waiter: (any AppendWaiter)?, token: Int = 0
     ) throws(SpoolError) -> PartitionID {
-        try produce(topic: name, key: key, partition: partition, value: value, completion: waiter.map { .waiter($0, token: token) } ?? .none)
-    }
-
-    private func produce(
-        topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, completion: AppendCompletion
-    ) throws(SpoolError) -> PartitionID {
         try checkRunning()
         let topic = try self.topic(name)
         if let key, key.readableBytes > config.limits.keyBytes {
@@ -37,7 +31,7 @@ extension Broker {
         let log = try topic.partition(id)
         BrokerStats.add(stats.recordsIn, 1)
         BrokerStats.add(stats.bytesIn, value.readableBytes)
-        try log.append(PendingAppend(key: key, value: value, completion: completion))
+        try log.append(PendingAppend(key: key, value: value, completion: waiter.map { .waiter($0, token: token) } ?? .none))
         return id
     }
 

@@ -74,17 +74,24 @@ final class PartitionLog: Sendable {
 
     // MARK: Appending
 
-    /// Queues a record for the next group commit. `promise`, when given, gets its offset once the
-    /// record is fsynced, or fails with `SpoolError`.
+    /// Queues a record for the next group commit. Its `completion` hears the offset once the
+    /// record is fsynced, or the `SpoolError` it failed with.
     func append(_ record: PendingAppend) throws(SpoolError) {
+        try enqueue { $0.pending.append(record) }
+    }
+
+    /// Queues a consumer-group commit for the next group commit: it is written in the same
+    /// transaction (and fsync) as the records queued with it. Throws (and leaves `promise` to the
+    /// caller) when the log is closing.
+    func commit(_ commit: OffsetCommit, promise: EventLoopPromise<Void>) throws(SpoolError) {
+        try enqueue { $0.pendingCommits.append(PendingCommit(commit: commit, promise: promise)) }
+    }
+
+    /// Adds work to the queue and starts the flush loop when it is not running.
+    private func enqueue(_ add: (inout State) -> Void) throws(SpoolError) {
         let outcome: Result<Bool, SpoolError> = state.withLockedValue { state in
-            if let reason = state.closing {
-                return .failure(
-                    reason == .dropped
-                        ? SpoolError(.unknownTopic, "topic \(topic) was dropped")
-                        : SpoolError(.shuttingDown, "the broker is shutting down"))
-            }
-            state.pending.append(record)
+            if let reason = state.closing { return .failure(closedError(reason)) }
+            add(&state)
             guard !state.flushing else { return .success(false) }
             state.flushing = true
             return .success(true)
@@ -94,23 +101,11 @@ final class PartitionLog: Sendable {
         }
     }
 
-    /// Queues a consumer-group commit for the next group commit: it is written in the same
-    /// transaction (and fsync) as the records queued with it.
-    func commit(_ commit: OffsetCommit, promise: EventLoopPromise<Void>) throws(SpoolError) {
-        let outcome: Result<Bool, SpoolError> = state.withLockedValue { state in
-            if let reason = state.closing {
-                return .failure(
-                    reason == .dropped
-                        ? SpoolError(.unknownTopic, "topic \(topic) was dropped")
-                        : SpoolError(.shuttingDown, "the broker is shutting down"))
-            }
-            state.pendingCommits.append(PendingCommit(commit: commit, promise: promise))
-            guard !state.flushing else { return .success(false) }
-            state.flushing = true
-            return .success(true)
-        }
-        if try outcome.get() {
-            pool.submit { _ in self.flushLoop() }
+    /// What work sent to a closing log fails with.
+    private func closedError(_ reason: CloseReason) -> SpoolError {
+        switch reason {
+        case .dropped: SpoolError(.unknownTopic, "topic \(topic) was dropped")
+        case .shutdown: SpoolError(.shuttingDown, "the broker is shutting down")
         }
     }
 
@@ -179,15 +174,16 @@ final class PartitionLog: Sendable {
             state.pending.removeFirst(count)
             return (batch, commits, nil, [], [])
         }
-        let dropped = SpoolError(.unknownTopic, "topic \(topic) was dropped")
+        let dropped = closedError(.dropped)
         Self.fail(taken.failed, dropped)
         for commit in taken.failedCommits { commit.promise.fail(dropped) }
         if let closed = taken.closed { finishClose(closed) }
         return taken.batch.map { ($0, taken.commits) }
     }
 
-    /// Tells everyone waiting on a committed batch: one task per waiter (a connection), never one
-    /// per record, and no allocation per record (`WaiterGroups`).
+    /// Tells everyone waiting on a committed batch: one task per event loop with the results of
+    /// each of its connections, never one per record, and no allocation per record
+    /// (`WaiterGroups`).
     private static func complete(_ batch: [PendingAppend], first: Offset, topic: TopicName, partition: PartitionID) {
         var byWaiter = WaiterGroups<any AppendWaiter, (token: Int, offset: Offset)>()
         for index in batch.indices {

@@ -83,8 +83,9 @@ extension ConnectionHandler {
         }
     }
 
-    /// The hot path of a pipelined producer: one promise per record, whose completion renders the
-    /// reply straight into the outbound buffer (no mapped future, no reply `String`).
+    /// The hot path of a pipelined producer: the record is queued with this connection's waiter
+    /// and its slot; the reply is rendered straight into the outbound buffer when its commit is
+    /// reported (no promise, closure or reply `String` per record).
     private func runPublish(_ publish: PublishRequest, slot: Int, loop: EventLoop) {
         do {
             guard publish.acks != .none else {

@@ -50,8 +50,9 @@ extension ConnectionHandler {
                 topics: request.topics, group: group.value, member: member.value, autoCommit: request.autoCommit, sessionMs: session))
     }
 
-    /// A peer that vanished without closing (host gone, cable cut) is found by TCP within the
-    /// session timeout: keepalive probes on an idle socket, and TCP_USER_TIMEOUT for unacknowledged
+    /// A peer that vanished without closing (host gone, cable cut) is found by TCP: keepalive
+    /// probes on an idle socket (within five sixths of a session of 6 s or more; the kernel counts
+    /// whole seconds, so about 4 s for shorter ones), and TCP_USER_TIMEOUT for unacknowledged
     /// output. A telnet user who only reads answers the probes from their kernel and stays.
     static func configureKeepalive(_ channel: Channel, sessionTimeoutMs: Int64) {
         #if os(Linux)

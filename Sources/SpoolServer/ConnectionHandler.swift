@@ -210,10 +210,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Stores the reply of request `slot` and writes every reply that is now next in order.
     func complete(_ slot: Int, _ reply: ByteBuffer) {
-        let index = slot - firstSlot
-        guard active, index >= 0, index < slots.count else { return }
-        precondition(slots[offset: index] == nil, "request \(slot) answered twice")
-        slots[offset: index] = .bytes(reply)
+        guard active else { return }
+        store(.bytes(reply), at: slot)
         writeReadyReplies()
     }
 
@@ -221,23 +219,25 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// `outbound` when its turn comes: no buffer or `String` per reply, the hot path of a
     /// pipelined producer.
     func completePublished(_ slot: Int, _ topic: TopicName, _ partition: PartitionID, offset: Offset?) {
-        let index = slot - firstSlot
-        guard active, index >= 0, index < slots.count else { return }
-        precondition(slots[offset: index] == nil, "request \(slot) answered twice")
-        slots[offset: index] = .published(topic, partition, offset)
+        guard active else { return }
+        store(.published(topic, partition, offset), at: slot)
         writeReadyReplies()
     }
 
     /// Answers a commit's worth of `PUB`s of one partition at once (see `PublishWaiter`).
     func completePublished(_ topic: TopicName, _ partition: PartitionID, _ results: [(token: Int, offset: Offset)]) {
         guard active else { return }
-        for (slot, offset) in results {
-            let index = slot - firstSlot
-            guard index >= 0, index < slots.count else { continue }
-            precondition(slots[offset: index] == nil, "request \(slot) answered twice")
-            slots[offset: index] = .published(topic, partition, offset)
-        }
+        for (slot, offset) in results { store(.published(topic, partition, offset), at: slot) }
         writeReadyReplies()
+    }
+
+    /// Puts the reply of request `slot` in its place (ignored when the slot is no longer
+    /// pending, e.g. after the connection reset its queue).
+    private func store(_ reply: ReadyReply, at slot: Int) {
+        let index = slot - firstSlot
+        guard index >= 0, index < slots.count else { return }
+        precondition(slots[offset: index] == nil, "request \(slot) answered twice")
+        slots[offset: index] = reply
     }
 
     /// This connection's `AppendWaiter`, made on first use.
