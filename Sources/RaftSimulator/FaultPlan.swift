@@ -59,5 +59,4 @@ public struct FaultPlan: Sendable {
         events = generated.enumerated().sorted { ($0.element.tick, $0.offset) < ($1.element.tick, $1.offset) }.map(\.element)
     }
 
-    public init(events: [Event]) { self.events = events.sorted { $0.tick < $1.tick } }
 }

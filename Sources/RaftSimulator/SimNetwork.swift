@@ -19,7 +19,6 @@ struct SimNetwork {
         var to: NodeID
     }
 
-    var hasCuts: Bool { !cut.isEmpty }
 
     func isCut(from: NodeID, to: NodeID) -> Bool { cut.contains(Link(from: from, to: to)) }
 

@@ -103,7 +103,7 @@ extension Simulation {
 
     func beginLiveness() {
         inLiveness = true
-        record(.phase("liveness phase: network healed, all nodes restarted, disks fast"))
+        record(.phase("liveness phase: network healed, crashed nodes restarted, disks fast"))
         network.heal()
         for node in nodes {
             node.diskLatencyTicks = 0
@@ -111,7 +111,7 @@ extension Simulation {
         }
     }
 
-    /// Once a single leader is known to all, propose one entry in its term (again after a change).
+    /// Once a node leads, propose one entry in its term (again when the leader or term changes).
     func proposeFinalEntry() {
         guard let leader = nodes.first(where: { $0.raft?.role == .leader }), let raft = leader.raft else { return }
         if let final = finalProposal, final.term == raft.term { return }
@@ -122,7 +122,7 @@ extension Simulation {
     }
 
     /// Converged: every node is up and follows the one leader, which committed the final proposal
-    /// and everything it holds, and every node applied exactly that far with nothing in flight.
+    /// and everything it holds, and every node applied exactly that far with no disk write pending.
     func checkConverged() -> Bool {
         let leaders = nodes.filter { $0.raft?.role == .leader }
         guard leaders.count == 1, let leader = leaders.first?.raft, let final = finalProposal,

@@ -3,7 +3,7 @@ import Raft
 /// A deterministic cluster simulation: Raft nodes, a lossy network, crashing nodes and slow disks,
 /// all driven by one seed. Phase 1 (safety) injects the fault plan; phase 2 (liveness) heals
 /// everything and the cluster must converge within the tick budget. Invariants are checked after
-/// every step; the first violation ends the run.
+/// every step; a tick with a violation is the last one (the checker keeps the first few).
 public final class Simulation {
     public let options: SimulationOptions
     public let plan: FaultPlan

@@ -28,8 +28,8 @@ public struct SimulationOptions: Sendable {
     public var compactionLagEntries: Int = 8
     /// Trace events kept for a failure report.
     public var traceCapacity: Int = 400
-    /// Bug injection for checker tests: the network flips a payload byte of this many appended
-    /// entries per mille, as a transport without checksums would.
+    /// Bug injection for checker tests: of this many append messages per mille, the network
+    /// damages one entry (appends a byte to its payload), as a transport without checksums would.
     public var corruptionPerMille: UInt64 = 0
     /// Raft limits used by every node, in ticks and entries.
     public var electionTimeoutTicks = 10
