@@ -5,8 +5,7 @@ import Testing
 /// Runs examples/python/group_consumer.py the way examples/groups.md does.
 @Suite("Group examples", .timeLimit(.minutes(1)))
 struct GroupExamplesTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("examples/python/group_consumer.py").path
+    static let script = ExamplesTests.pythonFolder.appendingPathComponent("group_consumer.py").path
 
     /// Starts the example; returns the process and the file its output goes to.
     func start(_ arguments: [String]) throws -> (Process, URL) {

@@ -9,37 +9,24 @@ final class SpooldProcess: @unchecked Sendable {
     let port: Int
     let dataDirectory: String
 
-    /// The spoold built next to this test binary (swift test builds it: the test target depends on it).
-    static var binaryPath: String {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        // On Linux the test runner is <build>/debug/SpoolPackageTests.xctest; look beside it and up.
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("spoold").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/spoold").path
-    }
-
     /// Starts spoold on 127.0.0.1 with a free port and waits for its "listening" line.
     static func start(dataDirectory: String, extraArguments: [String] = []) throws -> SpooldProcess {
+        guard let binary = ChildProcess.builtProduct("spoold") else { throw TimeoutError(what: "spoold to be built by swift test") }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binaryPath)
+        process.executableURL = binary
         process.arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.standardError
         try process.run()
         // Read the first line with a deadline: the broker prints where it listens once it is ready.
+        // A read blocks, so a watchdog kills a broker that says nothing, which ends the read.
         let handle = output.fileHandleForReading
-        let deadline = Date().addingTimeInterval(30)
+        let watchdog = DispatchWorkItem { [process] in if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
+        defer { watchdog.cancel() }
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
-            guard Date() < deadline, process.isRunning else {
-                process.terminate()
-                throw TimeoutError(what: "spoold to print its listening line")
-            }
             let chunk = handle.availableData
             if chunk.isEmpty { break }
             line.append(chunk)
@@ -63,13 +50,28 @@ final class SpooldProcess: @unchecked Sendable {
     /// SIGKILL: no chance to flush, close or checkpoint anything.
     func kill() {
         Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = waitForExit(seconds: 30)
     }
 
-    /// SIGTERM and wait for a clean exit; returns the exit status.
+    /// SIGTERM and wait for a clean exit; returns the exit status, or -1 when the broker did not
+    /// stop within 30 s (it is then killed, so the test fails instead of hanging).
     func terminate() -> Int32 {
         Glibc.kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        guard waitForExit(seconds: 30) else {
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            _ = waitForExit(seconds: 30)
+            return -1
+        }
         return process.terminationStatus
+    }
+
+    /// Polls until the process exits or the deadline passes; true when it exited.
+    private func waitForExit(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning {
+            guard Date() < deadline else { return false }
+            usleep(5_000)
+        }
+        return true
     }
 }
