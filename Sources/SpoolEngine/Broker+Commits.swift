@@ -65,8 +65,10 @@ extension Broker {
         }.flatMapErrorThrowing { throw wireError($0) }
     }
 
-    /// The group's committed offset and lag in every partition of `topic`.
-    public func lag(topic name: TopicName, group: String, on loop: EventLoop) -> EventLoopFuture<[PartitionLag]> {
+    /// The group's committed offset and lag in every partition of `topic`. `live`: the group
+    /// subscribes to the topic now; when it does not, a partition it never committed in gets no
+    /// lag in ms (and costs no second read).
+    public func lag(topic name: TopicName, group: String, live: Bool = true, on loop: EventLoop) -> EventLoopFuture<[PartitionLag]> {
         let topic: Topic
         do {
             topic = try self.topic(name)
@@ -80,7 +82,7 @@ extension Broker {
                     let (earliest, end) = log.bounds
                     let committed = try reader.committedOffset(group: group)?.nextOffset
                     let from = max(committed ?? earliest, earliest)
-                    let oldest = from < end ? try reader.timestamp(at: from) : nil
+                    let oldest = from < end && (live || committed != nil) ? try reader.timestamp(at: from) : nil
                     return PartitionLag(
                         partition: log.id, committed: committed, end: end, lagRecords: max(0, end - from),
                         lagMs: oldest.map { max(0, now - $0.rawValue) } ?? 0)

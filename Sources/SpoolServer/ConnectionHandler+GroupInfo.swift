@@ -35,7 +35,9 @@ extension ConnectionHandler {
         let autoCommits = autoCommit
         let liveTopics = Set(snapshot?.topics.map(\.name) ?? [])
         let topics = broker.listTopics().map(\.name)
-        let lags = topics.map { topic in broker.lag(topic: topic, group: group.value, on: loop).map { (topic, $0) } }
+        let lags = topics.map { topic in
+            broker.lag(topic: topic, group: group.value, live: liveTopics.contains(topic), on: loop).map { (topic, $0) }
+        }
         let future = EventLoopFuture.whenAllSucceed(lags, on: loop).map { perTopic -> ByteBuffer in
             var lines = [ReplyLine.groupRow(group.value, generation: snapshot?.generation.rawValue ?? 0, members: snapshot?.members.count ?? 0)]
             for member in snapshot?.members ?? [] {
