@@ -8,6 +8,8 @@ struct TidyTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     /// Longest file allowed in the replication folders, in lines.
     static let fileLinesLimit = 500
+    static let importModifiers: Set<String> = ["public", "package", "internal", "private", "fileprivate"]
+    static let importKinds: Set<String> = ["struct", "class", "enum", "protocol", "typealias", "func", "let", "var"]
 
     static func swiftFiles(_ folder: String) -> [URL] {
         let url = root.appendingPathComponent(folder).resolvingSymlinksInPath()
@@ -34,8 +36,16 @@ struct TidyTests {
         #expect(!files.isEmpty, "no Swift files under \(folder)")
         for file in files {
             let text = try String(contentsOf: file, encoding: .utf8)
-            for line in text.split(separator: "\n") where line.hasPrefix("import ") {
-                let module = String(line.dropFirst("import ".count)).trimmingCharacters(in: .whitespaces)
+            // Any import declaration, also with attributes or modifiers (`@preconcurrency import`,
+            // `public import`, `import struct Foundation.Date`): the module is the first dotted
+            // name after `import` and an optional kind.
+            for line in text.split(separator: "\n") {
+                let words = line.split(separator: " ").map(String.init)
+                guard let at = words.firstIndex(of: "import"), words[..<at].allSatisfy({ $0.hasPrefix("@") || Self.importModifiers.contains($0) })
+                else { continue }
+                var rest = words[(at + 1)...].drop { $0.isEmpty }
+                if let kind = rest.first, Self.importKinds.contains(kind) { rest = rest.dropFirst() }
+                let module = rest.first.map { String($0.split(separator: ".").first ?? "") } ?? ""
                 #expect(allowed.contains(module), "\(file.lastPathComponent) imports \(module)")
             }
         }
