@@ -75,9 +75,12 @@ struct Harness {
 }
 
 /// Persists a Ready in contract order (snapshot, entries, hard state).
-func persist(_ ready: Ready, into storage: MemoryStorage) {
+/// Step 1 of the `Ready` contract. `beforeEntries` runs after the snapshot is stored and before
+/// the entries are (where the simulator's checker looks at the log they extend).
+func persist(_ ready: Ready, into storage: MemoryStorage, beforeEntries: (MemoryStorage) -> Void = { _ in }) {
     do {
         if let snapshot = ready.snapshot { try storage.applySnapshot(snapshot) }
+        beforeEntries(storage)
         try storage.append(ready.entries)
         if let hardState = ready.hardState { try storage.setHardState(hardState) }
     } catch {
