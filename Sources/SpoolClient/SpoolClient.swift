@@ -100,8 +100,8 @@ public final class SpoolClient: Sendable {
         return topic
     }
 
-    /// Group names follow the topic-name rule (the broker's `GroupName`).
+    /// Group names follow the topic-name rule (`GroupName`).
     func checkGroupName(_ name: String) throws {
-        guard TopicName(name) != nil else { throw SpoolClientError.invalidArgument("illegal group name \(name)") }
+        guard GroupName(name) != nil else { throw SpoolClientError.invalidArgument("illegal group name \(name)") }
     }
 }

@@ -24,7 +24,7 @@ enum GroupGrammar {
             if case .offset = from {
                 return .failure(CommandGrammar.badArgument(verb, "a group starts from its commits; from= is earliest or latest"))
             }
-            let group: String
+            let group: GroupName
             switch Self.group(line, groupRange, verb: verb, limits: limits) {
             case .success(let name): group = name
             case .failure(let error): return .failure(error)
@@ -57,11 +57,11 @@ enum GroupGrammar {
     }
 
     /// Group names follow the topic-name rules: 1 to `topicNameBytes` of `[a-zA-Z0-9._-]`.
-    static func group(_ line: RequestLine, _ range: Range<Int>, verb: String, limits: SpoolLimits) -> Result<String, SpoolError> {
-        guard let name = TopicName(line.string(range), maxBytes: limits.topicNameBytes) else {
+    static func group(_ line: RequestLine, _ range: Range<Int>, verb: String, limits: SpoolLimits) -> Result<GroupName, SpoolError> {
+        guard let name = GroupName(line.string(range), maxBytes: limits.topicNameBytes) else {
             return .failure(CommandGrammar.badArgument(
                 verb, "invalid group name \(line.quoted(range)) (1 to \(limits.topicNameBytes) of [a-zA-Z0-9._-], not . or ..)"))
         }
-        return .success(name.value)
+        return .success(name)
     }
 }

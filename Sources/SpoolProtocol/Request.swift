@@ -47,7 +47,7 @@ public struct GroupSubscribeRequest: Equatable, Sendable {
     /// The subscribed topics, sorted, without repeats.
     public var topics: [TopicName]
     /// The consumer group (same characters as a topic name).
-    public var group: String
+    public var group: GroupName
     /// Where to start in a partition the group never committed in: `.earliest` or `.latest`.
     public var from: StartPosition
     /// true (`commit=auto`, the default): the broker commits delivered offsets every
@@ -56,7 +56,7 @@ public struct GroupSubscribeRequest: Equatable, Sendable {
     /// How long the member may show no liveness before the group drops it; nil = the broker default.
     public var sessionTimeoutMs: Int64?
 
-    public init(topics: [TopicName], group: String, from: StartPosition = .latest, autoCommit: Bool = true, sessionTimeoutMs: Int64? = nil) {
+    public init(topics: [TopicName], group: GroupName, from: StartPosition = .latest, autoCommit: Bool = true, sessionTimeoutMs: Int64? = nil) {
         self.topics = topics
         self.group = group
         self.from = from
@@ -92,7 +92,7 @@ public enum Request: Equatable, Sendable {
     /// `GROUPS`
     case groups
     /// `GROUP <group>`
-    case group(String)
+    case group(GroupName)
     /// `UNSUB [<topic>]` (no topic: every subscription of the connection, and its group)
     case unsubscribe(TopicName?)
     /// `HELP [<command>]`

@@ -19,11 +19,7 @@ extension ConnectionHandler {
         answer(slot, future) { $0 }
     }
 
-    func describeGroup(_ name: String, slot: Int, loop: EventLoop) {
-        guard let group = GroupName(name, maxBytes: limits.topicNameBytes) else {
-            fail(slot, SpoolError(.badArgument, "invalid group name \(name)"))
-            return
-        }
+    func describeGroup(_ group: GroupName, slot: Int, loop: EventLoop) {
         let snapshot = groups.snapshot(group)
         var ownerOf: [TopicPartition: MemberID] = [:]
         var autoCommit: [MemberID: Bool] = [:]

@@ -17,10 +17,7 @@ extension ConnectionHandler {
             fail(slot, SpoolError(.badArgument, "this connection already has a subscription; UNSUB first (one group per connection)"))
             return
         }
-        guard let group = GroupName(request.group, maxBytes: limits.topicNameBytes) else {
-            fail(slot, SpoolError(.badArgument, "invalid group name \(request.group)"))
-            return
-        }
+        let group = request.group
         let session = request.sessionTimeoutMs ?? limits.groupSessionTimeoutMs
         let member = groups.newMemberID()
         let adapter = MemberAdapter(member: member, handler: self, loop: loop, writable: channel.isWritable)

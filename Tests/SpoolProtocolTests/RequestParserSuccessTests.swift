@@ -58,13 +58,13 @@ struct RequestParserSuccessTests {
         .success("SUB orders from=42\n", .subscribe(topic: topic("orders"), from: .offset(Offset(42)))),
         .success(
             "SUB orders,audit,orders group=billing\n",
-            .subscribeGroup(GroupSubscribeRequest(topics: [topic("audit"), topic("orders")], group: "billing"))),
+            .subscribeGroup(GroupSubscribeRequest(topics: [topic("audit"), topic("orders")], group: GroupName("billing")!))),
         .success(
             "sub orders group=g from=earliest commit=MANUAL session=5000\n",
-            .subscribeGroup(GroupSubscribeRequest(topics: [topic("orders")], group: "g", from: .earliest, autoCommit: false, sessionTimeoutMs: 5000))),
+            .subscribeGroup(GroupSubscribeRequest(topics: [topic("orders")], group: GroupName("g")!, from: .earliest, autoCommit: false, sessionTimeoutMs: 5000))),
         .success("COMMIT orders 3 42\n", .commit(topic: topic("orders"), partition: PartitionID(3), offset: Offset(42))),
         .success("GROUPS\n", .groups),
-        .success("GROUP billing\n", .group("billing")),
+        .success("GROUP billing\n", .group(GroupName("billing")!)),
         .success("UNSUB\n", .unsubscribe(nil)),
         .success("UNSUB orders\n", .unsubscribe(topic("orders"))),
         .success("HELP\n", .help(command: nil)),

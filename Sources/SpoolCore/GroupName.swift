@@ -1,5 +1,3 @@
-import SpoolCore
-
 /// A validated consumer group name.
 ///
 /// The same rule as `TopicName` (1 to 249 bytes of `[a-zA-Z0-9._-]`, and not `.` or `..`), so a
