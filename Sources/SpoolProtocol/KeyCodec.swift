@@ -1,8 +1,9 @@
 /// How a record key is written as one wire token, in `PUB key=<k>` and in the key field of `MSG`.
 ///
 /// - no key: `-`
-/// - a key that is a safe token (non-empty, no byte <= 0x20 and no 0x7F, not exactly `-`, not
-///   starting with `base64:`): its raw bytes (UTF-8 or not)
+/// - a key that is a safe token (non-empty, no byte <= 0x20, no 0x7F and no 0xFF, not exactly
+///   `-`, not starting with `base64:`): its raw bytes (UTF-8 or not). 0x7F (DEL) and 0xFF (telnet's
+///   IAC) would be edited out of a request line (`TelnetLineEditor`), so they could not come back.
 /// - any other key (including the empty key): `base64:` + standard padded Base64
 ///
 /// `parse(render(k)) == k` for every key, so a consumer can hand a key back to `PUB` unchanged.
@@ -25,7 +26,7 @@ public enum KeyCodec {
     public static func isSafeToken(_ key: UnsafeRawBufferPointer) -> Bool {
         if key.isEmpty { return false }
         if key.count == 1, key[0] == UInt8(ascii: "-") { return false }
-        for byte in key where byte <= 0x20 || byte == 0x7F { return false }
+        for byte in key where byte <= 0x20 || byte == 0x7F || byte == 0xFF { return false }
         if key.count >= 7 {
             // "base64:" spelled out: comparing bytes avoids building a collection per record.
             if key[0] == 0x62, key[1] == 0x61, key[2] == 0x73, key[3] == 0x65, key[4] == 0x36,

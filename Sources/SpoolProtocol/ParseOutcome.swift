@@ -8,4 +8,8 @@ public enum ParseOutcome: Equatable, Sendable {
     /// broker must close the connection after sending that reply: the parser cannot tell where
     /// the next request starts, and it discards everything it is given from then on.
     case failure(SpoolError, closeConnection: Bool)
+    /// Bytes to send back at this point of the reply order, answering telnet commands in the
+    /// line being typed (docs/protocol.md, "Telnet"): refusals of options, `WILL TIMING-MARK`,
+    /// the `AYT` line. Not a request: it is not counted as one and the line goes on.
+    case telnet([UInt8])
 }

@@ -10,7 +10,10 @@ import SpoolCore
 /// Contract:
 /// - Pass the same cumulative buffer on every call (new bytes appended at its end). The parser
 ///   consumes exactly the bytes of what it returns; when it returns nil it has consumed only bytes
-///   that are never needed again (blank lines, a payload being skipped).
+///   that are never needed again (blank lines, a payload being skipped, telnet commands).
+/// - A request line is edited in place for telnet (`TelnetLineEditor`): telnet commands, BS and
+///   DEL are removed from the unconsumed bytes of the line being typed, so the buffer may shrink
+///   at its reader or its writer end. `.telnet` carries the answers to those commands.
 /// - A byte-counted `PUB` returns nothing until its whole payload and line end are buffered; the
 ///   value is then a slice of the input (no copy).
 /// - After a failure with `closeConnection: true` the parser is finished: every later call
@@ -39,6 +42,11 @@ public struct RequestParser: Sendable {
     /// How many bytes after the reader index are already known to hold no `\n`, so a long line
     /// arriving in many small reads is searched once, not once per read.
     private(set) var searchedBytes = 0
+    /// Telnet commands and line editing in the line being typed.
+    private var telnet = TelnetLineEditor()
+    /// Bytes of the current line that editing removed (telnet commands, erased characters): the
+    /// line limit counts the line as it was sent, so a split into reads cannot change a result.
+    private var editedBytes = 0
 
     /// A parser enforcing `limits`.
     public init(limits: SpoolLimits) {
@@ -83,14 +91,19 @@ public struct RequestParser: Sendable {
                     return .request(.publish(request))
                 }
             case .line:
-                guard let line = nextLine(from: &buffer) else {
+                let line: RequestLine
+                switch nextLine(from: &buffer) {
+                case .needMore:
                     if isTooLong(unterminated: buffer) {
                         return fail(SpoolError(.lineTooLong, lineTooLongMessage), &buffer)
                     }
                     return nil
-                }
-                guard let line else {
+                case .tooLong:
                     return fail(SpoolError(.lineTooLong, lineTooLongMessage), &buffer)
+                case .telnet(let replies):
+                    return .telnet(replies)
+                case .line(let next):
+                    line = next
                 }
                 // The token array goes back to the scratch once parsed, so the next line reuses its
                 // storage instead of allocating one per request.
@@ -119,33 +132,99 @@ public struct RequestParser: Sendable {
         "request line longer than \(limits.lineBytes) bytes; closing"
     }
 
-    /// Consumes the next line. Returns nil when no `\n` is buffered yet, `.some(nil)` when the line
-    /// is longer than `lineBytes`, else the line without its line end.
-    private mutating func nextLine(from buffer: inout ByteBuffer) -> RequestLine?? {
-        let from = min(searchedBytes, buffer.readableBytes)
-        let newline = buffer.withUnsafeReadableBytes { raw in
-            raw[from...].firstIndex(of: UInt8(ascii: "\n"))
+    /// What `nextLine` found.
+    private enum LineScan {
+        /// No `\n` is buffered yet.
+        case needMore
+        /// The line is longer than `lineBytes`.
+        case tooLong
+        /// A line, without its line end.
+        case line(RequestLine)
+        /// Telnet commands in the line being typed were answered; the line itself is not done.
+        case telnet([UInt8])
+    }
+
+    /// Consumes the next line, or the telnet commands typed so far in it (see `TelnetLineEditor`).
+    ///
+    /// The fast path is one scan for `\n`, `IAC`, BS and DEL, and a line without the last three
+    /// costs nothing more. At such a byte the editor rewrites the rest of the line in place, and
+    /// the bytes it removed are cut out of `buffer` by moving the shorter side: the edited start
+    /// of the line forward, or what follows it back.
+    private mutating func nextLine(from buffer: inout ByteBuffer) -> LineScan {
+        while true {
+            let from = min(searchedBytes, buffer.readableBytes)
+            var editFrom = from
+            if telnet.isIdle {
+                let found = buffer.withUnsafeReadableBytes { raw in
+                    raw[from...].firstIndex { $0 == UInt8(ascii: "\n") || TelnetLineEditor.needsEditing($0) }
+                }
+                guard let found else {
+                    searchedBytes = buffer.readableBytes
+                    return .needMore
+                }
+                if buffer.getInteger(at: buffer.readerIndex + found, as: UInt8.self) == UInt8(ascii: "\n") {
+                    return takeLine(from: &buffer, newline: found)
+                }
+                editFrom = found
+            }
+            var replies: [UInt8] = []
+            var editor = telnet
+            let (edit, movedStart) = buffer.withUnsafeMutableReadableBytes { raw in
+                let edit = editor.edit(raw, from: editFrom, rawOffset: editedBytes, lineBytes: limits.lineBytes, replies: &replies)
+                return (edit, Self.closeGap(raw, edit))
+            }
+            telnet = editor
+            let gap = edit.read - edit.cooked
+            if movedStart {
+                buffer.moveReaderIndex(forwardBy: gap)
+            } else {
+                buffer.moveWriterIndex(to: buffer.writerIndex - gap)
+            }
+            searchedBytes = edit.cooked
+            editedBytes += gap
+            if !replies.isEmpty { return .telnet(replies) }
+            // Without a line end, wait for more; with one, the scan finds it at `edit.cooked`.
+            if !edit.foundLineEnd { return .needMore }
         }
-        guard let newline else {
-            searchedBytes = buffer.readableBytes
-            return nil
+    }
+
+    /// Removes the edit's garbage, `raw[cooked..<read]`, by moving the shorter side over it.
+    /// Returns true when the edited start moved forward (the reader index must follow it), false
+    /// when what follows moved back (the writer index must).
+    private static func closeGap(_ raw: UnsafeMutableRawBufferPointer, _ edit: TelnetLineEditor.Edit) -> Bool {
+        let gap = edit.read - edit.cooked
+        let tail = raw.count - edit.read
+        guard gap > 0, let base = raw.baseAddress else { return true }
+        // copyMemory allows overlapping regions (memmove).
+        if edit.cooked <= tail {
+            (base + gap).copyMemory(from: base, byteCount: edit.cooked)
+            return true
         }
+        (base + edit.cooked).copyMemory(from: base + edit.read, byteCount: tail)
+        return false
+    }
+
+    /// Consumes the line that ends at the `\n` at `newline` (relative to the reader index).
+    private mutating func takeLine(from buffer: inout ByteBuffer, newline: Int) -> LineScan {
         searchedBytes = 0
+        let edited = editedBytes
+        editedBytes = 0
         var length = newline
         if length > 0, buffer.getInteger(at: buffer.readerIndex + length - 1, as: UInt8.self) == UInt8(ascii: "\r") {
             length -= 1
         }
-        guard length <= limits.lineBytes else { return .some(nil) }
+        guard edited + length <= limits.lineBytes else { return .tooLong }
         let bytes = buffer.getSlice(at: buffer.readerIndex, length: length)!
         buffer.moveReaderIndex(forwardBy: newline + 1)
-        return .some(RequestLine(bytes: bytes, reusing: &tokenScratch))
+        return .line(RequestLine(bytes: bytes, reusing: &tokenScratch))
     }
 
-    /// True when the buffered bytes without a `\n` already make a line longer than `lineBytes`,
-    /// whatever comes next (a final `\r` may still be the start of a `\r\n`).
+    /// True when the buffered bytes without a `\n` (and the bytes editing removed from them)
+    /// already make a line longer than `lineBytes`, whatever comes next (a final `\r` may still
+    /// be the start of a `\r\n`).
     private func isTooLong(unterminated buffer: ByteBuffer) -> Bool {
-        var length = buffer.readableBytes
-        if length > 0, buffer.getInteger(at: buffer.writerIndex - 1, as: UInt8.self) == UInt8(ascii: "\r") {
+        var length = editedBytes + buffer.readableBytes
+        if buffer.readableBytes > 0, buffer.getInteger(at: buffer.writerIndex - 1, as: UInt8.self) == UInt8(ascii: "\r") {
             length -= 1
         }
         return length > limits.lineBytes

@@ -172,6 +172,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 BrokerStats.add(broker.stats.requests, 1)
                 fail(slot, error)
                 if close { closeAfterReplies = true }
+            case .telnet(let answer):
+                // An answer already complete, in a slot of its own so it keeps its place in the
+                // reply order (RFC 860: a timing mark follows the replies before it).
+                let slot = firstSlot + slots.count
+                slots.append(nil)
+                complete(slot, ByteBuffer(bytes: answer))
             }
         }
         if inbound.readableBytes == 0 {

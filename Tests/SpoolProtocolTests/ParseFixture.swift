@@ -55,9 +55,10 @@ struct ParseFixture: Sendable, CustomTestStringConvertible {
         return outcomes
     }
 
-    /// Failure messages are prose; rows compare code and close flag only.
+    /// Failure messages are prose; rows compare code and close flag only. Adjacent telnet
+    /// answers are joined (`mergingTelnet`).
     static func normalized(_ outcomes: [ParseOutcome]) -> [ParseOutcome] {
-        outcomes.map {
+        mergingTelnet(outcomes).map {
             if case .failure(let error, let close) = $0 { return .failure(SpoolError(error.code, ""), closeConnection: close) }
             return $0
         }
