@@ -127,6 +127,15 @@ struct RequestParserTelnetTests {
         }
     }
 
+    @Test("a key holding 0xFF, written as KeyCodec renders it, comes back through a request line")
+    func keyWithIACRoundTrips() {
+        for key: [UInt8] in [[0x61, 0xFF], [0xFF, 0xF4], [0xFF, 0xFF, 0x20]] {
+            let input = Self.text("PUB orders key=") + KeyCodec.render(key) + Self.text(" :v\n")
+            let expected = PublishRequest(topic: topic("orders"), key: ByteBuffer(bytes: key), value: ByteBuffer(string: "v"))
+            #expect(ParseFixture.feedWhole(input).outcomes == [.request(.publish(expected))], "key \(key)")
+        }
+    }
+
     @Test("a timing mark split after IAC is answered once its option byte arrives")
     func timingMarkAcrossReads() {
         var parser = RequestParser(limits: ParseFixture.limits)
