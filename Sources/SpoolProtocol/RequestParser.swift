@@ -39,8 +39,8 @@ public struct RequestParser: Sendable {
     private var topics = TopicCache()
     /// The token array of the last line, kept for the next one (see `RequestLine.init`).
     private var tokenScratch: [Range<Int>] = []
-    /// How many bytes after the reader index are already known to hold no `\n`, so a long line
-    /// arriving in many small reads is searched once, not once per read.
+    /// How many bytes after the reader index are already known to hold no `\n` and nothing to
+    /// edit, so a long line arriving in many small reads is searched once, not once per read.
     private(set) var searchedBytes = 0
     /// Telnet commands and line editing in the line being typed.
     private var telnet = TelnetLineEditor()
@@ -156,7 +156,7 @@ public struct RequestParser: Sendable {
             var editFrom = from
             if telnet.isIdle {
                 let found = buffer.withUnsafeReadableBytes { raw in
-                    raw[from...].firstIndex { $0 == UInt8(ascii: "\n") || TelnetLineEditor.needsEditing($0) }
+                    raw[from...].firstIndex(where: TelnetLineEditor.stopsScan)
                 }
                 guard let found else {
                     searchedBytes = buffer.readableBytes

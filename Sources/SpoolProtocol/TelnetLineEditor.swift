@@ -28,16 +28,18 @@ struct TelnetLineEditor: Sendable, Equatable {
     private var state = State.data
 
     /// True when no command is half read: the parser may then look for a line end with a plain
-    /// scan and only call `edit` at a byte for which `needsEditing` is true.
+    /// scan (`stopsScan`) and only call `edit` at a byte that is not `\n`.
     var isIdle: Bool { state == .data }
 
     static let backspace: UInt8 = 0x08
     static let delete: UInt8 = 0x7F
 
-    /// Whether `byte` starts editing (a line end needs none).
+    /// Whether `byte` ends the line (`\n`) or starts editing (`IAC`, BS, DEL): the only bytes the
+    /// parser's scan of a line stops at. 0x0A and 0x08 differ in one bit, as do 0xFF and 0x7F,
+    /// so two comparisons test all four on the hot path.
     @inline(__always)
-    static func needsEditing(_ byte: UInt8) -> Bool {
-        byte == TelnetCommand.iacByte || byte == backspace || byte == delete
+    static func stopsScan(_ byte: UInt8) -> Bool {
+        (byte | 0x80) == 0xFF || (byte | 0x02) == 0x0A
     }
 
     /// What `edit` did.
