@@ -1,4 +1,5 @@
 import Foundation
+import SpoolClient
 import SpoolStorage
 import Testing
 
@@ -50,6 +51,46 @@ struct PowerLossProofTests {
         print(
             "power-loss proof (synchronous=OFF): plain SIGKILL lost \(missingPlain) of \(ackedPlain.count) acknowledged records;"
                 + " power-loss VFS lost \(missingPowerLoss) of \(ackedPowerLoss.count)")
+    }
+
+    /// The same for consumer commits: 30 acknowledged `COMMIT`s on a broker without fsync survive
+    /// a plain SIGKILL and are lost on the power-loss VFS.
+    @Test(arguments: [false, true])
+    func withoutFsyncSIGKILLKeepsCommitsAndPowerLossLosesThem(_ powerLoss: Bool) async throws {
+        let directory = TestBroker.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {  // a durable topic with records, made by a normal broker
+            let spoold = try SpooldProcess.start(dataDirectory: directory)
+            defer { spoold.kill() }
+            let admin = try await SpoolClient.connect(port: spoold.port)
+            try await admin.createTopic("ledger", partitions: 1)
+            _ = try await admin.publish(batch: (0..<50).map { OutgoingRecord(topic: "ledger", value: "e\($0)") })
+            await admin.close()
+            #expect(spoold.terminate() == 0)
+        }
+        do {
+            let spoold = try SpooldProcess.start(dataDirectory: directory, environment: powerLoss ? Self.noFsyncOnPowerLoss : Self.noFsync)
+            defer { spoold.kill() }
+            let member = try await SpoolClient.connect(port: spoold.port)
+            let inbox = Inbox(member)
+            try await member.subscribe(topics: ["ledger"], group: "acct", from: .earliest, autoCommit: false)
+            try await eventually("all 50 delivered") { inbox.received.count == 50 }
+            for offset in Int64(1)...30 {
+                #expect(try await member.commit(topic: "ledger", partition: 0, offset: offset) == "OK committed ledger 0 \(offset)")
+            }
+            spoold.kill()
+            await member.close()
+        }
+        let spoold = try SpooldProcess.start(dataDirectory: directory)
+        defer { spoold.kill() }
+        let admin = try await SpoolClient.connect(port: spoold.port)
+        let committed = try await admin.describeGroup("acct").lag.first?.committed
+        await admin.close()
+        if powerLoss {
+            #expect(committed == nil, "the power-loss VFS sees the commits' missing fsync: none of the 30 survives")
+        } else {
+            #expect(committed == 30, "SIGKILL alone cannot see it")
+        }
     }
 
     /// The no-fsync switch alone is refused: spoold exits before it opens anything.
