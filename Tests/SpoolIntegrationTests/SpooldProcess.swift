@@ -39,7 +39,8 @@ final class SpooldProcess: @unchecked Sendable {
         guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
             let port = Int(text[range].split(separator: ":").last ?? "")
         else {
-            process.terminate()
+            // Only while it runs: the pid of a reaped child may already belong to another process.
+            if process.isRunning { process.terminate() }
             throw TimeoutError(what: "a port in spoold's first line, got: \(text)")
         }
         return SpooldProcess(process: process, port: port, dataDirectory: dataDirectory)
