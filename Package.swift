@@ -31,6 +31,10 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
 
+        // TEST-ONLY: a SQLite VFS that loses unsynced writes, for power-loss crash tests
+        // (docs/testing.md). Registered only when spoold starts with SPOOL_TEST_VFS=powerloss.
+        .target(name: "CSpoolTestVFS", dependencies: ["CSQLite"]),
+
         // MARK: Pure cores.
         .target(name: "SpoolCore"),
         .target(
@@ -50,7 +54,7 @@ let package = Package(
         ),
         .target(
             name: "SpoolStorage",
-            dependencies: ["SpoolCore", "CSQLite"],
+            dependencies: ["SpoolCore", "CSQLite", "CSpoolTestVFS"],
             plugins: ["MigrationEmbedder"]
         ),
 
@@ -89,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "spoold",
             dependencies: [
-                "SpoolServer",
+                "SpoolServer", "SpoolStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -127,7 +131,7 @@ let package = Package(
             name: "SpoolProtocolTests",
             dependencies: ["SpoolProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .testTarget(name: "SpoolStorageTests", dependencies: ["SpoolStorage"]),
+        .testTarget(name: "SpoolStorageTests", dependencies: ["SpoolStorage", "CSpoolTestVFS"]),
         .testTarget(name: "SpoolEngineTests", dependencies: ["SpoolEngine"]),
         .testTarget(
             name: "SpoolIntegrationTests",

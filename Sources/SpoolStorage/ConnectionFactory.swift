@@ -6,7 +6,12 @@ public enum ConnectionFactory {
     public static func openWriter(path: String, migrations set: MigrationSet) throws(StorageError) -> SQLiteConnection {
         let connection = try SQLiteConnection(path: path, mode: .readWrite)
         try connection.setPragma("journal_mode", "WAL")
-        try connection.setPragma("synchronous", "FULL", expect: "2")
+        if StorageTestMode.installed?.synchronousOff == true {
+            // TEST-ONLY (SPOOL_TEST_SYNC=off with SPOOL_TEST_VFS, docs/testing.md): no fsync at all.
+            try connection.setPragma("synchronous", "OFF", expect: "0")
+        } else {
+            try connection.setPragma("synchronous", "FULL", expect: "2")
+        }
         try connection.setPragma("busy_timeout", "5000")
         try connection.setPragma("temp_store", "MEMORY", expect: "2")
         // Checkpoint after ~4 MiB of WAL, and truncate a WAL that grew past 64 MiB once it resets,

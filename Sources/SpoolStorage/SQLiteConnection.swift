@@ -25,8 +25,16 @@ public final class SQLiteConnection: @unchecked Sendable {
         _ = spool_sqlite_disable_memstatus()
     }()
 
-    public init(path: String, mode: Mode) throws(StorageError) {
-        _ = Self.processSettings
+    static func applyProcessSettings() { _ = processSettings }
+
+    /// Opens `path` on the VFS named `vfs`; the default (nil) is SQLite's own unless a test mode
+    /// is installed (`StorageTestMode`, docs/testing.md).
+    public convenience init(path: String, mode: Mode) throws(StorageError) {
+        try self.init(path: path, mode: mode, vfs: StorageTestMode.vfsName)
+    }
+
+    init(path: String, mode: Mode, vfs: String?) throws(StorageError) {
+        Self.applyProcessSettings()
         var db: OpaquePointer?
         // NOMUTEX: our owners serialize access, so SQLite's own mutexes would be pure cost.
         let flags: Int32 =
@@ -34,7 +42,7 @@ public final class SQLiteConnection: @unchecked Sendable {
             case .readWrite: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
             case .readOnly: SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
             }
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let rc = sqlite3_open_v2(path, &db, flags, vfs)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             if let db { sqlite3_close_v2(db) }

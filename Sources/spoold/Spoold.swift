@@ -55,6 +55,8 @@ struct Spoold: AsyncParsableCommand {
         let limits = self.limits.spoolLimits
         let dataDirectory = absolutePath(dataDir)
 
+        try installTestStorageMode(logger: logger)
+
         let signals = ShutdownSignals()
         let broker: Broker
         do {

@@ -6,74 +6,48 @@ import SpoolStorage
 import Synchronization
 import Testing
 
+/// What a crash of the broker's machine keeps: SIGKILL alone keeps the kernel's page cache (every
+/// write the broker made, synced or not); the power-loss VFS (docs/testing.md) keeps only what
+/// was fsynced, as a power cut would.
+enum CrashKind: String, CustomTestStringConvertible, Sendable, CaseIterable {
+    case sigkill
+    case powerLoss
+
+    /// The environment spoold runs with.
+    var environment: [String: String] {
+        switch self {
+        case .sigkill: [:]
+        case .powerLoss: [StorageTestMode.vfsVariable: "powerloss"]
+        }
+    }
+
+    var testDescription: String { self == .sigkill ? "SIGKILL" : "SIGKILL on the power-loss VFS" }
+}
+
 /// Nothing acknowledged is lost: kill the real spoold with SIGKILL while producers pipeline
-/// acks=leader writes, restart it, and check every acknowledged record.
+/// acks=leader writes, restart it, and check every acknowledged record. Each test runs twice:
+/// plain SIGKILL, and SIGKILL of a broker on the power-loss VFS, where an fsync missing before an
+/// OK would lose the record.
 @Suite("Crash safety (SIGKILL on the real spoold)", .timeLimit(.minutes(3)))
 struct CrashTests {
-    struct Acked: Sendable {
-        var partition: Int
-        var offset: Int64
-        var value: String
-    }
-
-    final class AckLog: Sendable {
-        private let records = Mutex<[Acked]>([])
-        func withLock<R>(_ body: (inout [Acked]) -> R) -> R { records.withLock { body(&$0) } }
-    }
-
-    @Test func everyAcknowledgedRecordSurvivesSIGKILL() async throws {
+    @Test(arguments: CrashKind.allCases)
+    func everyAcknowledgedRecordSurvivesSIGKILL(_ crash: CrashKind) async throws {
         let directory = TestBroker.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let partitions = 2
-        var acked: [Acked] = []
+        try await CrashWorkload.createTopic("crash", partitions: partitions, directory: directory, environment: crash.environment)
 
-        do {
-            let spoold = try SpooldProcess.start(dataDirectory: directory)
-            let client = try await SpoolClient.connect(port: spoold.port)
-            try await client.createTopic("crash", partitions: partitions)
-            await client.close()
-            spoold.kill()
-        }
-
+        var acked: [CrashWorkload.Acked] = []
         for round in 0..<3 {
-            let spoold = try SpooldProcess.start(dataDirectory: directory)
-            let ackedThisRound = AckLog()
-            // Four producers pipeline windows of 50 records until the broker dies under them.
-            let producers = (0..<4).map { producer in
-                Task {
-                    guard let client = try? await SpoolClient.connect(port: spoold.port) else { return }
-                    var sequence = 0
-                    while !Task.isCancelled {
-                        let records = (0..<50).map { index in
-                            OutgoingRecord(
-                                topic: "crash", key: nil, value: ByteBuffer(string: "r\(round)-p\(producer)-\(sequence + index)"),
-                                partition: (sequence + index) % partitions, acks: .leader)
-                        }
-                        sequence += 50
-                        guard let results = try? await client.publishResults(batch: records) else { return }
-                        var stop = false
-                        for (record, result) in zip(records, results) {
-                            guard case .success(let ack) = result, let offset = ack.offset else {
-                                stop = true
-                                continue
-                            }
-                            ackedThisRound.withLock { $0.append(Acked(partition: ack.partition, offset: offset, value: String(buffer: record.value))) }
-                        }
-                        if stop { return }
-                    }
-                }
-            }
+            let spoold = try SpooldProcess.start(dataDirectory: directory, environment: crash.environment)
+            defer { spoold.kill() }
             // Kill it mid-stream, once a good number of writes have been acknowledged.
-            try await eventually(timeout: .seconds(60), "acknowledged writes before the kill") {
-                ackedThisRound.withLock { $0.count } >= 1500 + round * 500
-            }
-            spoold.kill()
-            for producer in producers { _ = await producer.value }
-            acked += ackedThisRound.withLock { $0 }
+            acked += try await CrashWorkload.produceUntilKilled(
+                spoold, topic: "crash", partitions: partitions, tag: "r\(round)", acknowledgedBeforeKill: 1500 + round * 500)
         }
 
         // The files as the last SIGKILL left them pass SQLite's own check (read-only, before any
-        // broker opens them again).
+        // broker opens them again, on SQLite's default VFS: what the disk holds).
         for partition in 0..<partitions {
             let connection = try SQLiteConnection(path: directory + "/topics/crash/\(partition).sqlite3", mode: .readOnly)
             #expect(try connection.integrityCheck() == "ok", "partition \(partition) right after SIGKILL")
@@ -81,39 +55,65 @@ struct CrashTests {
         }
 
         // Restart and check every acknowledged record, the offsets and the files.
-        let spoold = try SpooldProcess.start(dataDirectory: directory)
-        let client = try await SpoolClient.connect(port: spoold.port)
-        var stored: [[Int64: String]] = Array(repeating: [:], count: partitions)
-        for partition in 0..<partitions {
-            var next: Int64 = 0
-            while true {
-                let batch = try await client.fetch(topic: "crash", partition: partition, from: .offset(Offset(next)))
-                for message in batch.messages {
-                    // Offsets have no gaps: reading from 0, each record sits at the next offset.
-                    #expect(message.offset.rawValue == Int64(stored[partition].count))
-                    stored[partition][message.offset.rawValue] = message.valueString
-                }
-                if batch.next == batch.high { break }
-                next = batch.next
-            }
-            let offsets = stored[partition].keys.sorted()
-            #expect(offsets == Array(0..<Int64(offsets.count)), "partition \(partition) offsets are gapless from 0")
-        }
-        var missing = 0
-        for record in acked where stored[record.partition][record.offset] != record.value {
-            missing += 1
-        }
+        let spoold = try SpooldProcess.start(dataDirectory: directory, environment: crash.environment)
+        defer { spoold.kill() }
+        let stored = try await CrashWorkload.storedRecords(port: spoold.port, topic: "crash", partitions: partitions)
         #expect(acked.count >= 4500)
+        let missing = CrashWorkload.missing(acked, from: stored)
         #expect(missing == 0, "\(missing) of \(acked.count) acknowledged records were lost or changed")
         // Every acknowledged value appears exactly once.
         let values = stored.flatMap { $0.values }
         #expect(Set(values).count == values.count, "no record was stored twice")
-        await client.close()
         #expect(spoold.terminate() == 0, "spoold exits 0 on SIGTERM")
 
         for partition in 0..<partitions {
             let connection = try SQLiteConnection(path: directory + "/topics/crash/\(partition).sqlite3", mode: .readOnly)
             #expect(try connection.integrityCheck() == "ok")
+            connection.close()
         }
+    }
+
+    /// A consumer group's acknowledged commits survive a crash: commits go through the partition's
+    /// own transaction and fsync, so the group resumes exactly after its last `OK committed`.
+    @Test(arguments: CrashKind.allCases)
+    func everyAcknowledgedCommitSurvivesSIGKILL(_ crash: CrashKind) async throws {
+        let directory = TestBroker.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var lastCommitted: [Int: Int64] = [:]
+        do {
+            let spoold = try SpooldProcess.start(dataDirectory: directory, environment: crash.environment)
+            defer { spoold.kill() }
+            let admin = try await SpoolClient.connect(port: spoold.port)
+            try await admin.createTopic("ledger", partitions: 2)
+            _ = try await admin.publish(batch: (0..<400).map { OutgoingRecord(topic: "ledger", value: "e\($0)", partition: $0 % 2) })
+            let member = try await SpoolClient.connect(port: spoold.port)
+            let inbox = Inbox(member)
+            try await member.subscribe(topics: ["ledger"], group: "acct", from: .earliest, autoCommit: false)
+            try await eventually("all 400 delivered") { inbox.received.count == 400 }
+            // Commit after every few records, as a careful consumer does; then the machine dies.
+            for offset in stride(from: Int64(1), through: 150, by: 1) {
+                for partition in 0..<2 where offset % Int64(partition + 2) == 0 {
+                    #expect(try await member.commit(topic: "ledger", partition: partition, offset: offset) == "OK committed ledger \(partition) \(offset)")
+                    lastCommitted[partition] = offset
+                }
+            }
+            spoold.kill()
+            await member.close()
+            await admin.close()
+        }
+
+        let spoold = try SpooldProcess.start(dataDirectory: directory, environment: crash.environment)
+        defer { spoold.kill() }
+        let admin = try await SpoolClient.connect(port: spoold.port)
+        #expect(try await admin.describeGroup("acct").lag.map(\.committed) == [lastCommitted[0], lastCommitted[1]])
+        let resumed = try await SpoolClient.connect(port: spoold.port)
+        let inbox = Inbox(resumed)
+        try await resumed.subscribe(topics: ["ledger"], group: "acct", from: .earliest, autoCommit: false)
+        let expected = (200 - Int(lastCommitted[0]!)) + (200 - Int(lastCommitted[1]!))
+        try await eventually("the uncommitted records to arrive") { inbox.received.count == expected }
+        let firstOffsets = Dictionary(grouping: inbox.received, by: \.partition.rawValue).mapValues { $0.map(\.offset.rawValue).min() }
+        #expect(firstOffsets == [0: lastCommitted[0], 1: lastCommitted[1]])
+        await resumed.close()
+        await admin.close()
     }
 }

@@ -10,11 +10,15 @@ final class SpooldProcess: @unchecked Sendable {
     let dataDirectory: String
 
     /// Starts spoold on 127.0.0.1 with a free port and waits for its "listening" line.
-    static func start(dataDirectory: String, extraArguments: [String] = []) throws -> SpooldProcess {
+    /// `environment` is added to this process's (the power-loss tests pass SPOOL_TEST_VFS there).
+    static func start(dataDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws -> SpooldProcess {
         guard let binary = ChildProcess.builtProduct("spoold") else { throw TimeoutError(what: "spoold to be built by swift test") }
         let process = Process()
         process.executableURL = binary
         process.arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.standardError
@@ -35,7 +39,8 @@ final class SpooldProcess: @unchecked Sendable {
         guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
             let port = Int(text[range].split(separator: ":").last ?? "")
         else {
-            process.terminate()
+            // Only while it runs: the pid of a reaped child may already belong to another process.
+            if process.isRunning { process.terminate() }
             throw TimeoutError(what: "a port in spoold's first line, got: \(text)")
         }
         return SpooldProcess(process: process, port: port, dataDirectory: dataDirectory)
@@ -48,7 +53,9 @@ final class SpooldProcess: @unchecked Sendable {
     }
 
     /// SIGKILL: no chance to flush, close or checkpoint anything.
+    /// Does nothing once the process has exited, so a `defer { kill() }` is always safe.
     func kill() {
+        guard process.isRunning else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
         _ = waitForExit(seconds: 30)
     }
