@@ -55,6 +55,19 @@ extension ConnectionHandler {
         }
     }
 
+    /// A tail found its topic dropped: the subscription ends with a pushed
+    /// `UNSUBSCRIBED <topic> reason=dropped` (as a group member hears `REVOKED`), and FETCH works
+    /// on this connection again once no subscription is left. Records of a topic created again
+    /// under the name need a new `SUB`.
+    func subscriptionEnded(_ topic: TopicName, by tail: PartitionTail) {
+        guard let tails = subscriptions[topic], tails.contains(where: { $0 === tail }) else { return }
+        subscriptions.removeValue(forKey: topic)
+        for tail in tails { tail.stop() }
+        var line = ByteBuffer()
+        line.writeLine(ReplyLine.subscriptionEnded(topic, reason: "dropped"))
+        _ = push(line)
+    }
+
     func endAllSubscriptions() {
         for tails in subscriptions.values {
             for tail in tails { tail.stop() }

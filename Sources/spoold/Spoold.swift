@@ -56,6 +56,7 @@ struct Spoold: AsyncParsableCommand {
         let dataDirectory = absolutePath(dataDir)
 
         let signals = ShutdownSignals()
+        FileHandleBudget.raiseSoftLimit(logger: logger)
         let broker: Broker
         do {
             broker = try await Broker.open(
