@@ -48,6 +48,10 @@ struct PartitionDamageTests {
         let topics = try socket.askBlock("TOPICS")
         #expect(topics.contains("TOPIC t partitions=2 offline=1"), "\(topics)")
         #expect(topics.contains("TOPIC other partitions=1"), "\(topics)")
+        // A subscription to the topic gets the partitions that serve.
+        let subscriber = try broker.socket()
+        #expect(try subscriber.ask("SUB t from=earliest") == "OK subscribed t partitions=2 from=earliest")
+        #expect(try subscriber.readLine().hasPrefix("MSG t 1 0 "))
     }
 
     @Test(arguments: ["deleted", "truncated"])
