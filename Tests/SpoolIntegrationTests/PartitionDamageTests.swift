@@ -52,6 +52,16 @@ struct PartitionDamageTests {
         let subscriber = try broker.socket()
         #expect(try subscriber.ask("SUB t from=earliest") == "OK subscribed t partitions=2 from=earliest")
         #expect(try subscriber.readLine().hasPrefix("MSG t 1 0 "))
+        // So does a group member, which keeps its connection and its group.
+        let member = try broker.socket()
+        #expect(try member.ask("SUB t group=g from=earliest").hasPrefix("OK subscribed t group=g "))
+        var line = try member.readLine()
+        while !line.hasPrefix("MSG t 1 0 ") { line = try member.readLine() }
+        #expect(try member.readLine() == "0-vvvvvvvv")
+        try member.send("PING\n")
+        while line != "PONG" { line = try member.readLine() }
+        let group = try socket.askBlock("GROUP g")
+        #expect(group.contains { $0.hasPrefix("MEMBER ") }, "\(group)")
     }
 
     @Test(arguments: ["deleted", "truncated"])
