@@ -83,6 +83,8 @@ final class ClientHandler: ChannelDuplexHandler {
                 notify(event)
                 return
             }
+            // The broker ended a plain subscription (its topic was dropped): pushed, not a reply.
+            if line.hasPrefix("UNSUBSCRIBED ") { return }
             guard let head = pending.first else { return }  // e.g. nothing asked: ignore
             current.lines.append(line)
             let done: Bool

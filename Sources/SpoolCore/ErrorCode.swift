@@ -34,6 +34,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case storage = "STORAGE"
     /// The broker is shutting down and takes no new work.
     case shuttingDown = "SHUTTING_DOWN"
+    /// The partition is out of service: its file is lost (missing or empty) or damaged. Other
+    /// partitions keep serving; the broker's log names the file.
+    case partitionOffline = "PARTITION_OFFLINE"
 
     /// The word on the wire.
     public var wire: String { rawValue }

@@ -46,6 +46,10 @@ public struct SpoolLimits: Sendable, Equatable {
     public var autoCommitIntervalMs: Int64 = 1_000
     /// Most consumer groups with live members on the broker.
     public var groups: Int = 10_000
+    /// Longest time a partition's queued writes wait while another connection (an operator's
+    /// `sqlite3` shell without `-readonly`) holds its file's write lock, in ms; then they fail
+    /// with `ERR STORAGE`. Only that partition waits: no storage thread sleeps meanwhile.
+    public var partitionLockWaitMs: Int64 = 30_000
 
     public init() {}
 }

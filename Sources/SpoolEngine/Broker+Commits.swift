@@ -49,7 +49,7 @@ extension Broker {
             return loop.makeFailedFuture(error)
         }
         return pool.runIfActive(eventLoop: loop) {
-            try log.readers.withReader { try $0.committedOffset(group: group)?.nextOffset }
+            try log.withReader { try $0.committedOffset(group: group)?.nextOffset }
         }.flatMapErrorThrowing { throw wireError($0) }
     }
 
@@ -58,8 +58,8 @@ extension Broker {
         let logs = topics.withLockedValue { topics in topics.values.flatMap(\.partitions) }
         return pool.runIfActive(eventLoop: loop) {
             var groups = Set<String>()
-            for log in logs where !log.isClosing {
-                for commit in try log.readers.withReader({ try $0.committedOffsets() }) { groups.insert(commit.group) }
+            for log in logs where log.unavailableError == nil {
+                for commit in try log.withReader({ try $0.committedOffsets() }) { groups.insert(commit.group) }
             }
             return groups.sorted()
         }.flatMapErrorThrowing { throw wireError($0) }
@@ -77,8 +77,9 @@ extension Broker {
         }
         return pool.runIfActive(eventLoop: loop) {
             let now = WallClock.nowMs()
-            return try topic.partitions.map { log in
-                try log.readers.withReader { reader in
+            // An offline partition has no lag to show (its file is lost or damaged).
+            return try topic.partitions.filter { !$0.isOffline }.map { log in
+                try log.withReader { reader in
                     let (earliest, end) = log.bounds
                     let committed = try reader.committedOffset(group: group)?.nextOffset
                     let from = max(committed ?? earliest, earliest)

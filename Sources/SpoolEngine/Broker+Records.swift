@@ -85,10 +85,12 @@ extension Broker {
     ) -> EventLoopFuture<FetchResult> {
         let stats = self.stats
         return pool.runIfActive(eventLoop: loop) {
-            if log.isClosing { throw SpoolError(.unknownTopic, "topic \(log.topic) was dropped") }
+            // A long poll woken by a close answers why: dropped, or the broker stopping
+            // (SHUTTING_DOWN), or the partition went offline.
+            if let error = log.unavailableError { throw error }
             let high = log.bounds.high
             var buffer = ByteBufferAllocator().buffer(capacity: offset < high ? 64 * 1024 : 0)
-            let count = try log.readers.withReader { reader in
+            let count = try log.withReader { reader in
                 try reader.read(from: offset, below: high, maxRecords: maxRecords, maxBytes: maxBytes) { view in
                     render(view, &buffer)
                 }
@@ -113,7 +115,7 @@ extension Broker {
         }
         return pool.runIfActive(eventLoop: loop) {
             // The index on timestamp_ms answers this without a scan.
-            let found = try log.readers.withReader { try $0.firstOffset(atOrAfter: time) }
+            let found = try log.withReader { try $0.firstOffset(atOrAfter: time) }
             let latest = log.bounds.high
             return OffsetsResult(earliest: earliest, latest: latest, atTime: min(found ?? latest, latest))
         }.flatMapErrorThrowing { throw wireError($0) }
@@ -142,6 +144,13 @@ extension Broker {
     /// True when the partition still exists and takes work.
     public func isOpen(topic name: TopicName, partition: PartitionID) -> Bool {
         guard let log = try? self.topic(name).partition(partition) else { return false }
-        return !log.isClosing
+        return log.unavailableError == nil
+    }
+
+    /// Why the partition a wait was on no longer serves (dropped, broker stopping, offline), or
+    /// nil while it does. A topic dropped and created again is a new partition: a wait on the
+    /// old one still reports it dropped.
+    public func unavailable(_ token: WaitToken) -> SpoolError? {
+        token.log.unavailableError
     }
 }

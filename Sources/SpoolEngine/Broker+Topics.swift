@@ -6,7 +6,9 @@ extension Broker {
     /// Every topic, sorted by name. Reads memory only, so it may run on an event loop.
     public func listTopics() -> [TopicSummary] {
         topics.withLockedValue { topics in
-            topics.values.map { TopicSummary(name: $0.name, partitions: $0.partitions.count, replication: 1) }
+            topics.values.map {
+                TopicSummary(name: $0.name, partitions: $0.partitions.count, replication: 1, offlinePartitions: $0.offlineCount)
+            }
         }.sorted { $0.name < $1.name }
     }
 
@@ -32,8 +34,15 @@ extension Broker {
     }
 
     /// Storage thread, metadata lock held.
+    ///
+    /// Crash-safe: the partition files are built in `staging/<name>`, the folder is renamed into
+    /// `topics/` whole, and the metadata row, written last, is what makes it a topic. A crash at
+    /// any point leaves either nothing, or a folder that the next start (staging) or the next
+    /// CREATE of the name (topics/) clears.
     private func createTopicLocked(_ name: TopicName, partitions: Int) throws -> TopicSummary {
-        let (exists, count) = topics.withLockedValue { ($0[name] != nil, $0.count) }
+        let (exists, count, open) = topics.withLockedValue { topics in
+            (topics[name] != nil, topics.count, topics.values.reduce(0) { $0 + $1.partitions.count })
+        }
         if exists { throw SpoolError(.topicExists, "topic \(name) already exists") }
         if dropping.withLockedValue({ $0.contains(name) }) {
             throw SpoolError(.topicExists, "topic \(name) is still being dropped; try again")
@@ -41,19 +50,48 @@ extension Broker {
         if count >= config.limits.topics {
             throw SpoolError(.limitReached, "the broker holds its limit of \(config.limits.topics) topics")
         }
-        // Files of a topic whose creation or removal a crash interrupted are not a topic
-        // (the metadata row is written last on create and first on drop): clear them.
-        try removeTopicFiles(name, partitionsAtLeast: partitions)
+        guard fileHandles.fits(partitions: open + partitions) else {
+            logger.warning(
+                "CREATE refused: not enough file descriptors", metadata: ["topic": "\(name)", "reason": "\(fileHandles.shortage(partitions: open + partitions))"])
+            throw SpoolError(
+                .limitReached,
+                "not enough file descriptors for \(partitions) more partitions: room for \(fileHandles.partitionCapacity - open) "
+                    + "beside \(open) open partitions and \(fileHandles.connections) connections (ulimit -n is \(fileHandles.limit))")
+        }
+        let staging = layout.stagingTopicDirectory(name)
         let directory = layout.topicDirectory(name)
-        try FileSystem.makeDirectories(directory)
         let createdMs = WallClock.nowMs()
-        let topic: Topic
+        var topic: Topic?
         do {
+            try FileSystem.removeTree(staging)
+            try FileSystem.makeDirectories(staging)
+            for index in 0..<partitions {
+                // Created, migrated and closed (checkpointed into one file) before the rename.
+                try PartitionStore(path: layout.stagingPartitionDatabase(name, PartitionID(index))).close()
+            }
+            FileSystem.syncDirectory(staging)
+            if FileSystem.exists(directory) {
+                // Not a topic (the metadata row is written last on create and removed first on
+                // drop): the files of a CREATE or DROP a crash interrupted.
+                logger.warning("replacing a leftover folder that is not a topic", metadata: ["folder": "\(directory)"])
+                try discard(directory)
+            }
+            try FileSystem.rename(staging, to: directory)
+            FileSystem.syncDirectory(layout.topicsDirectory)
+            FileSystem.syncDirectory(layout.stagingDirectory)
             topic = try openTopic(name, partitions: partitions, createdMs: createdMs)
-            FileSystem.syncDirectory(directory)
+            if let offline = topic?.offlineCount, offline > 0 {
+                throw SpoolError(.storage, "the new partitions of \(name) could not be opened (the broker's log says why)")
+            }
             try metadata.insert(TopicRecord(name: name.value, partitions: partitions, createdMs: createdMs))
         } catch {
-            try? removeTopicFiles(name, partitionsAtLeast: partitions)
+            for log in topic?.partitions ?? [] { log.closeNow() }
+            try? FileSystem.removeTree(staging)
+            if FileSystem.exists(directory) { try? discard(directory) }
+            if let error = error as? StorageError {
+                logger.error("CREATE failed", metadata: ["topic": "\(name)", "error": "\(error)"])
+                throw SpoolError(.storage, "creating topic \(name) failed: \(error.summary)")
+            }
             throw error
         }
         topics.withLockedValue { $0[name] = topic }
@@ -61,19 +99,16 @@ extension Broker {
         return TopicSummary(name: name, partitions: partitions, replication: 1)
     }
 
-    /// Removes a topic's partition files and folder. Storage thread only.
-    private func removeTopicFiles(_ name: TopicName, partitionsAtLeast partitions: Int) throws {
-        let directory = layout.topicDirectory(name)
+    /// Removes a folder of partition files: renamed into `trash/` first (atomic, so `topics/`
+    /// never holds a half-deleted topic), then deleted; a crash mid-delete is finished at the
+    /// next start. Storage thread only.
+    private func discard(_ directory: String) throws {
         guard FileSystem.exists(directory) else { return }
-        // Partition files are named 0.sqlite3, 1.sqlite3, ...; stop at the first gap past the
-        // count we know of.
-        var index = 0
-        while index < partitions || FileSystem.exists(layout.partitionDatabase(name, PartitionID(index))) {
-            try FileSystem.removeDatabase(layout.partitionDatabase(name, PartitionID(index)))
-            index += 1
-        }
-        try FileSystem.removeDirectory(directory)
+        try FileSystem.makeDirectories(layout.trashDirectory)
+        let trashed = layout.trashDirectory + "/\(WallClock.monotonicNs())"
+        try FileSystem.rename(directory, to: trashed)
         FileSystem.syncDirectory(layout.topicsDirectory)
+        try FileSystem.removeTree(trashed)
     }
 
     /// Removes a topic and all its records. Queued writes to it fail with `UNKNOWN_TOPIC`.
@@ -102,11 +137,17 @@ extension Broker {
             self.pool.runIfActive(eventLoop: loop) {
                 defer { self.dropping.withLockedValue { _ = $0.remove(name) } }
                 try self.metadataLock.withLock {
-                    try self.removeTopicFiles(name, partitionsAtLeast: removed.partitions.count)
+                    try self.discard(self.layout.topicDirectory(name))
                 }
                 self.logger.info("dropped topic", metadata: ["topic": "\(name)"])
             }
-        }.flatMapErrorThrowing { throw wireError($0) }
+        }.flatMapErrorThrowing { error in
+            if let error = error as? StorageError {
+                self.logger.error("DROP failed", metadata: ["topic": "\(name)", "error": "\(error)"])
+                throw SpoolError(.storage, "dropping topic \(name) failed: \(error.summary)")
+            }
+            throw wireError(error)
+        }
     }
 
     /// The topic's shape and, per partition, its offsets, record count and size on disk.
@@ -121,9 +162,13 @@ extension Broker {
             let partitions = topic.partitions.map { log in
                 let (earliest, high) = log.bounds
                 return PartitionSummary(
-                    partition: log.id, earliest: earliest, high: high, records: high - earliest, diskBytes: log.diskBytes())
+                    partition: log.id, earliest: earliest, high: high, records: high - earliest, diskBytes: log.diskBytes(),
+                    offline: log.offlineReason)
             }
-            return (TopicSummary(name: name, partitions: topic.partitions.count, replication: 1), partitions)
+            return (
+                TopicSummary(name: name, partitions: topic.partitions.count, replication: 1, offlinePartitions: topic.offlineCount),
+                partitions
+            )
         }.flatMapErrorThrowing { throw wireError($0) }
     }
 }

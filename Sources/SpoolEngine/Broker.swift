@@ -25,6 +25,8 @@ public final class Broker: Sendable {
     /// Topics whose files are still being removed; a CREATE of the name waits for them.
     let dropping = NIOLockedValueBox<Set<TopicName>>([])
     private let shuttingDown = NIOLockedValueBox(false)
+    /// File descriptors: every connection and every open partition must fit (read at open).
+    let fileHandles: FileHandleBudget
 
     private init(config: BrokerConfig, pool: NIOThreadPool, metadata: MetadataStore, lock: DataDirectoryLock, logger: Logger) {
         self.config = config
@@ -33,6 +35,9 @@ public final class Broker: Sendable {
         self.layout = DataLayout(root: config.dataDirectory)
         self.metadata = metadata
         self.logger = logger
+        self.fileHandles = FileHandleBudget(
+            limit: FileHandleBudget.processLimits().soft, connections: config.limits.connections,
+            storageThreads: max(1, config.storageThreads))
     }
 
     /// Opens the data folder (creating it if needed) and every topic in it.
@@ -55,9 +60,20 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Runs on a storage thread at startup.
+    /// Runs on a storage thread at startup. broker.sqlite3 says which partitions must exist;
+    /// their files are opened, never created (only CREATE creates partition files).
     private func loadTopics() throws {
-        for record in try metadata.topics() {
+        // What an interrupted CREATE or DROP left behind (see DataLayout) is not a topic.
+        try FileSystem.removeTree(layout.stagingDirectory)
+        try FileSystem.removeTree(layout.trashDirectory)
+        let records = try metadata.topics()
+        let partitions = records.reduce(0) { $0 + $1.partitions }
+        guard fileHandles.fits(partitions: partitions) else {
+            throw StartupFailure(description: "the data folder \(config.dataDirectory) holds \(fileHandles.shortage(partitions: partitions))")
+        }
+        var known = Set<String>()
+        for record in records {
+            known.insert(record.name)
             guard let name = TopicName(record.name, maxBytes: .max) else {
                 logger.error("skipping topic with an illegal name", metadata: ["topic": "\(record.name)"])
                 continue
@@ -65,18 +81,49 @@ public final class Broker: Sendable {
             let topic = try openTopic(name, partitions: record.partitions, createdMs: record.createdMs)
             topics.withLockedValue { $0[name] = topic }
         }
-        logger.info("opened data folder", metadata: ["data.dir": "\(config.dataDirectory)", "topics": "\(topics.withLockedValue { $0.count })"])
+        for folder in FileSystem.listDirectory(layout.topicsDirectory) where !known.contains(folder) {
+            logger.warning(
+                "a folder in topics/ is not a topic in broker.sqlite3; it is left as it is (CREATE of the name replaces it)",
+                metadata: ["folder": "\(layout.topicsDirectory)/\(folder)"])
+        }
+        let offline = topics.withLockedValue { $0.values.reduce(0) { $0 + $1.offlineCount } }
+        logger.info(
+            "opened data folder",
+            metadata: [
+                "data.dir": "\(config.dataDirectory)", "topics": "\(topics.withLockedValue { $0.count })",
+                "partitions": "\(partitions)", "partitions.offline": "\(offline)", "fd.limit": "\(fileHandles.limit)",
+            ])
     }
 
-    /// Opens (creating when missing) every partition database of a topic. Storage thread only.
+    /// Opens every partition database of a topic from its existing files. A partition whose file
+    /// is missing or empty is *lost* and one that is not a sound database is *damaged*: either
+    /// is offline (logged with its file), never recreated, and the other partitions serve.
+    /// Storage thread only.
     func openTopic(_ name: TopicName, partitions: Int, createdMs: Int64) throws -> Topic {
         var logs: [PartitionLog] = []
         for index in 0..<partitions {
             let id = PartitionID(index)
-            logs.append(
-                try PartitionLog(
-                    topic: name, id: id, path: layout.partitionDatabase(name, id), pool: pool,
-                    limits: config.limits, logger: logger))
+            let path = layout.partitionDatabase(name, id)
+            // An empty database file with a WAL beside it is a database whose pages are all
+            // still in the WAL (a crash before the first checkpoint): SQLite recovers it.
+            guard FileSystem.fileSize(path) > 0 || FileSystem.fileSize(path + "-wal") > 0 else {
+                logger.error(
+                    "partition file is missing or empty; the partition is offline (restore the file and restart, or DROP the topic)",
+                    metadata: ["topic": "\(name)", "partition.id": "\(id)", "file": "\(path)"])
+                logs.append(PartitionLog(offline: .lost, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger))
+                continue
+            }
+            do {
+                logs.append(try PartitionLog(topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger))
+            } catch let error as StorageError where error.isDamaged {
+                logger.error(
+                    "partition file is damaged; the partition is offline (restore the file and restart, or DROP the topic)",
+                    metadata: ["topic": "\(name)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)"])
+                logs.append(PartitionLog(offline: .damaged, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger))
+            } catch let error as StorageError {
+                for log in logs { log.closeNow() }
+                throw StorageError(code: error.code, message: error.message.contains(path) ? error.message : "\(path): \(error.message)")
+            }
         }
         return Topic(name: name, partitions: logs, createdMs: createdMs)
     }
@@ -114,11 +161,17 @@ public final class Broker: Sendable {
     }
 }
 
-/// Storage failures become `ERR STORAGE`; wire errors pass through.
+/// A data folder the broker cannot serve; the message says what to do.
+struct StartupFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Storage failures become `ERR STORAGE` (without file paths: clients see SQLite's summary, the
+/// engine logs the path where it knows it); wire errors pass through.
 public func wireError(_ error: any Error) -> SpoolError {
     switch error {
     case let error as SpoolError: return error
-    case let error as StorageError: return SpoolError(.storage, error.message)
+    case let error as StorageError: return SpoolError(.storage, error.summary)
     case is NIOThreadPoolError.ThreadPoolInactive: return SpoolError(.shuttingDown, "the broker is shutting down")
     default: return SpoolError(.storage, "\(error)")
     }

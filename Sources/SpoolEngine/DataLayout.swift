@@ -6,6 +6,19 @@ struct DataLayout: Sendable {
 
     var brokerDatabase: String { root + "/broker.sqlite3" }
     var topicsDirectory: String { root + "/topics" }
+    /// Where CREATE builds a topic's files before renaming the folder into `topics/`, so a crash
+    /// never leaves a half-built topic there. Emptied at start.
+    var stagingDirectory: String { root + "/staging" }
+    /// Where DROP (and CREATE over a leftover folder) renames a topic's folder before deleting
+    /// its files, so the name is free at once and a crash mid-delete leaves nothing in
+    /// `topics/`. Emptied at start.
+    var trashDirectory: String { root + "/trash" }
+
+    func stagingTopicDirectory(_ topic: TopicName) -> String { stagingDirectory + "/" + topic.value }
+
+    func stagingPartitionDatabase(_ topic: TopicName, _ partition: PartitionID) -> String {
+        stagingTopicDirectory(topic) + "/\(partition.rawValue).sqlite3"
+    }
 
     func topicDirectory(_ topic: TopicName) -> String { topicsDirectory + "/" + topic.value }
 

@@ -6,6 +6,8 @@ public struct TopicSummary: Sendable, Equatable {
     public var name: TopicName
     public var partitions: Int
     public var replication: Int
+    /// Partitions out of service (their file lost or damaged).
+    public var offlinePartitions: Int = 0
 }
 
 /// One partition as `DESCRIBE` shows it.
@@ -18,6 +20,8 @@ public struct PartitionSummary: Sendable, Equatable {
     public var records: Int64
     /// Bytes of the partition's files on disk (database and WAL).
     public var diskBytes: Int64
+    /// Why the partition is out of service; nil while it serves.
+    public var offline: OfflineReason? = nil
 }
 
 /// Records read by a fetch, already rendered into `buffer` by the caller's renderer.

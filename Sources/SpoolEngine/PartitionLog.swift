@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import SpoolCore
 import SpoolStorage
+import Synchronization
 
 /// One partition of a topic on this broker: its queue of pending appends, its group-commit flush
 /// loop, its high watermark and the consumers waiting for new records.
@@ -13,12 +14,19 @@ import SpoolStorage
 /// SQLite transaction and one fsync. The more producers wait, the bigger the batches, so the
 /// fsync cost is shared. The store is touched only by that loop (the `flushing` flag makes it the
 /// serial owner); SQLite never runs on an event loop.
+///
+/// A partition whose file is lost or damaged is *offline*: it has no store, or its store stopped
+/// being used, and every request for it answers `ERR PARTITION_OFFLINE`, while the other
+/// partitions keep serving.
 final class PartitionLog: Sendable {
     let topic: TopicName
     let id: PartitionID
     let path: String
     let readers: ReaderPool
-    private let store: PartitionStore
+    /// nil for a partition that was offline when the broker opened it.
+    private let store: PartitionStore?
+    /// Set once, when the partition goes offline; read on every request (no lock).
+    private let offline = Atomic<Bool>(false)
     private let pool: NIOThreadPool
     private let limits: SpoolLimits
     private let logger: Logger
@@ -45,6 +53,13 @@ final class PartitionLog: Sendable {
         var nextWaiterID = 0
         var closing: CloseReason?
         var closed: EventLoopPromise<Void>?
+        /// Why the partition is offline, once it is.
+        var offlineReason: OfflineReason?
+        /// A batch that found the file locked by another connection, to write first on the next try.
+        var retrying: (batch: [PendingAppend], commits: [PendingCommit])?
+        /// When the current run of "locked by another connection" began.
+        var lockedSinceNs: UInt64?
+        var lockedRetries = 0
     }
 
     enum CloseReason {
@@ -62,9 +77,27 @@ final class PartitionLog: Sendable {
         self.pool = pool
         self.limits = limits
         self.logger = logger
-        self.store = try PartitionStore(path: path)
+        let store = try PartitionStore(path: path)
+        self.store = store
         self.readers = ReaderPool(path: path)
         self.state = NIOLockedValueBox(State(high: store.nextOffset, earliest: store.earliestOffset))
+    }
+
+    /// A partition that cannot be opened (its file is lost or damaged): it serves nothing and
+    /// answers `ERR PARTITION_OFFLINE`; its file is left as it is for the operator.
+    init(offline reason: OfflineReason, topic: TopicName, id: PartitionID, path: String, pool: NIOThreadPool, limits: SpoolLimits, logger: Logger) {
+        self.topic = topic
+        self.id = id
+        self.path = path
+        self.pool = pool
+        self.limits = limits
+        self.logger = logger
+        self.store = nil
+        self.readers = ReaderPool(path: path)
+        var state = State(high: .zero, earliest: .zero)
+        state.offlineReason = reason
+        self.state = NIOLockedValueBox(state)
+        offline.store(true, ordering: .releasing)
     }
 
     /// The offsets of the first retained record and of the next record to be written.
@@ -112,6 +145,12 @@ final class PartitionLog: Sendable {
     /// Runs on a storage thread while records are queued; exactly one instance per partition.
     private func flushLoop() {
         while let (batch, commits) = takeBatch() {
+            guard let store, !isOffline else {
+                let error = offlineError()
+                Self.fail(batch, error)
+                for commit in commits { commit.promise.fail(error) }
+                continue
+            }
             let result: Result<Offset, StorageError>
             do {
                 result = .success(
@@ -123,19 +162,86 @@ final class PartitionLog: Sendable {
             case .success(let first):
                 let woken = state.withLockedValue { state -> [Waiter] in
                     state.high = store.nextOffset
+                    state.lockedSinceNs = nil
                     return Self.takeWaiters(&state, below: state.high)
                 }
                 Self.complete(batch, first: first, topic: topic, partition: id)
                 for commit in commits { commit.promise.succeed() }
                 for waiter in woken { waiter.promise.succeed() }
+            case .failure(let error) where error.isBusy:
+                // Another connection holds the write lock. Sleeping in SQLite's busy handler
+                // would hold this storage thread, which every partition shares; instead the
+                // batch stays first in line and this partition alone tries again shortly.
+                switch lockedOut(batch, commits) {
+                case .retry(let delayMs):
+                    scheduleRetry(afterMs: delayMs)
+                    return  // `flushing` stays set: the retry is this partition's flush loop
+                case .giveUp(let failedBatch, let failedCommits):
+                    let spoolError = SpoolError(
+                        .storage,
+                        "partition \(id) of \(topic) stayed locked by another connection for \(limits.partitionLockWaitMs) ms "
+                            + "(an sqlite3 shell without -readonly?); the records were not written")
+                    Self.fail(failedBatch, spoolError)
+                    for commit in failedCommits { commit.promise.fail(spoolError) }
+                }
             case .failure(let error):
-                logger.error(
-                    "append failed",
-                    metadata: ["topic": "\(topic)", "partition.id": "\(id)", "error": "\(error)"])
-                let spoolError = SpoolError(.storage, "write failed: \(error.message)")
+                let spoolError = storageFailure(error, while: "writing")
                 Self.fail(batch, spoolError)
                 for commit in commits { commit.promise.fail(spoolError) }
             }
+        }
+    }
+
+    private enum LockedOutcome {
+        case retry(delayMs: Int64)
+        /// The lock was held past `partitionLockWaitMs`: fail this batch and all queued behind it.
+        case giveUp([PendingAppend], [PendingCommit])
+    }
+
+    /// Decides what a batch that found the file locked does next.
+    private func lockedOut(_ batch: [PendingAppend], _ commits: [PendingCommit]) -> LockedOutcome {
+        let now = WallClock.monotonicNs()
+        let (outcome, first): (LockedOutcome, Bool) = state.withLockedValue { state in
+            let first = state.lockedSinceNs == nil
+            if first {
+                state.lockedSinceNs = now
+                state.lockedRetries = 0
+            }
+            let lockedMs = Int64((now - (state.lockedSinceNs ?? now)) / 1_000_000)
+            if lockedMs >= limits.partitionLockWaitMs && state.closing != .dropped {
+                let failed = (batch + state.pending, commits + state.pendingCommits)
+                state.pending = []
+                state.pendingCommits = []
+                state.lockedSinceNs = nil
+                return (.giveUp(failed.0, failed.1), first)
+            }
+            state.retrying = (batch, commits)
+            state.lockedRetries += 1
+            // 1, 2, 4 ... 64 ms, then every 100 ms; at once when dropped (takeBatch fails it).
+            let delay = state.closing == .dropped ? 0 : min(100, Int64(1) << min(state.lockedRetries - 1, 6))
+            return (.retry(delayMs: delay), first)
+        }
+        switch outcome {
+        case .retry where first:
+            logger.warning(
+                "partition file is locked by another connection; its writes wait (sqlite3 without -readonly?)",
+                metadata: ["topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)"])
+        case .giveUp(let failed, _):
+            logger.error(
+                "partition file stayed locked; failing its queued writes",
+                metadata: [
+                    "topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "records": "\(failed.count)",
+                    "waited.ms": "\(limits.partitionLockWaitMs)",
+                ])
+        case .retry: break
+        }
+        return outcome
+    }
+
+    /// Runs this partition's flush loop again after `afterMs`, from a timer (no thread waits).
+    private func scheduleRetry(afterMs: Int64) {
+        MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .milliseconds(afterMs)) {
+            self.pool.submit { _ in self.flushLoop() }
         }
     }
 
@@ -144,12 +250,21 @@ final class PartitionLog: Sendable {
         typealias Taken = (batch: [PendingAppend]?, commits: [PendingCommit], closed: EventLoopPromise<Void>?, failed: [PendingAppend], failedCommits: [PendingCommit])
         let taken: Taken = state.withLockedValue { state in
             if state.closing == .dropped {
-                let failed = state.pending
-                let failedCommits = state.pendingCommits
+                var failed = state.pending
+                var failedCommits = state.pendingCommits
+                if let retrying = state.retrying {
+                    failed = retrying.batch + failed
+                    failedCommits = retrying.commits + failedCommits
+                    state.retrying = nil
+                }
                 state.pending = []
                 state.pendingCommits = []
                 state.flushing = false
                 return (nil, [], state.closed, failed, failedCommits)
+            }
+            if let retrying = state.retrying {
+                state.retrying = nil
+                return (retrying.batch, retrying.commits, nil, [], [])
             }
             let commits = state.pendingCommits
             state.pendingCommits = []
@@ -279,13 +394,79 @@ final class PartitionLog: Sendable {
 
     var isClosing: Bool { state.withLockedValue { $0.closing != nil } }
 
+    /// What a request for this partition fails with now: nil while it serves. Offline first (it
+    /// is the partition's own state), then closing (dropped, or the broker stopping).
+    var unavailableError: SpoolError? {
+        if isOffline { return offlineError() }
+        return state.withLockedValue { $0.closing }.map(closedError)
+    }
+
+    /// Closes a log that never took work (a CREATE or an open that failed). Storage thread only.
+    func closeNow() {
+        readers.close()
+        store?.close()
+    }
+
     /// Runs on a storage thread once no flush is running.
     private func finishClose(_ promise: EventLoopPromise<Void>) {
         readers.close()
-        store.close()
+        store?.close()
         promise.succeed()
     }
 
     /// Bytes of the partition's files on disk. Call on a storage thread.
-    func diskBytes() -> Int64 { store.diskBytes() }
+    func diskBytes() -> Int64 { FileSystem.diskBytes(ofDatabase: path) }
+
+    // MARK: Offline partitions and storage failures
+
+    var isOffline: Bool { offline.load(ordering: .acquiring) }
+
+    var offlineReason: OfflineReason? { state.withLockedValue { $0.offlineReason } }
+
+    func offlineError() -> SpoolError {
+        let reason = offlineReason ?? .damaged
+        return SpoolError(
+            .partitionOffline, "partition \(id) of \(topic) is offline: its file is \(reason.rawValue) (the broker's log names it)")
+    }
+
+    /// Takes the partition out of service because its file is damaged: logged once with the
+    /// file's path, every waiting consumer woken (it finds the partition offline).
+    @discardableResult
+    func takeOffline(_ error: StorageError) -> SpoolError {
+        let (first, waiters): (Bool, [Waiter]) = state.withLockedValue { state in
+            guard state.offlineReason == nil else { return (false, []) }
+            state.offlineReason = .damaged
+            let waiters = Array(state.waiters.values)
+            state.waiters = [:]
+            return (true, waiters)
+        }
+        offline.store(true, ordering: .releasing)
+        if first {
+            logger.error(
+                "partition taken out of service: its file is damaged; restore it from a backup and restart, or DROP the topic",
+                metadata: ["topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)"])
+        }
+        for waiter in waiters { waiter.promise.succeed() }
+        return offlineError()
+    }
+
+    /// The client's view of a storage failure: topic and partition, never the file's path (the
+    /// log has it). A damaged file takes the partition offline.
+    func storageFailure(_ error: StorageError, while doing: String) -> SpoolError {
+        if error.isDamaged { return takeOffline(error) }
+        logger.error(
+            "\(doing) failed", metadata: ["topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)"])
+        return SpoolError(.storage, "\(doing) partition \(id) of \(topic) failed: \(error.summary)")
+    }
+
+    /// Runs `body` with a reader (storage thread only); storage failures come back as the
+    /// client's `SpoolError` (see `storageFailure`).
+    func withReader<R>(_ body: (PartitionReader) throws -> R) throws -> R {
+        if let error = unavailableError { throw error }
+        do {
+            return try readers.withReader(body)
+        } catch let error as StorageError {
+            throw storageFailure(error, while: "reading")
+        }
+    }
 }

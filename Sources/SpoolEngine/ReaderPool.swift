@@ -15,7 +15,11 @@ final class ReaderPool: Sendable {
     private let idleLimit: Int
     private let state = NIOLockedValueBox(State())
 
-    init(path: String, idleLimit: Int = 4) {
+    /// Readers kept open per partition. Each costs two file descriptors (FileHandleBudget), and
+    /// a partition rarely has more reads at once than this.
+    static let idleReaders = 2
+
+    init(path: String, idleLimit: Int = ReaderPool.idleReaders) {
         self.path = path
         self.idleLimit = idleLimit
     }

@@ -17,16 +17,29 @@ final class Topic: Sendable {
         self.createdMs = createdMs
     }
 
+    /// The partition, if it exists and serves (`PARTITION_OFFLINE` when its file is lost or
+    /// damaged).
     func partition(_ id: PartitionID) throws(SpoolError) -> PartitionLog {
         guard id.rawValue >= 0, Int(id.rawValue) < partitions.count else {
             throw SpoolError(.unknownPartition, "topic \(name) has partitions 0...\(partitions.count - 1), not \(id)")
         }
-        return partitions[Int(id.rawValue)]
+        let log = partitions[Int(id.rawValue)]
+        if log.isOffline { throw log.offlineError() }
+        return log
     }
 
-    /// The next partition for a keyless record.
+    /// How many partitions are out of service.
+    var offlineCount: Int { partitions.count(where: \.isOffline) }
+
+    /// The next partition for a keyless record: round-robin over the partitions that serve (a
+    /// keyless record has no partition of its own, so an offline one is skipped, as Kafka's
+    /// producer skips unavailable partitions).
     func nextKeylessPartition() -> PartitionID {
-        let n = nextKeyless.wrappingAdd(1, ordering: .relaxed).oldValue
-        return PartitionID((n & Int.max) % partitions.count)
+        for _ in 0..<partitions.count {
+            let n = nextKeyless.wrappingAdd(1, ordering: .relaxed).oldValue
+            let id = (n & Int.max) % partitions.count
+            if !partitions[id].isOffline { return PartitionID(id) }
+        }
+        return PartitionID(0)  // all offline: partition(_:) answers PARTITION_OFFLINE
     }
 }

@@ -22,8 +22,11 @@ public enum ReplyLine {
         "OK \(topic) partitions=\(partitions) replication=1"
     }
 
-    /// `TOPIC <name> partitions=<n>` (a `TOPICS` row)
-    public static func topicRow(_ topic: TopicName, partitions: Int) -> String { "TOPIC \(topic) partitions=\(partitions)" }
+    /// `TOPIC <name> partitions=<n>` (a `TOPICS` row), with ` offline=<k>` appended when `k` of
+    /// its partitions are out of service.
+    public static func topicRow(_ topic: TopicName, partitions: Int, offline: Int = 0) -> String {
+        offline > 0 ? "TOPIC \(topic) partitions=\(partitions) offline=\(offline)" : "TOPIC \(topic) partitions=\(partitions)"
+    }
     /// `END TOPICS <count>`
     public static func endTopics(count: Int) -> String { "END TOPICS \(count)" }
 
@@ -36,6 +39,11 @@ public enum ReplyLine {
         _ topic: TopicName, _ partition: PartitionID, low: Offset, high: Offset, records: Int64, bytes: Int64
     ) -> String {
         "PARTITION \(topic) \(partition) low=\(low) high=\(high) records=\(records) bytes=\(bytes)"
+    }
+    /// `PARTITION <topic> <p> offline=<lost|damaged> bytes=<bytes on disk>`: a partition out of
+    /// service (its offsets are unknown).
+    public static func describeOfflinePartition(_ topic: TopicName, _ partition: PartitionID, reason: String, bytes: Int64) -> String {
+        "PARTITION \(topic) \(partition) offline=\(reason) bytes=\(bytes)"
     }
     /// `END DESCRIBE <topic>`
     public static func endDescribe(_ topic: TopicName) -> String { "END DESCRIBE \(topic)" }
@@ -65,6 +73,11 @@ public enum ReplyLine {
     /// `OK subscribed <topic> partitions=<n> from=<earliest|latest|offset>`
     public static func subscribed(_ topic: TopicName, partitions: Int, from: StartPosition) -> String {
         "OK subscribed \(topic) partitions=\(partitions) from=\(from)"
+    }
+    /// `UNSUBSCRIBED <topic> reason=dropped`: pushed when the broker ends a plain subscription
+    /// (the topic was dropped); no record of that subscription follows it.
+    public static func subscriptionEnded(_ topic: TopicName, reason: String) -> String {
+        "UNSUBSCRIBED \(topic) reason=\(reason)"
     }
     /// `OK unsubscribed <count>`
     public static func unsubscribed(count: Int) -> String { "OK unsubscribed \(count)" }

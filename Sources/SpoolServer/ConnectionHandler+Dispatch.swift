@@ -24,7 +24,11 @@ extension ConnectionHandler {
             complete(slot, Reply.lines(statsLines()))
         case .topics:
             let topics = broker.listTopics()
-            complete(slot, Reply.lines(topics.map { ReplyLine.topicRow($0.name, partitions: $0.partitions) } + [ReplyLine.endTopics(count: topics.count)]))
+            complete(
+                slot,
+                Reply.lines(
+                    topics.map { ReplyLine.topicRow($0.name, partitions: $0.partitions, offline: $0.offlinePartitions) }
+                        + [ReplyLine.endTopics(count: topics.count)]))
         case .create(let topic, let partitions):
             answer(slot, broker.createTopic(topic, partitions: partitions, on: loop)) {
                 Reply.line(ReplyLine.created($0.name, partitions: $0.partitions))
@@ -35,6 +39,10 @@ extension ConnectionHandler {
             answer(slot, broker.describe(topic, on: loop)) { summary, partitions in
                 var lines = [ReplyLine.describeTopic(summary.name, partitions: summary.partitions)]
                 for p in partitions {
+                    if let reason = p.offline {
+                        lines.append(ReplyLine.describeOfflinePartition(topic, p.partition, reason: reason.rawValue, bytes: p.diskBytes))
+                        continue
+                    }
                     lines.append(
                         ReplyLine.describePartition(topic, p.partition, low: p.earliest, high: p.high, records: p.records, bytes: p.diskBytes))
                 }

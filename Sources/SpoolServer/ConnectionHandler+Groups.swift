@@ -119,6 +119,8 @@ extension ConnectionHandler {
         case .success(let offset): found = offset
         case .failure(let error as SpoolError) where error.code == .unknownTopic || error.code == .shuttingDown:
             return  // the topic is gone (the manager hears of it on its next tick) or the broker stops
+        case .failure(let error as SpoolError) where error.code == .partitionOffline:
+            return  // its file is lost or damaged: nothing to deliver, the member keeps the rest
         case .failure(let error):
             // Starting anywhere else could skip or repeat records: give the partitions up, so the
             // group hands them to a member that can read where the group stands.

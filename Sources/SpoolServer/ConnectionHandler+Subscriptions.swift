@@ -18,7 +18,8 @@ extension ConnectionHandler {
             var tails: [PartitionTail] = []
             for index in 0..<count {
                 let partition = PartitionID(index)
-                let start = try broker.startOffset(topic: topic, partition: partition, from)
+                // A partition out of service is left out; the topic's other partitions are pushed.
+                guard let start = try startIfServing(topic, partition, from) else { continue }
                 tails.append(PartitionTail(topic: topic, partition: partition, from: start, handler: self, loop: loop))
             }
             subscriptions[topic] = tails
@@ -27,6 +28,16 @@ extension ConnectionHandler {
             complete(slot, line: ReplyLine.subscribed(topic, partitions: count, from: from))
         } catch {
             fail(slot, wireError(error))
+        }
+    }
+
+    /// Where a tail of `partition` starts, or nil when the partition is offline.
+    private func startIfServing(_ topic: TopicName, _ partition: PartitionID, _ from: StartPosition) throws(SpoolError) -> Offset? {
+        do {
+            return try broker.startOffset(topic: topic, partition: partition, from)
+        } catch {
+            if error.code == .partitionOffline { return nil }
+            throw error
         }
     }
 
@@ -53,6 +64,19 @@ extension ConnectionHandler {
             endAllSubscriptions()
             complete(slot, line: ReplyLine.unsubscribed(count: count))
         }
+    }
+
+    /// A tail found its topic dropped: the subscription ends with a pushed
+    /// `UNSUBSCRIBED <topic> reason=dropped` (as a group member hears `REVOKED`), and FETCH works
+    /// on this connection again once no subscription is left. Records of a topic created again
+    /// under the name need a new `SUB`.
+    func subscriptionEnded(_ topic: TopicName, by tail: PartitionTail) {
+        guard let tails = subscriptions[topic], tails.contains(where: { $0 === tail }) else { return }
+        subscriptions.removeValue(forKey: topic)
+        for tail in tails { tail.stop() }
+        var line = ByteBuffer()
+        line.writeLine(ReplyLine.subscriptionEnded(topic, reason: "dropped"))
+        _ = push(line)
     }
 
     func endAllSubscriptions() {

@@ -80,16 +80,22 @@ final class PartitionTail {
                 tail.next = earliest
                 tail.delivered = earliest
                 tail.pump()
+            case .failure(let error as SpoolError) where error.code == .unknownTopic:
+                tail.ended()
             case .failure:
-                // Topic dropped or broker stopping: the subscription ends.
+                // Broker stopping (the connection closes too), or this partition went offline.
                 tail.active = false
             }
         }
     }
 
     private func waitForRecords() {
-        guard let (token, future) = try? broker.waitForRecords(topic: topic, partition: partition, after: next, on: loop) else {
-            active = false
+        let token: WaitToken
+        let future: EventLoopFuture<Void>
+        do {
+            (token, future) = try broker.waitForRecords(topic: topic, partition: partition, after: next, on: loop)
+        } catch {
+            if error.code == .unknownTopic { ended() } else { active = false }
             return
         }
         wait = token
@@ -98,11 +104,19 @@ final class PartitionTail {
             let tail = bound.value
             tail.wait = nil
             guard tail.active else { return }
-            if tail.broker.isOpen(topic: tail.topic, partition: tail.partition) {
-                tail.pump()
-            } else {
-                tail.active = false
+            // The partition waited on, not the name: a topic dropped and created again is a new
+            // topic, and this subscription was to the old one.
+            switch tail.broker.unavailable(token) {
+            case nil: tail.pump()
+            case let error? where error.code == .unknownTopic: tail.ended()
+            case _?: tail.active = false
             }
         }
+    }
+
+    /// The topic was dropped: the connection ends the whole subscription and says so.
+    private func ended() {
+        active = false
+        handler?.subscriptionEnded(topic, by: self)
     }
 }

@@ -49,6 +49,54 @@ public enum FileSystem {
         }
     }
 
+    /// The names in a folder (without `.` and `..`), sorted; empty when it does not exist.
+    public static func listDirectory(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// `rm -rf`: removes a file, or a folder and everything in it (whatever files a crash left:
+    /// journals, WALs, half-written databases). Missing is fine. Symbolic links are removed, not
+    /// followed.
+    public static func removeTree(_ path: String) throws(StorageError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw StorageError(code: -1, message: "stat \(path): \(String(cString: strerror(errno)))")
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in listDirectory(path) { try removeTree(path + "/" + name) }
+            try removeDirectory(path)
+        } else if unlink(path) != 0 && errno != ENOENT {
+            throw StorageError(code: -1, message: "unlink \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// `rename(2)`: atomic within one file system, so a folder appears whole or not at all.
+    public static func rename(_ from: String, to: String) throws(StorageError) {
+        #if canImport(Glibc)
+        let rc = Glibc.rename(from, to)
+        #else
+        let rc = Darwin.rename(from, to)
+        #endif
+        if rc != 0 {
+            throw StorageError(code: -1, message: "rename \(from) to \(to): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// fsyncs a folder so that file creations and removals in it survive a crash.
     public static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY)

@@ -44,6 +44,11 @@ public final class PartitionStore: @unchecked Sendable {
     public init(path: String) throws(StorageError) {
         self.path = path
         connection = try ConnectionFactory.openWriter(path: path, migrations: .partition)
+        // No busy wait on the writer: it runs on a storage thread shared by every partition, so
+        // a lock held by someone else (an operator's sqlite3 shell without -readonly) must not
+        // make it sleep. BEGIN IMMEDIATE answers SQLITE_BUSY at once and the engine retries this
+        // partition's batch later from a timer (PartitionLog).
+        try connection.setPragma("busy_timeout", "0")
         statements = try Statements(connection)
 
         let bounds = try connection.prepare("SELECT min(offset), max(offset) FROM records")
@@ -160,6 +165,9 @@ public final class PartitionStore: @unchecked Sendable {
     /// so after `close` returns the files can be deleted or reopened safely.
     public func close() {
         guard statements != nil else { return }
+        // Closing is rare (shutdown, drop): here waiting a moment for a reader to finish is
+        // better than leaving the WAL behind.
+        try? connection.setPragma("busy_timeout", "2000")
         try? checkpoint()
         statements = nil
         connection.close()

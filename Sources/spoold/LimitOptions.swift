@@ -42,6 +42,8 @@ struct LimitOptions: ParsableArguments {
     var autoCommitIntervalMs = defaults.autoCommitIntervalMs
     @Option(help: "Most consumer groups with live members.")
     var maxGroups = defaults.groups
+    @Option(help: "Longest wait of a partition's writes while another connection holds its write lock, in ms.")
+    var partitionLockWaitMs = defaults.partitionLockWaitMs
 
     func validate() throws {
         let positives: [(String, Int)] = [
@@ -60,6 +62,7 @@ struct LimitOptions: ParsableArguments {
         guard autoCommitIntervalMs >= 10, maxGroups >= 1 else {
             throw ValidationError("--auto-commit-interval-ms must be at least 10 and --max-groups at least 1")
         }
+        guard partitionLockWaitMs >= 0 else { throw ValidationError("--partition-lock-wait-ms must be at least 0") }
         guard fetchWaitMs >= 0 else { throw ValidationError("--fetch-wait-ms must be at least 0") }
         guard topicNameBytes <= 249 else { throw ValidationError("--topic-name-bytes is at most 249 (a folder name)") }
     }
@@ -84,6 +87,7 @@ struct LimitOptions: ParsableArguments {
         limits.groupSessionTimeoutMaxMs = groupSessionTimeoutMaxMs
         limits.autoCommitIntervalMs = autoCommitIntervalMs
         limits.groups = maxGroups
+        limits.partitionLockWaitMs = partitionLockWaitMs
         return limits
     }
 }

@@ -58,6 +58,7 @@ struct Spoold: AsyncParsableCommand {
         try installTestStorageMode(logger: logger)
 
         let signals = ShutdownSignals()
+        FileHandleBudget.raiseSoftLimit(logger: logger)
         let broker: Broker
         do {
             broker = try await Broker.open(

@@ -11,11 +11,21 @@ final class SpooldProcess: @unchecked Sendable {
 
     /// Starts spoold on 127.0.0.1 with a free port and waits for its "listening" line.
     /// `environment` is added to this process's (the power-loss tests pass SPOOL_TEST_VFS there).
-    static func start(dataDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws -> SpooldProcess {
+    /// `shell`: bash commands run first, in the process that then becomes spoold (`exec`), e.g.
+    /// `ulimit -S -n 300` to start it under a low file descriptor limit.
+    static func start(
+        dataDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:], shell: String? = nil
+    ) throws -> SpooldProcess {
         guard let binary = ChildProcess.builtProduct("spoold") else { throw TimeoutError(what: "spoold to be built by swift test") }
         let process = Process()
-        process.executableURL = binary
-        process.arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
+        let arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
+        if let shell {
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", shell + "; exec \"$0\" \"$@\"", binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }

@@ -17,6 +17,7 @@ final class TestBroker: Sendable {
 
     static func start(limits: SpoolLimits = SpoolLimits(), dataDirectory: String? = nil) async throws -> TestBroker {
         let directory = dataDirectory ?? TestBroker.makeTemporaryDirectory()
+        _ = raisedFileLimit
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let broker = try await Broker.open(
@@ -52,6 +53,10 @@ final class TestBroker: Sendable {
         await stop()
         try? FileManager.default.removeItem(atPath: dataDirectory)
     }
+
+    /// The broker budgets file descriptors for every allowed connection (1024 by default); as
+    /// spoold does, the test process raises its soft limit so a low default cannot refuse CREATEs.
+    private static let raisedFileLimit: Int = FileHandleBudget.raiseSoftLimit(logger: Logger(label: "test"))
 
     static func makeTemporaryDirectory() -> String {
         let path = NSTemporaryDirectory() + "spool-test-" + UUID().uuidString
