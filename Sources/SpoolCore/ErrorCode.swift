@@ -34,6 +34,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case storage = "STORAGE"
     /// The broker is shutting down and takes no new work.
     case shuttingDown = "SHUTTING_DOWN"
+    /// A request took longer than `partialRequestTimeoutMs` to arrive, or the connection was idle
+    /// past `idleTimeoutMs`. The connection is closed after this line.
+    case timeout = "TIMEOUT"
 
     /// The word on the wire.
     public var wire: String { rawValue }

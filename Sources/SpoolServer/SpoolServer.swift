@@ -38,14 +38,31 @@ public final class SpoolServer: Sendable {
         let limits = config.limits
         let groups = GroupManager(broker: broker, limits: limits, logger: logger)
         groups.start(on: group.next())
+        let optionFailures = RateLimitedLog(logger: logger, message: "socket option failed")
+        let acceptFailures = RateLimitedLog(logger: logger, message: "accept failed; retrying shortly")
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Without a backoff an accept that fails for want of file handles (EMFILE) is
+                    // retried at once, forever: the listening socket stays readable, so a network
+                    // thread spins at 100 % CPU. ServerBootstrap.bind adds no such handler itself
+                    // (only its NIOAsyncChannel variant does).
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptBackoffHandler(shouldForwardIOErrorCaught: true, backoffProvider: AcceptRetry.delay))
+                    try channel.pipeline.syncOperations.addHandler(AcceptErrorLogger(log: acceptFailures))
+                }
+            }
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // A client that shuts down its sending side still gets every reply (ChannelEvent.inputClosed).
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Set here rather than as childChannelOption: a failed childChannelOption
+                    // closes the accepted connection with nothing logged. A failed option costs
+                    // only its effect, and says so in the log.
+                    SocketTuning.apply(to: channel, failures: optionFailures)
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(broker: broker, groups: groups, limits: limits, startedNs: startedNs, logger: logger))
                 }

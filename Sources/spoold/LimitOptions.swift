@@ -42,6 +42,14 @@ struct LimitOptions: ParsableArguments {
     var autoCommitIntervalMs = defaults.autoCommitIntervalMs
     @Option(help: "Most consumer groups with live members.")
     var maxGroups = defaults.groups
+    @Option(help: "Most record bytes one connection may have queued for group commit before the broker stops reading it.")
+    var queuedBytesPerConnection = defaults.queuedBytesPerConnection
+    @Option(help: "Most record bytes queued for one partition's group commit before its producers stop being read.")
+    var queuedBytesPerPartition = defaults.queuedBytesPerPartition
+    @Option(help: "Close a connection that waits for nothing and sends nothing for this long, in ms (0: never).")
+    var idleTimeoutMs = defaults.idleTimeoutMs
+    @Option(help: "Longest time a request may take to arrive, first byte to last, in ms (0: no limit).")
+    var partialRequestTimeoutMs = defaults.partialRequestTimeoutMs
 
     func validate() throws {
         let positives: [(String, Int)] = [
@@ -50,6 +58,7 @@ struct LimitOptions: ParsableArguments {
             ("--fetch-records", fetchRecords), ("--fetch-bytes", fetchBytes), ("--partitions-per-topic", partitionsPerTopic),
             ("--max-topics", maxTopics), ("--topic-name-bytes", topicNameBytes), ("--commit-batch-records", commitBatchRecords),
             ("--commit-batch-bytes", commitBatchBytes), ("--subscription-batch-bytes", subscriptionBatchBytes),
+            ("--queued-bytes-per-connection", queuedBytesPerConnection), ("--queued-bytes-per-partition", queuedBytesPerPartition),
         ]
         for (flag, value) in positives where value < 1 {
             throw ValidationError("\(flag) must be at least 1")
@@ -59,6 +68,9 @@ struct LimitOptions: ParsableArguments {
         }
         guard autoCommitIntervalMs >= 10, maxGroups >= 1 else {
             throw ValidationError("--auto-commit-interval-ms must be at least 10 and --max-groups at least 1")
+        }
+        guard idleTimeoutMs >= 0, partialRequestTimeoutMs >= 0 else {
+            throw ValidationError("--idle-timeout-ms and --partial-request-timeout-ms must be at least 0 (0 turns them off)")
         }
         guard fetchWaitMs >= 0 else { throw ValidationError("--fetch-wait-ms must be at least 0") }
         guard topicNameBytes <= 249 else { throw ValidationError("--topic-name-bytes is at most 249 (a folder name)") }
@@ -84,6 +96,10 @@ struct LimitOptions: ParsableArguments {
         limits.groupSessionTimeoutMaxMs = groupSessionTimeoutMaxMs
         limits.autoCommitIntervalMs = autoCommitIntervalMs
         limits.groups = maxGroups
+        limits.queuedBytesPerConnection = queuedBytesPerConnection
+        limits.queuedBytesPerPartition = queuedBytesPerPartition
+        limits.idleTimeoutMs = idleTimeoutMs
+        limits.partialRequestTimeoutMs = partialRequestTimeoutMs
         return limits
     }
 }
