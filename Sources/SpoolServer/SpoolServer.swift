@@ -46,12 +46,8 @@ public final class SpoolServer: Sendable {
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Without a backoff an accept that fails for want of file handles (EMFILE) is
-                    // retried at once, forever: the listening socket stays readable, so a network
-                    // thread spins at 100 % CPU. ServerBootstrap.bind adds no such handler itself
-                    // (only its NIOAsyncChannel variant does).
-                    try channel.pipeline.syncOperations.addHandler(
-                        AcceptBackoffHandler(shouldForwardIOErrorCaught: true, backoffProvider: AcceptRetry.delay))
-                    try channel.pipeline.syncOperations.addHandler(AcceptErrorLogger(log: acceptFailures))
+                    // retried at once, forever: a network thread spins at 100 % CPU.
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(log: acceptFailures))
                 }
             }
             .childChannelOption(.maxMessagesPerRead, value: 16)
@@ -77,6 +73,10 @@ public final class SpoolServer: Sendable {
             throw error
         }
     }
+
+    /// One of the network event loops (for work that must not make a loop of its own, e.g. while
+    /// the process may be out of file handles).
+    public var eventLoop: EventLoop { group.next() }
 
     /// Stops accepting new connections. Open ones keep working, so a graceful shutdown can let
     /// in-flight writes commit and their replies go out before `shutdown`.

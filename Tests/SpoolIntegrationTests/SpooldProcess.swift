@@ -9,12 +9,20 @@ final class SpooldProcess: @unchecked Sendable {
     let port: Int
     let dataDirectory: String
 
-    /// Starts spoold on 127.0.0.1 with a free port and waits for its "listening" line.
-    static func start(dataDirectory: String, extraArguments: [String] = []) throws -> SpooldProcess {
+    /// Starts spoold on 127.0.0.1 with a free port and waits for its "listening" line. A
+    /// `launcher` (`["/usr/bin/setpriv", "--reuid=65534", ...]`, `["/usr/bin/prlimit", ...]`) runs
+    /// spoold through it; it must exec spoold, so the process id is spoold's.
+    static func start(dataDirectory: String, extraArguments: [String] = [], launcher: [String] = []) throws -> SpooldProcess {
         guard let binary = ChildProcess.builtProduct("spoold") else { throw TimeoutError(what: "spoold to be built by swift test") }
         let process = Process()
-        process.executableURL = binary
-        process.arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
+        let arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
+        if let tool = launcher.first {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = Array(launcher.dropFirst()) + [binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.standardError
@@ -46,6 +54,8 @@ final class SpooldProcess: @unchecked Sendable {
         self.port = port
         self.dataDirectory = dataDirectory
     }
+
+    var pid: Int32 { process.processIdentifier }
 
     /// SIGKILL: no chance to flush, close or checkpoint anything.
     func kill() {

@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Running out of file handles", .timeLimit(.minutes(1)))
+struct HandleLimitTests {
+    /// With a soft and hard limit of 64 handles, 100 more clients exhaust them. The broker must
+    /// keep serving the connection it has, must not spin on the failing accept (it did: a network
+    /// thread at 100 % CPU), and must stop cleanly on SIGTERM (it crashed on a SwiftNIO assertion).
+    @Test func atTheHandleLimitTheBrokerServesIdlesAndStopsCleanly() async throws {
+        let launcher = ["/usr/bin/prlimit", "--nofile=64:64"]
+        try await withSpoold(launcher: launcher) { spoold in
+            let existing = try RawSocket(port: spoold.port)
+            try existing.send("CREATE handles\n")
+            #expect(try existing.readLine().hasPrefix("OK handles"))
+            // Connections the kernel completes into the listen backlog whether or not the broker
+            // can accept them: past the limit its accept fails with EMFILE.
+            var crowd: [RawSocket] = []
+            for _ in 0..<100 { crowd.append(try RawSocket(port: spoold.port, timeoutSeconds: 2)) }
+            try existing.send("PING\n")
+            #expect(try existing.readLine() == "PONG")
+
+            // A CPU-time budget over a window, not a speed: a spinning accept loop burns the whole
+            // window; a broker that backs off uses almost none of it.
+            let before = try ProcessProbe.cpuSeconds(spoold.pid)
+            try await Task.sleep(for: .seconds(2))
+            let used = try ProcessProbe.cpuSeconds(spoold.pid) - before
+            #expect(used < 0.25, "spoold used \(used) s of CPU in a 2 s window at the handle limit")
+
+            try existing.send("PUB handles :still here\n")
+            #expect(try existing.readLine() == "OK handles 0 0")
+            #expect(spoold.terminate() == 0)
+            crowd.removeAll()
+        }
+    }
+}
