@@ -49,10 +49,9 @@ public struct RequestParser: Sendable {
     /// empty buffer and this true, no request is partly received (the connection's timeouts need
     /// to know).
     public var isBetweenRequests: Bool {
-        switch state {
-        case .line, .closed: true
-        case .payload, .skipping, .skippingLineEnd: false
-        }
+        if case .line = state { return true }
+        if case .closed = state { return true }
+        return false
     }
 
     /// The next request or failure in `buffer`, consuming its bytes; nil when more bytes are needed.
