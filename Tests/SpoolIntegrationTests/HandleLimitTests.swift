@@ -36,4 +36,27 @@ struct HandleLimitTests {
             crowd.removeAll()
         }
     }
+
+    /// When the connection limit fits in the handles (as the broker budgets it), clients past the
+    /// limit are accepted, told `ERR LIMIT_REACHED` and closed; they never hang.
+    @Test func pastTheConnectionLimitClientsAreToldAndClosed() async throws {
+        let launcher = ["/usr/bin/prlimit", "--nofile=64:64"]
+        try await withSpoold(extraArguments: ["--max-connections", "8"], launcher: launcher) { spoold in
+            var open: [RawSocket] = []
+            for _ in 0..<8 {
+                let socket = try RawSocket(port: spoold.port, timeoutSeconds: 5)
+                try socket.send("PING\n")
+                #expect(try socket.readLine() == "PONG")
+                open.append(socket)
+            }
+            for _ in 0..<40 {
+                let refused = try RawSocket(port: spoold.port, timeoutSeconds: 5)
+                #expect(try refused.readLine().hasPrefix("ERR LIMIT_REACHED "))
+                #expect(refused.readsToEnd())
+            }
+            try open[0].send("PING\n")
+            #expect(try open[0].readLine() == "PONG")
+            #expect(spoold.terminate() == 0)
+        }
+    }
 }
