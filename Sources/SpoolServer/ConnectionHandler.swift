@@ -224,6 +224,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             readWanted = false
             context.read()
         }
+        // After a half-close, the end of the buffered input may come with no reply to write (the
+        // last request was answered before something blocked parsing): close-if-done anyway.
+        if phase == .inputEnded && !readPaused && slots.isEmpty && !inReadCycle { queueFlush() }
     }
 
     private func start(_ request: Request) {

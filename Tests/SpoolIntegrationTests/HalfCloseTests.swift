@@ -19,6 +19,20 @@ struct HalfCloseTests {
         }
     }
 
+    /// Backpressure holding the last request back (here the connection's queued-bytes bound of
+    /// one byte) does not keep the connection open once everything is answered.
+    @Test func theConnectionClosesAfterBackpressureHeldItsLastRequest() async throws {
+        try await withTestBroker(limits: { $0.queuedBytesPerConnection = 1 }) { broker in
+            let socket = try broker.socket(timeoutSeconds: 3)
+            try socket.send("CREATE held\nPUB held acks=none :a\nPUB held acks=none :b\n")
+            socket.shutdownSending()
+            #expect(try socket.readLine().hasPrefix("OK held partitions=1"))
+            #expect(try socket.readLine() == "OK held 0 -")
+            #expect(try socket.readLine() == "OK held 0 -")
+            #expect(socket.readsToEnd())
+        }
+    }
+
     /// A long-poll FETCH answers at once with what it has when the client half-closes: nothing can
     /// arrive on that connection to be worth waiting for.
     @Test func aWaitingFetchAnswersAtOnceAfterTheHalfClose() async throws {
