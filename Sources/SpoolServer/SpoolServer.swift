@@ -40,6 +40,7 @@ public final class SpoolServer: Sendable {
         groups.start(on: group.next())
         let optionFailures = RateLimitedLog(logger: logger, message: "socket option failed")
         let acceptFailures = RateLimitedLog(logger: logger, message: "accept failed; retrying shortly")
+        let reserve = HandleReserve()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -47,7 +48,7 @@ public final class SpoolServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     // Without a backoff an accept that fails for want of file handles (EMFILE) is
                     // retried at once, forever: a network thread spins at 100 % CPU.
-                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(log: acceptFailures))
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(log: acceptFailures, reserve: reserve))
                 }
             }
             .childChannelOption(.maxMessagesPerRead, value: 16)
@@ -59,6 +60,10 @@ public final class SpoolServer: Sendable {
                     // closes the accepted connection with nothing logged. A failed option costs
                     // only its effect, and says so in the log.
                     SocketTuning.apply(to: channel, failures: optionFailures)
+                    if reserve.takeRefusal(channel) {
+                        try channel.pipeline.syncOperations.addHandler(RefusalHandler(reserve: reserve))
+                        return
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(broker: broker, groups: groups, limits: limits, startedNs: startedNs, logger: logger))
                 }
