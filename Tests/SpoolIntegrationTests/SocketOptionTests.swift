@@ -40,4 +40,18 @@ struct SocketOptionTests {
             #expect(spoold.terminate() == 0)
         }
     }
+
+    /// The client library (here through the `spool` CLI) as user 65534: it set SO_DEBUG too, so
+    /// every connect failed with EACCES for anyone but root.
+    @Test func theClientConnectsAsAnUnprivilegedUser() async throws {
+        guard getuid() == 0 else { return }  // see spooldServesAsAnUnprivilegedUser
+        let spool = try #require(ChildProcess.builtProduct("spool"))
+        try await withTestBroker { broker in
+            let result = try await ChildProcess.run(
+                URL(fileURLWithPath: "/usr/bin/setpriv"),
+                ["--reuid=65534", "--regid=65534", "--clear-groups", spool.path, "create", "byclient", "--server", "127.0.0.1:\(broker.port)"])
+            #expect(result.status == 0, "\(result.err)")
+            #expect(broker.broker.listTopics().map(\.name.value) == ["byclient"])
+        }
+    }
 }
