@@ -61,6 +61,9 @@ public struct SpoolLimits: Sendable, Equatable {
     /// Longest time from the first byte of a request to its last (line and payload), in ms; a
     /// slower request gets `ERR TIMEOUT` and the connection is closed. 0 turns it off.
     public var partialRequestTimeoutMs: Int64 = 60_000
+    /// Most connections open at once from one client IP address; one more is answered
+    /// `ERR LIMIT_REACHED` and closed. 0 (the default) sets no cap below `connections`.
+    public var connectionsPerAddress: Int = 0
 
     public init() {}
 }

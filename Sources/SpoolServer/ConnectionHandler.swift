@@ -59,11 +59,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
     var afterReply: [Int: () -> Void] = [:]
 
     let groups: GroupManager
+    /// Connections per client address (`connectionsPerAddress`), and this one's, once counted.
+    private let addresses: AddressCounts
+    private var countedAddress: String?
     /// This connection's consumer-group membership, if it joined one.
     var membership: GroupMembership?
 
-    init(broker: Broker, groups: GroupManager, limits: SpoolLimits, startedNs: UInt64, logger: Logger) {
+    init(
+        broker: Broker, groups: GroupManager, limits: SpoolLimits, startedNs: UInt64, logger: Logger,
+        addresses: AddressCounts = AddressCounts()
+    ) {
         self.broker = broker
+        self.addresses = addresses
         self.groups = groups
         self.limits = limits
         self.startedNs = startedNs
@@ -82,9 +89,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
         phase = .open
         let open = broker.stats.connections.wrappingAdd(1, ordering: .relaxed).newValue
         BrokerStats.add(broker.stats.connectionsTotal, 1)
+        var refusal: String?
         if open > limits.connections {
+            refusal = "the broker has its limit of \(limits.connections) connections"
+        } else if limits.connectionsPerAddress > 0, let address = context.channel.remoteAddress?.ipAddress {
+            if addresses.open(address, limit: limits.connectionsPerAddress) {
+                countedAddress = address
+            } else {
+                refusal = "\(address) has its limit of \(limits.connectionsPerAddress) connections"
+            }
+        }
+        if let refusal {
             var reply = ByteBuffer()
-            reply.writeLine(ReplyLine.error(SpoolError(.limitReached, "the broker has its limit of \(limits.connections) connections")))
+            reply.writeLine(ReplyLine.error(SpoolError(.limitReached, refusal)))
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in bound.value.close(promise: nil) }
             phase = .refused
@@ -99,6 +116,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
             BrokerStats.add(broker.stats.connections, -1)
         }
         phase = .closed
+        if let countedAddress {
+            self.countedAddress = nil
+            addresses.close(countedAddress)
+        }
         deadlineCheck?.task.cancel()
         deadlineCheck = nil
         endAllSubscriptions()

@@ -41,6 +41,7 @@ public final class SpoolServer: Sendable {
         let optionFailures = RateLimitedLog(logger: logger, message: "socket option failed")
         let acceptFailures = RateLimitedLog(logger: logger, message: "accept failed; retrying shortly")
         let reserve = HandleReserve()
+        let addresses = AddressCounts()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -65,7 +66,8 @@ public final class SpoolServer: Sendable {
                         return
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(broker: broker, groups: groups, limits: limits, startedNs: startedNs, logger: logger))
+                        ConnectionHandler(
+                            broker: broker, groups: groups, limits: limits, startedNs: startedNs, logger: logger, addresses: addresses))
                 }
             }
         do {

@@ -50,6 +50,8 @@ struct LimitOptions: ParsableArguments {
     var idleTimeoutMs = defaults.idleTimeoutMs
     @Option(help: "Longest time a request may take to arrive, first byte to last, in ms (0: no limit).")
     var partialRequestTimeoutMs = defaults.partialRequestTimeoutMs
+    @Option(help: "Most connections at once from one client IP address (0: no cap below --max-connections).")
+    var maxConnectionsPerAddress = defaults.connectionsPerAddress
 
     func validate() throws {
         let positives: [(String, Int)] = [
@@ -69,8 +71,9 @@ struct LimitOptions: ParsableArguments {
         guard autoCommitIntervalMs >= 10, maxGroups >= 1 else {
             throw ValidationError("--auto-commit-interval-ms must be at least 10 and --max-groups at least 1")
         }
-        guard idleTimeoutMs >= 0, partialRequestTimeoutMs >= 0 else {
-            throw ValidationError("--idle-timeout-ms and --partial-request-timeout-ms must be at least 0 (0 turns them off)")
+        guard idleTimeoutMs >= 0, partialRequestTimeoutMs >= 0, maxConnectionsPerAddress >= 0 else {
+            throw ValidationError(
+                "--idle-timeout-ms, --partial-request-timeout-ms and --max-connections-per-address must be at least 0 (0 turns them off)")
         }
         guard fetchWaitMs >= 0 else { throw ValidationError("--fetch-wait-ms must be at least 0") }
         guard topicNameBytes <= 249 else { throw ValidationError("--topic-name-bytes is at most 249 (a folder name)") }
@@ -100,6 +103,7 @@ struct LimitOptions: ParsableArguments {
         limits.queuedBytesPerPartition = queuedBytesPerPartition
         limits.idleTimeoutMs = idleTimeoutMs
         limits.partialRequestTimeoutMs = partialRequestTimeoutMs
+        limits.connectionsPerAddress = maxConnectionsPerAddress
         return limits
     }
 }

@@ -85,6 +85,29 @@ struct ConnectionTimeoutTests {
         }
     }
 
+    /// One address holds at most `connectionsPerAddress` places; a closed one frees its place.
+    @Test func oneAddressCannotTakeEveryPlace() async throws {
+        try await withTestBroker(limits: { $0.connectionsPerAddress = 2 }) { broker in
+            let first = try broker.socket(timeoutSeconds: 5)
+            let second = try broker.socket(timeoutSeconds: 5)
+            for socket in [first, second] {
+                try socket.send("PING\n")
+                #expect(try socket.readLine() == "PONG")
+            }
+            let third = try broker.socket(timeoutSeconds: 5)
+            #expect(try third.readLine() == "ERR LIMIT_REACHED 127.0.0.1 has its limit of 2 connections")
+            #expect(third.readsToEnd())
+            try first.send("QUIT\n")
+            #expect(try first.readLine() == "OK bye")
+            #expect(first.readsToEnd())
+            try await eventually("the closed connection's place to be free") {
+                let again = try broker.socket(timeoutSeconds: 5)
+                try again.send("PING\n")
+                return (try? again.readLine()) == "PONG"
+            }
+        }
+    }
+
     // The pure deadlines, with a clock passed in.
 
     @Test func deadlinesFollowActivityAndPartialRequests() {
