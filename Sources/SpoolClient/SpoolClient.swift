@@ -29,7 +29,7 @@ public final class SpoolClient: Sendable {
         let (stream, continuation) = AsyncStream<Message>.makeStream()
         let (events, eventContinuation) = AsyncStream<GroupEvent>.makeStream()
         let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -37,6 +37,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     /// The partition is out of service: its file is lost (missing or empty) or damaged. Other
     /// partitions keep serving; the broker's log names the file.
     case partitionOffline = "PARTITION_OFFLINE"
+    /// A request took longer than `partialRequestTimeoutMs` to arrive, or the connection was idle
+    /// past `idleTimeoutMs`. The connection is closed after this line.
+    case timeout = "TIMEOUT"
 
     /// The word on the wire.
     public var wire: String { rawValue }

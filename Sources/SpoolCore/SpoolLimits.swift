@@ -51,5 +51,23 @@ public struct SpoolLimits: Sendable, Equatable {
     /// with `ERR STORAGE`. Only that partition waits: no storage thread sleeps meanwhile.
     public var partitionLockWaitMs: Int64 = 30_000
 
+    /// Most record bytes (keys and values) one connection may have handed to group commit and not
+    /// yet seen written, for every `acks` setting (`acks=none` too); past it the broker stops
+    /// reading that socket until they are written.
+    public var queuedBytesPerConnection: Int = 16 * 1024 * 1024
+    /// Most record bytes waiting for one partition's next group commit; past it the broker stops
+    /// reading each socket that publishes to that partition until the queue drains.
+    public var queuedBytesPerPartition: Int = 64 * 1024 * 1024
+    /// A connection that receives nothing for this long while it waits for nothing (no request in
+    /// flight, no subscription, no group membership) is closed, in ms; 0 (the default) never
+    /// closes idle connections, as Redis (`timeout 0`) and beanstalkd do.
+    public var idleTimeoutMs: Int64 = 0
+    /// Longest time from the first byte of a request to its last (line and payload), in ms; a
+    /// slower request gets `ERR TIMEOUT` and the connection is closed. 0 turns it off.
+    public var partialRequestTimeoutMs: Int64 = 60_000
+    /// Most connections open at once from one client IP address; one more is answered
+    /// `ERR LIMIT_REACHED` and closed. 0 (the default) sets no cap below `connections`.
+    public var connectionsPerAddress: Int = 0
+
     public init() {}
 }

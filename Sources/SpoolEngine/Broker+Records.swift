@@ -8,10 +8,12 @@ extension Broker {
     /// (acks=leader/all; one replica, so the leader's write is the majority) it hears `token` and
     /// the offset once the record is fsynced, together with its other records of the same commit:
     /// one task per batch, nothing allocated per record. Without one (acks=none) nobody is told.
-    /// When it throws, the record was not queued and the waiter hears nothing of it.
+    /// When it throws, the record was not queued and the waiter hears nothing of it. The receipt
+    /// says when the partition's queue is full (`queuedBytesPerPartition`, see `waitForRoom`).
+    @discardableResult
     public func produce(
         topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, waiter: (any AppendWaiter)?, token: Int = 0
-    ) throws(SpoolError) -> PartitionID {
+    ) throws(SpoolError) -> ProduceReceipt {
         try checkRunning()
         let topic = try self.topic(name)
         if let key, key.readableBytes > config.limits.keyBytes {
@@ -31,8 +33,8 @@ extension Broker {
         let log = try topic.partition(id)
         BrokerStats.add(stats.recordsIn, 1)
         BrokerStats.add(stats.bytesIn, value.readableBytes)
-        try log.append(PendingAppend(key: key, value: value, completion: waiter.map { .waiter($0, token: token) } ?? .none))
-        return id
+        let full = try log.append(PendingAppend(key: key, value: value, completion: waiter.map { .waiter($0, token: token) } ?? .none))
+        return ProduceReceipt(partition: id, queueFull: full)
     }
 
     /// Reads records from `start`, rendered by `render` into one buffer. When `start` is the high

@@ -142,11 +142,13 @@ public final class Broker: Sendable {
     }
 
     /// Lets every queued write commit, closes every database (checkpointing its WAL) and stops
-    /// the storage threads. New work is refused from the moment this is called.
-    public func shutdown() async {
+    /// the storage threads. New work is refused from the moment this is called. `loop` carries
+    /// the close futures; pass one that exists (the server's): making the shared group here
+    /// needs new file handles, and at the handle limit that failed on a SwiftNIO assertion.
+    public func shutdown(on loop: EventLoop? = nil) async {
         shuttingDown.withLockedValue { $0 = true }
         let all = topics.withLockedValue { Array($0.values) }
-        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let loop = loop ?? MultiThreadedEventLoopGroup.singleton.any()
         for topic in all {
             for log in topic.partitions {
                 try? await log.close(.shutdown, on: loop).get()

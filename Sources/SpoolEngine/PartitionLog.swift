@@ -60,6 +60,10 @@ final class PartitionLog: Sendable {
         /// When the current run of "locked by another connection" began.
         var lockedSinceNs: UInt64?
         var lockedRetries = 0
+        /// Record bytes in `pending` (not yet taken into a transaction), bounded by
+        /// `queuedBytesPerPartition`: producers that find it full wait in `roomWaiters`.
+        var queuedBytes = 0
+        var roomWaiters: [EventLoopPromise<Void>] = []
     }
 
     enum CloseReason {
@@ -108,30 +112,58 @@ final class PartitionLog: Sendable {
     // MARK: Appending
 
     /// Queues a record for the next group commit. Its `completion` hears the offset once the
-    /// record is fsynced, or the `SpoolError` it failed with.
-    func append(_ record: PendingAppend) throws(SpoolError) {
-        try enqueue { $0.pending.append(record) }
+    /// record is fsynced, or the `SpoolError` it failed with. Returns true when the queue is now
+    /// at `queuedBytesPerPartition` or past it: the record is queued all the same (it is in
+    /// memory already), and the caller should produce nothing more to this partition until
+    /// `waitForRoom` completes.
+    func append(_ record: PendingAppend) throws(SpoolError) -> Bool {
+        try enqueue(bytes: record.byteCount) { $0.pending.append(record) }
     }
 
     /// Queues a consumer-group commit for the next group commit: it is written in the same
     /// transaction (and fsync) as the records queued with it. Throws (and leaves `promise` to the
     /// caller) when the log is closing.
     func commit(_ commit: OffsetCommit, promise: EventLoopPromise<Void>) throws(SpoolError) {
-        try enqueue { $0.pendingCommits.append(PendingCommit(commit: commit, promise: promise)) }
+        _ = try enqueue(bytes: 0) { $0.pendingCommits.append(PendingCommit(commit: commit, promise: promise)) }
     }
 
-    /// Adds work to the queue and starts the flush loop when it is not running.
-    private func enqueue(_ add: (inout State) -> Void) throws(SpoolError) {
-        let outcome: Result<Bool, SpoolError> = state.withLockedValue { state in
+    /// Adds work to the queue and starts the flush loop when it is not running. Returns true when
+    /// the queued bytes are at their bound.
+    private func enqueue(bytes: Int, _ add: (inout State) -> Void) throws(SpoolError) -> Bool {
+        let outcome: Result<(start: Bool, full: Bool), SpoolError> = state.withLockedValue { state in
             if let reason = state.closing { return .failure(closedError(reason)) }
             add(&state)
-            guard !state.flushing else { return .success(false) }
+            state.queuedBytes += bytes
+            let full = state.queuedBytes >= limits.queuedBytesPerPartition
+            guard !state.flushing else { return .success((false, full)) }
             state.flushing = true
-            return .success(true)
+            return .success((true, full))
         }
-        if try outcome.get() {
+        let (start, full) = try outcome.get()
+        if start {
             pool.submit { _ in self.flushLoop() }
         }
+        return full
+    }
+
+    /// Completes once the queue is below `queuedBytesPerPartition` (at once when it is), or the
+    /// log closes (then the next append says why).
+    func waitForRoom(on loop: EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        let waiting = state.withLockedValue { state in
+            guard state.queuedBytes >= limits.queuedBytesPerPartition, state.closing == nil else { return false }
+            state.roomWaiters.append(promise)
+            return true
+        }
+        if !waiting { promise.succeed() }
+        return promise.futureResult
+    }
+
+    /// Producers waiting for room, once the queue is below its bound again (or empty for good).
+    private static func takeRoomWaiters(_ state: inout State, bound: Int) -> [EventLoopPromise<Void>] {
+        guard !state.roomWaiters.isEmpty, state.queuedBytes < bound || state.closing != nil else { return [] }
+        defer { state.roomWaiters = [] }
+        return state.roomWaiters
     }
 
     /// What work sent to a closing log fails with.
@@ -201,6 +233,8 @@ final class PartitionLog: Sendable {
     /// Decides what a batch that found the file locked does next.
     private func lockedOut(_ batch: [PendingAppend], _ commits: [PendingCommit]) -> LockedOutcome {
         let now = WallClock.monotonicNs()
+        var room: [EventLoopPromise<Void>] = []
+        defer { for waiter in room { waiter.succeed() } }
         let (outcome, first): (LockedOutcome, Bool) = state.withLockedValue { state in
             let first = state.lockedSinceNs == nil
             if first {
@@ -212,6 +246,8 @@ final class PartitionLog: Sendable {
                 let failed = (batch + state.pending, commits + state.pendingCommits)
                 state.pending = []
                 state.pendingCommits = []
+                state.queuedBytes = 0
+                room = Self.takeRoomWaiters(&state, bound: limits.queuedBytesPerPartition)
                 state.lockedSinceNs = nil
                 return (.giveUp(failed.0, failed.1), first)
             }
@@ -248,8 +284,12 @@ final class PartitionLog: Sendable {
     /// Takes the next batch, or ends the loop (and finishes a pending close) when none is queued.
     private func takeBatch() -> ([PendingAppend], [PendingCommit])? {
         typealias Taken = (batch: [PendingAppend]?, commits: [PendingCommit], closed: EventLoopPromise<Void>?, failed: [PendingAppend], failedCommits: [PendingCommit])
+        var room: [EventLoopPromise<Void>] = []
+        defer { for waiter in room { waiter.succeed() } }
         let taken: Taken = state.withLockedValue { state in
             if state.closing == .dropped {
+                state.queuedBytes = 0
+                room = Self.takeRoomWaiters(&state, bound: limits.queuedBytesPerPartition)
                 var failed = state.pending
                 var failedCommits = state.pendingCommits
                 if let retrying = state.retrying {
@@ -279,6 +319,8 @@ final class PartitionLog: Sendable {
                 count += 1
                 bytes += record.byteCount
             }
+            state.queuedBytes -= bytes
+            room = Self.takeRoomWaiters(&state, bound: limits.queuedBytesPerPartition)
             if count == state.pending.count {
                 let batch = state.pending
                 state.pending = []
@@ -372,6 +414,8 @@ final class PartitionLog: Sendable {
     /// checkpointed and closed.
     func close(_ reason: CloseReason, on loop: EventLoop) -> EventLoopFuture<Void> {
         let promise = loop.makePromise(of: Void.self)
+        var room: [EventLoopPromise<Void>] = []
+        defer { for producer in room { producer.succeed() } }  // outside the lock: they may append again
         let (runNow, waiters): (Bool, [Waiter]) = state.withLockedValue { state in
             if let existing = state.closed {
                 existing.futureResult.cascade(to: promise)
@@ -381,6 +425,7 @@ final class PartitionLog: Sendable {
             state.closed = promise
             let waiters = Array(state.waiters.values)
             state.waiters = [:]
+            room = Self.takeRoomWaiters(&state, bound: limits.queuedBytesPerPartition)
             if state.flushing { return (false, waiters) }
             state.flushing = true  // hold the store for the close itself
             return (true, waiters)

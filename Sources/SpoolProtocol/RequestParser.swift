@@ -53,6 +53,15 @@ public struct RequestParser: Sendable {
         self.limits = limits
     }
 
+    /// False while a request is partly consumed: its payload is being read or skipped. With an
+    /// empty buffer and this true, no request is partly received (the connection's timeouts need
+    /// to know).
+    public var isBetweenRequests: Bool {
+        if case .line = state { return true }
+        if case .closed = state { return true }
+        return false
+    }
+
     /// The next request or failure in `buffer`, consuming its bytes; nil when more bytes are needed.
     public mutating func next(from buffer: inout ByteBuffer) -> ParseOutcome? {
         while true {

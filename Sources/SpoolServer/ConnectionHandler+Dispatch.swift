@@ -97,16 +97,23 @@ extension ConnectionHandler {
     private func runPublish(_ publish: PublishRequest, slot: Int, loop: EventLoop) {
         do {
             guard publish.acks != .none else {
-                let partition = try broker.produce(
-                    topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value, waiter: nil)
-                completePublished(slot, publish.topic, partition, offset: nil)
+                // Answered now, but still queued with the waiter: its bytes count against
+                // queuedBytesPerConnection until they are written, as for every other acks.
+                let bytes = publish.value.readableBytes + (publish.key?.readableBytes ?? 0)
+                let receipt = try broker.produce(
+                    topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value,
+                    waiter: publishWaiter(loop), token: PublishWaiter.noAckToken(bytes: bytes))
+                queued(noAckBytes: bytes)
+                completePublished(slot, publish.topic, receipt.partition, offset: nil)
+                if receipt.queueFull { waitForRoom(publish.topic, receipt.partition) }
                 return
             }
             // The slot is the token: the engine answers this connection's records of a commit in
             // one task (PublishWaiter), no promise or closure per record.
-            _ = try broker.produce(
+            let receipt = try broker.produce(
                 topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value,
                 waiter: publishWaiter(loop), token: slot)
+            if receipt.queueFull { waitForRoom(publish.topic, receipt.partition) }
         } catch {
             fail(slot, error)
         }
@@ -117,10 +124,37 @@ extension ConnectionHandler {
         // is writable, so a client that pipelines FETCHes without reading holds at most one
         // fetch result in the broker's memory.
         let renderer = MessageRenderer(topic: fetch.topic, partition: fetch.partition)
-        let future = broker.fetch(
-            topic: fetch.topic, partition: fetch.partition, start: fetch.start,
-            maxRecords: fetch.maxRecords ?? limits.fetchRecords, waitMs: fetch.waitMs, on: loop
-        ) { view, buffer in renderer.render(view, into: &buffer) }
+        let broker = self.broker
+        let maxRecords = fetch.maxRecords ?? limits.fetchRecords
+        @Sendable func read(_ start: StartPosition) -> EventLoopFuture<FetchResult> {
+            broker.fetch(topic: fetch.topic, partition: fetch.partition, start: start, maxRecords: maxRecords, waitMs: 0, on: loop) {
+                view, buffer in renderer.render(view, into: &buffer)
+            }
+        }
+        // After a half-close nothing more can be asked here: a FETCH answers at once.
+        let waitMs = phase == .inputEnded ? 0 : min(fetch.waitMs, limits.fetchWaitMs)
+        let future: EventLoopFuture<FetchResult>
+        if waitMs > 0 {
+            // The long poll is run here rather than by Broker.fetch so that this connection can end
+            // it early (`fetchWait`, cancelled when the client half-closes).
+            do {
+                let offset = try broker.startOffset(topic: fetch.topic, partition: fetch.partition, fetch.start)
+                let (token, waited) = try broker.waitForRecords(topic: fetch.topic, partition: fetch.partition, after: offset, on: loop)
+                fetchWait = token
+                let timeout = loop.scheduleTask(in: .milliseconds(waitMs)) { broker.cancelWait(token) }
+                let bound = NIOLoopBound(self, eventLoop: loop)
+                future = waited.flatMap {
+                    timeout.cancel()
+                    bound.value.fetchWait = nil
+                    return read(.offset(offset))
+                }
+            } catch {
+                fail(slot, wireError(error))
+                return
+            }
+        } else {
+            future = read(fetch.start)
+        }
         answer(slot, future) { result in
             var buffer = result.buffer
             buffer.writeLine(ReplyLine.endFetch(fetch.topic, fetch.partition, next: result.next, high: result.high))

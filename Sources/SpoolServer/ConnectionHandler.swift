@@ -9,8 +9,9 @@ import SpoolProtocol
 ///
 /// Everything here runs on the connection's event loop; the broker does the blocking work on
 /// storage threads and completes futures back on this loop. Pipelining is bounded: with
-/// `pendingRequestsPerConnection` replies outstanding the handler stops parsing and stops
-/// reading the socket until replies drain.
+/// `pendingRequestsPerConnection` replies outstanding, `queuedBytesPerConnection` record bytes
+/// not yet written, or a partition's queue full (`queuedBytesPerPartition`), the handler stops
+/// parsing and stops reading the socket until that drains.
 final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -25,21 +26,28 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var parser: RequestParser
     /// Bytes received but not yet parsed.
     private var inbound = ByteBuffer()
-    /// Replies in request order; nil while a request's work is still running.
-    private var slots = CircularBuffer<ReadyReply?>()
+    /// Replies in request order, each waiting for its work or ready to write.
+    private var slots = CircularBuffer<Slot>()
     /// The request number of `slots.first`.
     private var firstSlot = 0
     /// Replies ready to write, coalesced into one write per read cycle.
     private var outbound = ByteBuffer()
-    private var inReadCycle = false
+    private(set) var inReadCycle = false
     /// A flush of `outbound` is queued to run after the current event-loop task, so replies
     /// completed together (a group commit completes a whole batch in one task) go out in one write.
     private var flushQueued = false
     private var readPaused = false
     private var readWanted = false
-    /// After QUIT or an unrecoverable input error: parse nothing more, close once replies are out.
-    private var closeAfterReplies = false
-    private var active = false
+    private(set) var phase = ConnectionPhase.new
+    /// Record bytes this connection queued for group commit that are not written yet (all acks).
+    private var queuedBytes = 0
+    /// A PUB found its partition's queue full: nothing more is parsed until it has room.
+    private var waitingForRoom = false
+    var deadlines: ConnectionDeadlines
+    /// The scheduled check of `deadlines`, and when it runs.
+    var deadlineCheck: (task: Scheduled<Void>, atNs: UInt64)?
+    /// The running long-poll FETCH's wait, ended early when the client half-closes.
+    var fetchWait: WaitToken?
     var subscriptions: [TopicName: [PartitionTail]] = [:]
     /// A request that must run alone, waiting for earlier ones to be answered.
     private var held: Request?
@@ -51,16 +59,24 @@ final class ConnectionHandler: ChannelDuplexHandler {
     var afterReply: [Int: () -> Void] = [:]
 
     let groups: GroupManager
+    /// Connections per client address (`connectionsPerAddress`), and this one's, once counted.
+    private let addresses: AddressCounts
+    private var countedAddress: String?
     /// This connection's consumer-group membership, if it joined one.
     var membership: GroupMembership?
 
-    init(broker: Broker, groups: GroupManager, limits: SpoolLimits, startedNs: UInt64, logger: Logger) {
+    init(
+        broker: Broker, groups: GroupManager, limits: SpoolLimits, startedNs: UInt64, logger: Logger,
+        addresses: AddressCounts = AddressCounts()
+    ) {
         self.broker = broker
+        self.addresses = addresses
         self.groups = groups
         self.limits = limits
         self.startedNs = startedNs
         self.logger = logger
         self.parser = RequestParser(limits: limits)
+        self.deadlines = ConnectionDeadlines(limits: limits, nowNs: WallClock.monotonicNs())
     }
 
     // MARK: Lifecycle
@@ -70,25 +86,42 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        active = true
+        phase = .open
         let open = broker.stats.connections.wrappingAdd(1, ordering: .relaxed).newValue
         BrokerStats.add(broker.stats.connectionsTotal, 1)
+        var refusal: String?
         if open > limits.connections {
+            refusal = "the broker has its limit of \(limits.connections) connections"
+        } else if limits.connectionsPerAddress > 0, let address = context.channel.remoteAddress?.ipAddress {
+            if addresses.open(address, limit: limits.connectionsPerAddress) {
+                countedAddress = address
+            } else {
+                refusal = "\(address) has its limit of \(limits.connectionsPerAddress) connections"
+            }
+        }
+        if let refusal {
             var reply = ByteBuffer()
-            reply.writeLine(ReplyLine.error(SpoolError(.limitReached, "the broker has its limit of \(limits.connections) connections")))
+            reply.writeLine(ReplyLine.error(SpoolError(.limitReached, refusal)))
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in bound.value.close(promise: nil) }
-            closeAfterReplies = true
+            phase = .refused
             return
         }
+        checkDeadlines()
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if active {
-            active = false
+        if phase.isActive {
             BrokerStats.add(broker.stats.connections, -1)
         }
+        phase = .closed
+        if let countedAddress {
+            self.countedAddress = nil
+            addresses.close(countedAddress)
+        }
+        deadlineCheck?.task.cancel()
+        deadlineCheck = nil
         endAllSubscriptions()
         // A closed connection leaves its group at once, without committing: the peer may have
         // died before processing what it was sent.
@@ -105,12 +138,30 @@ final class ConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .inputClosed? = event as? ChannelEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // The client shut down its sending side (`nc -N`, `shutdown(SHUT_WR)`): what it sent is
+        // all it will send. Run and answer it, in order; a long-poll FETCH answers now with what
+        // it has (nothing more can be asked on this connection); then close.
+        phase = phase.inputClosed()
+        if let fetchWait {
+            self.fetchWait = nil
+            broker.cancelWait(fetchWait)
+        }
+        parseBuffered()
+        if !inReadCycle { flushOutbound() }
+    }
+
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        guard !closeAfterReplies else { return }
+        guard phase == .open else { return }
         inReadCycle = true
+        deadlines.activity(atNs: WallClock.monotonicNs())
         if inbound.readableBytes == 0 {
             inbound = bytes
         } else {
@@ -144,8 +195,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         parsing = true
         defer { parsing = false }
         var blocked = false
-        while !closeAfterReplies {
-            guard slots.count < limits.pendingRequestsPerConnection, context?.channel.isWritable ?? false, !runningAlone else {
+        while phase.parsesInput {
+            guard slots.count < limits.pendingRequestsPerConnection, context?.channel.isWritable ?? false, !runningAlone,
+                queuedBytes < limits.queuedBytesPerConnection, !waitingForRoom
+            else {
                 blocked = true
                 break
             }
@@ -159,6 +212,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 continue
             }
             guard let outcome = parser.next(from: &inbound) else { break }
+            deadlines.noPartialRequest()
             switch outcome {
             case .request(let request):
                 if Self.runsAlone(request) && !slots.isEmpty {
@@ -168,10 +222,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 }
             case .failure(let error, let close):
                 let slot = firstSlot + slots.count
-                slots.append(nil)
+                slots.append(.waiting(queuedBytes: 0))
                 BrokerStats.add(broker.stats.requests, 1)
                 fail(slot, error)
-                if close { closeAfterReplies = true }
+                if close { phase = phase.close() }
             case .telnet(let answer):
                 // An answer already complete, in a slot of its own so it keeps its place in the
                 // reply order (RFC 860: a timing mark follows the replies before it).
@@ -179,6 +233,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 slots.append(nil)
                 complete(slot, ByteBuffer(bytes: answer))
             }
+        }
+        // The client is slow only when the broker is not the one holding its request back.
+        if blocked || (inbound.readableBytes == 0 && parser.isBetweenRequests) {
+            deadlines.noPartialRequest()
+        } else if phase == .open {
+            deadlines.partialRequest(atNs: WallClock.monotonicNs())
+            checkDeadlines()
         }
         if inbound.readableBytes == 0 {
             inbound.clear()
@@ -190,11 +251,21 @@ final class ConnectionHandler: ChannelDuplexHandler {
             readWanted = false
             context.read()
         }
+        // After a half-close, the end of the buffered input may come with no reply to write (the
+        // last request was answered before something blocked parsing): close-if-done anyway.
+        if phase == .inputEnded && !readPaused && slots.isEmpty && !inReadCycle { queueFlush() }
     }
 
     private func start(_ request: Request) {
         let slot = firstSlot + slots.count
-        slots.append(nil)
+        // A PUB that waits for its commit holds its bytes in the queue until its reply (acks=none
+        // records are counted by `queued(noAckBytes:)` instead: their reply does not wait).
+        var bytes = 0
+        if case .publish(let publish) = request, publish.acks != .none {
+            bytes = publish.value.readableBytes + (publish.key?.readableBytes ?? 0)
+        }
+        queuedBytes += bytes
+        slots.append(.waiting(queuedBytes: bytes))
         BrokerStats.add(broker.stats.requests, 1)
         if Self.runsAlone(request) { runningAlone = true }
         dispatch(request, slot: slot)
@@ -216,7 +287,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Stores the reply of request `slot` and writes every reply that is now next in order.
     func complete(_ slot: Int, _ reply: ByteBuffer) {
-        guard active else { return }
+        guard phase.isActive else { return }
         store(.bytes(reply), at: slot)
         writeReadyReplies()
     }
@@ -225,16 +296,51 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// `outbound` when its turn comes: no buffer or `String` per reply, the hot path of a
     /// pipelined producer.
     func completePublished(_ slot: Int, _ topic: TopicName, _ partition: PartitionID, offset: Offset?) {
-        guard active else { return }
+        guard phase.isActive else { return }
         store(.published(topic, partition, offset), at: slot)
         writeReadyReplies()
     }
 
     /// Answers a commit's worth of `PUB`s of one partition at once (see `PublishWaiter`).
+    /// Negative tokens are this connection's acks=none records (`PublishWaiter.noAckToken`):
+    /// already answered, they only give their bytes back.
     func completePublished(_ topic: TopicName, _ partition: PartitionID, _ results: [(token: Int, offset: Offset)]) {
-        guard active else { return }
-        for (slot, offset) in results { store(.published(topic, partition, offset), at: slot) }
+        guard phase.isActive else { return }
+        for (token, offset) in results {
+            if let bytes = PublishWaiter.noAckBytes(token) {
+                releaseQueued(bytes)
+            } else {
+                store(.published(topic, partition, offset), at: token)
+            }
+        }
         writeReadyReplies()
+    }
+
+    /// An acks=none record of `bytes` was queued; `completePublished` or `appendFailed` gives
+    /// them back once it is written or failed.
+    func queued(noAckBytes bytes: Int) {
+        queuedBytes += bytes
+    }
+
+    /// Bytes of this connection's records left the partition queues; parsing resumes if they held
+    /// it back.
+    func releaseQueued(_ bytes: Int) {
+        guard bytes > 0 else { return }
+        queuedBytes -= bytes
+        precondition(queuedBytes >= 0, "more bytes released than queued")
+        if !parsing && readPaused { parseBuffered() }
+    }
+
+    /// A PUB's partition has reached `queuedBytesPerPartition`: parse nothing more until it has
+    /// room (the socket stops being read, which slows the producer down).
+    func waitForRoom(_ topic: TopicName, _ partition: PartitionID) {
+        guard let loop = eventLoop, !waitingForRoom else { return }
+        waitingForRoom = true
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        broker.waitForRoom(topic: topic, partition: partition, on: loop).whenComplete { _ in
+            bound.value.waitingForRoom = false
+            if !bound.value.parsing { bound.value.parseBuffered() }
+        }
     }
 
     /// Puts the reply of request `slot` in its place (ignored when the slot is no longer
@@ -242,8 +348,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func store(_ reply: ReadyReply, at slot: Int) {
         let index = slot - firstSlot
         guard index >= 0, index < slots.count else { return }
-        precondition(slots[offset: index] == nil, "request \(slot) answered twice")
-        slots[offset: index] = reply
+        guard case .waiting(let bytes) = slots[offset: index] else { preconditionFailure("request \(slot) answered twice") }
+        slots[offset: index] = .ready(reply)
+        queuedBytes -= bytes
     }
 
     /// This connection's `AppendWaiter`, made on first use.
@@ -257,7 +364,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Moves every reply that is now next in order to `outbound`, resumes parsing if it waited
     /// for replies, and flushes (at the end of the read cycle, or of the current task).
     private func writeReadyReplies() {
-        while let first = slots.first, let ready = first {
+        while let first = slots.first, case .ready(let ready) = first {
             switch ready {
             case .bytes(var bytes): outbound.writeBuffer(&bytes)
             case .published(let topic, let partition, let offset):
@@ -267,7 +374,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
             if !afterReply.isEmpty, let action = afterReply.removeValue(forKey: firstSlot) { action() }
             firstSlot += 1
         }
-        if slots.isEmpty { runningAlone = false }
+        if slots.isEmpty {
+            runningAlone = false
+            deadlines.activity(atNs: WallClock.monotonicNs())
+        }
         // Parsing only ever stops early when something blocks it (readPaused); otherwise it is
         // waiting for bytes, and channelRead resumes it.
         if !parsing && readPaused { parseBuffered() }
@@ -297,14 +407,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func flushOutbound() {
-        guard let context, active else { return }
+    func flushOutbound() {
+        guard let context, phase.isActive else { return }
         if outbound.readableBytes > 0 {
             let bytes = outbound
             outbound = ByteBuffer()
             context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
         }
-        if closeAfterReplies && slots.isEmpty {
+        guard slots.isEmpty else { return }
+        // After a half-close, also every request still buffered must have run (an unfinished one
+        // at the very end never will: it is dropped).
+        if phase.closesAfterReplies || (phase == .inputEnded && held == nil && !readPaused) {
             context.close(promise: nil)
         }
     }
@@ -313,7 +426,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// completes when the bytes are handed to the kernel, which is how a slow reader slows down
     /// its subscriptions instead of growing the broker's memory.
     func push(_ records: ByteBuffer) -> EventLoopFuture<Void>? {
-        guard let context, active else { return nil }
+        guard let context, phase.isActive else { return nil }
         if outbound.readableBytes > 0 {
             let bytes = outbound
             outbound = ByteBuffer()
@@ -326,9 +439,30 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// After `QUIT`: read nothing more; close once every earlier reply is written.
     func closeAfterQuit() {
-        closeAfterReplies = true
+        phase = phase.close()
         if !inReadCycle { flushOutbound() }
     }
+
+    /// Answers a request that is not one (a timeout) in the next slot, then closes.
+    func failAndClose(_ error: SpoolError) {
+        let slot = firstSlot + slots.count
+        slots.append(.waiting(queuedBytes: 0))
+        phase = phase.close()
+        fail(slot, error)
+    }
+
+    /// Nothing is running or owed, and nothing is subscribed: the idle timeout may apply.
+    var mayBeIdle: Bool {
+        slots.isEmpty && held == nil && subscriptions.isEmpty && membership == nil
+    }
+}
+
+/// A request's place in the reply order.
+private enum Slot {
+    /// Its work is running; a PUB waiting for its commit holds `queuedBytes` of the connection's
+    /// queue until then.
+    case waiting(queuedBytes: Int)
+    case ready(ReadyReply)
 }
 
 /// A reply that is ready but may have to wait for earlier ones.

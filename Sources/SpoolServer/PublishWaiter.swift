@@ -23,6 +23,20 @@ final class PublishWaiter: AppendWaiter, @unchecked Sendable {
     func appendFailed(tokens: [Int], error: SpoolError) {
         eventLoop.preconditionInEventLoop()
         guard let handler else { return }
-        for slot in tokens { handler.fail(slot, error) }
+        for token in tokens {
+            if let bytes = Self.noAckBytes(token) {
+                handler.releaseQueued(bytes)
+            } else {
+                handler.fail(token, error)
+            }
+        }
     }
+
+    /// The token of an acks=none record of `bytes`: already answered, it is queued with this
+    /// waiter only so that the connection hears when its bytes leave the queue
+    /// (`queuedBytesPerConnection`). Reply slots are never negative, so the two cannot mix.
+    static func noAckToken(bytes: Int) -> Int { -1 - bytes }
+
+    /// The byte count of an acks=none token, nil for a reply slot.
+    static func noAckBytes(_ token: Int) -> Int? { token < 0 ? -1 - token : nil }
 }

@@ -38,16 +38,36 @@ public final class SpoolServer: Sendable {
         let limits = config.limits
         let groups = GroupManager(broker: broker, limits: limits, logger: logger)
         groups.start(on: group.next())
+        let optionFailures = RateLimitedLog(logger: logger, message: "socket option failed")
+        let acceptFailures = RateLimitedLog(logger: logger, message: "accept failed; retrying shortly")
+        let reserve = HandleReserve()
+        let addresses = AddressCounts()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Without a backoff an accept that fails for want of file handles (EMFILE) is
+                    // retried at once, forever: a network thread spins at 100 % CPU.
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(log: acceptFailures, reserve: reserve))
+                }
+            }
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // A client that shuts down its sending side still gets every reply (ChannelEvent.inputClosed).
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Set here rather than as childChannelOption: a failed childChannelOption
+                    // closes the accepted connection with nothing logged. A failed option costs
+                    // only its effect, and says so in the log.
+                    SocketTuning.apply(to: channel, failures: optionFailures)
+                    if reserve.takeRefusal(channel) {
+                        try channel.pipeline.syncOperations.addHandler(RefusalHandler(reserve: reserve))
+                        return
+                    }
                     try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(broker: broker, groups: groups, limits: limits, startedNs: startedNs, logger: logger))
+                        ConnectionHandler(
+                            broker: broker, groups: groups, limits: limits, startedNs: startedNs, logger: logger, addresses: addresses))
                 }
             }
         do {
@@ -60,6 +80,10 @@ public final class SpoolServer: Sendable {
             throw error
         }
     }
+
+    /// One of the network event loops (for work that must not make a loop of its own, e.g. while
+    /// the process may be out of file handles).
+    public var eventLoop: EventLoop { group.next() }
 
     /// Stops accepting new connections. Open ones keep working, so a graceful shutdown can let
     /// in-flight writes commit and their replies go out before `shutdown`.

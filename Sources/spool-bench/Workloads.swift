@@ -67,7 +67,7 @@ struct Workloads {
 
     private func connect(_ makeHandler: @escaping @Sendable () -> any ChannelHandler) async throws -> Channel {
         try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

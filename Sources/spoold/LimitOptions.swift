@@ -44,6 +44,16 @@ struct LimitOptions: ParsableArguments {
     var maxGroups = defaults.groups
     @Option(help: "Longest wait of a partition's writes while another connection holds its write lock, in ms.")
     var partitionLockWaitMs = defaults.partitionLockWaitMs
+    @Option(help: "Most record bytes one connection may have queued for group commit before the broker stops reading it.")
+    var queuedBytesPerConnection = defaults.queuedBytesPerConnection
+    @Option(help: "Most record bytes queued for one partition's group commit before its producers stop being read.")
+    var queuedBytesPerPartition = defaults.queuedBytesPerPartition
+    @Option(help: "Close a connection that waits for nothing and sends nothing for this long, in ms (0: never).")
+    var idleTimeoutMs = defaults.idleTimeoutMs
+    @Option(help: "Longest time a request may take to arrive, first byte to last, in ms (0: no limit).")
+    var partialRequestTimeoutMs = defaults.partialRequestTimeoutMs
+    @Option(help: "Most connections at once from one client IP address (0: no cap below --max-connections).")
+    var maxConnectionsPerAddress = defaults.connectionsPerAddress
 
     func validate() throws {
         let positives: [(String, Int)] = [
@@ -52,6 +62,7 @@ struct LimitOptions: ParsableArguments {
             ("--fetch-records", fetchRecords), ("--fetch-bytes", fetchBytes), ("--partitions-per-topic", partitionsPerTopic),
             ("--max-topics", maxTopics), ("--topic-name-bytes", topicNameBytes), ("--commit-batch-records", commitBatchRecords),
             ("--commit-batch-bytes", commitBatchBytes), ("--subscription-batch-bytes", subscriptionBatchBytes),
+            ("--queued-bytes-per-connection", queuedBytesPerConnection), ("--queued-bytes-per-partition", queuedBytesPerPartition),
         ]
         for (flag, value) in positives where value < 1 {
             throw ValidationError("\(flag) must be at least 1")
@@ -63,6 +74,10 @@ struct LimitOptions: ParsableArguments {
             throw ValidationError("--auto-commit-interval-ms must be at least 10 and --max-groups at least 1")
         }
         guard partitionLockWaitMs >= 0 else { throw ValidationError("--partition-lock-wait-ms must be at least 0") }
+        guard idleTimeoutMs >= 0, partialRequestTimeoutMs >= 0, maxConnectionsPerAddress >= 0 else {
+            throw ValidationError(
+                "--idle-timeout-ms, --partial-request-timeout-ms and --max-connections-per-address must be at least 0 (0 turns them off)")
+        }
         guard fetchWaitMs >= 0 else { throw ValidationError("--fetch-wait-ms must be at least 0") }
         guard topicNameBytes <= 249 else { throw ValidationError("--topic-name-bytes is at most 249 (a folder name)") }
     }
@@ -88,6 +103,11 @@ struct LimitOptions: ParsableArguments {
         limits.autoCommitIntervalMs = autoCommitIntervalMs
         limits.groups = maxGroups
         limits.partitionLockWaitMs = partitionLockWaitMs
+        limits.queuedBytesPerConnection = queuedBytesPerConnection
+        limits.queuedBytesPerPartition = queuedBytesPerPartition
+        limits.idleTimeoutMs = idleTimeoutMs
+        limits.partialRequestTimeoutMs = partialRequestTimeoutMs
+        limits.connectionsPerAddress = maxConnectionsPerAddress
         return limits
     }
 }

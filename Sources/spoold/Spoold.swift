@@ -85,7 +85,7 @@ struct Spoold: AsyncParsableCommand {
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
         // Stop taking connections, let queued writes commit and their replies go out, then close.
         await server.stopAccepting()
-        await broker.shutdown()
+        await broker.shutdown(on: server.eventLoop)
         await server.shutdown()
         logger.info("stopped")
     }

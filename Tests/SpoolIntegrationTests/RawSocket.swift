@@ -41,6 +41,12 @@ final class RawSocket {
 
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 
+    /// Shuts down this end's sending side (a half-close, as `nc -N` does at the end of its input);
+    /// replies can still be read.
+    func shutdownSending() {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
     func send(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {

@@ -12,14 +12,21 @@ final class SpooldProcess: @unchecked Sendable {
     /// Starts spoold on 127.0.0.1 with a free port and waits for its "listening" line.
     /// `environment` is added to this process's (the power-loss tests pass SPOOL_TEST_VFS there).
     /// `shell`: bash commands run first, in the process that then becomes spoold (`exec`), e.g.
-    /// `ulimit -S -n 300` to start it under a low file descriptor limit.
+    /// `ulimit -S -n 300` to start it under a low file descriptor limit. A `launcher`
+    /// (`["/usr/bin/setpriv", "--reuid=65534", ...]`, `["/usr/bin/prlimit", ...]`) runs spoold
+    /// through it; it must exec spoold, so the process id is spoold's. At most one of the two.
     static func start(
-        dataDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:], shell: String? = nil
+        dataDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:], shell: String? = nil,
+        launcher: [String] = []
     ) throws -> SpooldProcess {
+        precondition(shell == nil || launcher.isEmpty, "a shell or a launcher, not both")
         guard let binary = ChildProcess.builtProduct("spoold") else { throw TimeoutError(what: "spoold to be built by swift test") }
         let process = Process()
         let arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
-        if let shell {
+        if let tool = launcher.first {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = Array(launcher.dropFirst()) + [binary.path] + arguments
+        } else if let shell {
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
             process.arguments = ["-c", shell + "; exec \"$0\" \"$@\"", binary.path] + arguments
         } else {
@@ -61,6 +68,8 @@ final class SpooldProcess: @unchecked Sendable {
         self.port = port
         self.dataDirectory = dataDirectory
     }
+
+    var pid: Int32 { process.processIdentifier }
 
     /// SIGKILL: no chance to flush, close or checkpoint anything.
     /// Does nothing once the process has exited, so a `defer { kill() }` is always safe.

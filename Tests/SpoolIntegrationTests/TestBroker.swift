@@ -38,8 +38,8 @@ final class TestBroker: Sendable {
         try await SpoolClient.connect(host: "127.0.0.1", port: port)
     }
 
-    func socket() throws -> RawSocket {
-        try RawSocket(port: port)
+    func socket(timeoutSeconds: Int = 10) throws -> RawSocket {
+        try RawSocket(port: port, timeoutSeconds: timeoutSeconds)
     }
 
     /// Graceful stop: queued writes commit, files close. The data folder stays for a restart.
