@@ -212,7 +212,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 continue
             }
             guard let outcome = parser.next(from: &inbound) else { break }
-            deadlines.noPartialRequest()
+            // A telnet answer comes from the middle of a line being typed: the line is still
+            // partial, and a client cannot keep one open forever by sending telnet commands.
+            if case .telnet = outcome {} else { deadlines.noPartialRequest() }
             switch outcome {
             case .request(let request):
                 if Self.runsAlone(request) && !slots.isEmpty {
@@ -230,7 +232,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 // An answer already complete, in a slot of its own so it keeps its place in the
                 // reply order (RFC 860: a timing mark follows the replies before it).
                 let slot = firstSlot + slots.count
-                slots.append(nil)
+                slots.append(.waiting(queuedBytes: 0))
                 complete(slot, ByteBuffer(bytes: answer))
             }
         }
