@@ -28,16 +28,22 @@ public final class Broker: Sendable {
     /// File descriptors: every connection and every open partition must fit (read at open).
     let fileHandles: FileHandleBudget
 
-    private init(config: BrokerConfig, pool: NIOThreadPool, metadata: MetadataStore, lock: DataDirectoryLock, logger: Logger) {
+    /// Client connections the server may admit: `SpoolLimits.connections`, or fewer when that many
+    /// would not fit the file descriptor limit beside the partitions (lowered at start with a
+    /// warning, as Redis lowers maxclients to fit ulimit -n).
+    public var connectionLimit: Int { fileHandles.connections }
+
+    private init(
+        config: BrokerConfig, pool: NIOThreadPool, metadata: MetadataStore, lock: DataDirectoryLock, fileHandles: FileHandleBudget,
+        logger: Logger
+    ) {
         self.config = config
         self.lock = lock
         self.pool = pool
         self.layout = DataLayout(root: config.dataDirectory)
         self.metadata = metadata
         self.logger = logger
-        self.fileHandles = FileHandleBudget(
-            limit: FileHandleBudget.processLimits().soft, connections: config.limits.connections,
-            storageThreads: max(1, config.storageThreads))
+        self.fileHandles = fileHandles
     }
 
     /// Opens the data folder (creating it if needed) and every topic in it.
@@ -50,7 +56,8 @@ public final class Broker: Sendable {
                 try FileSystem.makeDirectories(layout.topicsDirectory)
                 let lock = try DataDirectoryLock(directory: config.dataDirectory)
                 let metadata = try MetadataStore(path: layout.brokerDatabase)
-                let broker = Broker(config: config, pool: pool, metadata: metadata, lock: lock, logger: logger)
+                let fileHandles = try budget(config: config, partitions: try metadata.topics().reduce(0) { $0 + $1.partitions }, logger: logger)
+                let broker = Broker(config: config, pool: pool, metadata: metadata, lock: lock, fileHandles: fileHandles, logger: logger)
                 try broker.loadTopics()
                 return broker
             }
@@ -58,6 +65,29 @@ public final class Broker: Sendable {
             try? await pool.shutdownGracefully()
             throw error
         }
+    }
+
+    /// The file descriptor budget for `partitions` open partitions. When the configured
+    /// connections do not fit beside them, the connection limit is lowered to what fits (logged);
+    /// when not even `FileHandleBudget.minimumConnections` fit, the broker refuses to start and
+    /// says what to change.
+    private static func budget(config: BrokerConfig, partitions: Int, logger: Logger) throws -> FileHandleBudget {
+        var budget = FileHandleBudget(
+            limit: FileHandleBudget.processLimits().soft, connections: config.limits.connections,
+            storageThreads: max(1, config.storageThreads))
+        guard !budget.fits(partitions: partitions) else { return budget }
+        let fit = budget.connectionsThatFit(partitions: partitions)
+        guard fit >= FileHandleBudget.minimumConnections else {
+            throw StartupFailure(description: "the data folder \(config.dataDirectory) holds \(budget.shortage(partitions: partitions))")
+        }
+        logger.warning(
+            "the connection limit is lowered to fit the file descriptor limit; raise ulimit -n (or LimitNOFILE=) to admit more",
+            metadata: [
+                "connections.configured": "\(config.limits.connections)", "connections.limit": "\(fit)",
+                "fd.limit": "\(budget.limit)", "partitions": "\(partitions)",
+            ])
+        budget.connections = fit
+        return budget
     }
 
     /// Runs on a storage thread at startup. broker.sqlite3 says which partitions must exist;
@@ -68,9 +98,6 @@ public final class Broker: Sendable {
         try FileSystem.removeTree(layout.trashDirectory)
         let records = try metadata.topics()
         let partitions = records.reduce(0) { $0 + $1.partitions }
-        guard fileHandles.fits(partitions: partitions) else {
-            throw StartupFailure(description: "the data folder \(config.dataDirectory) holds \(fileHandles.shortage(partitions: partitions))")
-        }
         var known = Set<String>()
         for record in records {
             known.insert(record.name)

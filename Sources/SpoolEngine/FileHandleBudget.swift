@@ -46,6 +46,15 @@ public struct FileHandleBudget: Sendable, Equatable {
     /// True when `partitions` open partitions fit beside every connection.
     public func fits(partitions: Int) -> Bool { needed(partitions: partitions) <= limit }
 
+    /// The most connections that fit beside `partitions` open partitions.
+    public func connectionsThatFit(partitions: Int) -> Int {
+        limit - (Self.reserved + storageThreads * Self.perStorageThread + partitions * Self.perPartition)
+    }
+
+    /// Fewer connections than this and the broker refuses to start rather than lower its
+    /// connection limit further (an operator must raise ulimit -n).
+    public static let minimumConnections = 16
+
     /// The most partitions that fit.
     public var partitionCapacity: Int { max(0, (limit - needed(partitions: 0)) / Self.perPartition) }
 

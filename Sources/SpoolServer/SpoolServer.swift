@@ -35,7 +35,12 @@ public final class SpoolServer: Sendable {
     public static func start(config: ServerConfig, broker: Broker, logger: Logger = Logger(label: "spool.server")) async throws -> SpoolServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.networkThreads))
         let startedNs = WallClock.monotonicNs()
-        let limits = config.limits
+        // The broker may have lowered the connection limit to fit the file descriptor limit.
+        let limits: SpoolLimits = {
+            var limits = config.limits
+            limits.connections = min(limits.connections, broker.connectionLimit)
+            return limits
+        }()
         let groups = GroupManager(broker: broker, limits: limits, logger: logger)
         groups.start(on: group.next())
         let optionFailures = RateLimitedLog(logger: logger, message: "socket option failed")

@@ -7,14 +7,21 @@ import Glibc
 
 @Suite("Running out of file handles", .timeLimit(.minutes(1)))
 struct HandleLimitTests {
-    /// With a soft and hard limit of 64 handles, clients beyond the handles left exhaust them.
+    /// Handles run out although the broker budgets them (something else took them): the test
+    /// lowers a running spoold's limit to 64 (`prlimit --pid`), and clients beyond the handles
+    /// left exhaust them.
     /// The broker must keep serving the connections it has, tell each client it cannot serve
     /// `ERR LIMIT_REACHED` (they used to wait in the backlog with no word), not spin on the failing
     /// accept (a network thread ran at 100 % CPU), and stop cleanly on SIGTERM (it crashed on a
     /// SwiftNIO assertion).
     @Test func atTheHandleLimitTheBrokerServesRefusesIdlesAndStopsCleanly() async throws {
-        let launcher = ["/usr/bin/prlimit", "--nofile=64:64"]
-        try await withSpoold(launcher: launcher) { spoold in
+        try await withSpoold { spoold in
+            let lowered = Process()
+            lowered.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            lowered.arguments = ["--pid", "\(spoold.pid)", "--nofile=64:64"]
+            try lowered.run()
+            lowered.waitUntilExit()
+            #expect(lowered.terminationStatus == 0)
             let existing = try RawSocket(port: spoold.port)
             try existing.send("CREATE handles\nPUB handles :first\n")
             #expect(try existing.readLine().hasPrefix("OK handles"))
@@ -62,7 +69,7 @@ struct HandleLimitTests {
     /// When the connection limit fits in the handles (as the broker budgets it), clients past the
     /// limit are accepted, told `ERR LIMIT_REACHED` and closed; they never hang.
     @Test func pastTheConnectionLimitClientsAreToldAndClosed() async throws {
-        let launcher = ["/usr/bin/prlimit", "--nofile=64:64"]
+        let launcher = ["/usr/bin/prlimit", "--nofile=128:128"]
         try await withSpoold(extraArguments: ["--max-connections", "8"], launcher: launcher) { spoold in
             var open: [RawSocket] = []
             for _ in 0..<8 {
