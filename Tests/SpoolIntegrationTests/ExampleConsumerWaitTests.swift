@@ -3,7 +3,7 @@ import SpoolClient
 import Testing
 
 /// The Python consumers wait for records as long as it takes, and Ctrl-C ends them quietly.
-@Suite("examples/python: waiting and Ctrl-C", .timeLimit(.minutes(2)), .enabled(if: ExamplesTests.python3 != nil, "python3 is not on PATH"))
+@Suite("examples/python: waiting and Ctrl-C", .timeLimit(.minutes(3)), .enabled(if: ExamplesTests.python3 != nil, "python3 is not on PATH"))
 struct ExampleConsumerWaitTests {
     /// group_consumer.py's socket once had a 60 s timeout for every read: a quiet minute ended it
     /// with a TimeoutError traceback.
