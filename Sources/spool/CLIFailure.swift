@@ -1,5 +1,6 @@
 import NIOCore
 import SpoolClient
+import SpoolCore
 
 /// Exit statuses, from sysexits.h where one fits.
 enum ExitStatus {
@@ -14,6 +15,9 @@ enum ExitStatus {
     static let unavailable: Int32 = 69
     /// EX_IOERR: standard output cannot be written.
     static let ioError: Int32 = 74
+    /// EX_TEMPFAIL: the broker answered `ERR SHUTTING_DOWN`; the same request may succeed once it
+    /// (or its replacement) is back, so scripts can tell "try again" from a real refusal.
+    static let tryAgain: Int32 = 75
     /// EX_PROTOCOL: the broker's reply did not follow docs/protocol.md.
     static let protocolError: Int32 = 76
 }
@@ -38,7 +42,8 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let clientError as SpoolClientError:
             switch clientError {
             case .server(let code, let message):
-                return CLIFailure(status: ExitStatus.brokerError, message: "ERR \(code) \(message)")
+                let status = clientError.errorCode == .shuttingDown ? ExitStatus.tryAgain : ExitStatus.brokerError
+                return CLIFailure(status: status, message: "ERR \(code) \(message)")
             case .connectionClosed:
                 return CLIFailure(status: ExitStatus.unavailable, message: "connection to \(address) closed")
             case .protocolViolation(let text):

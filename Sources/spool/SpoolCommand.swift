@@ -4,7 +4,8 @@ import ArgumentParser
 ///
 /// Exit codes (documented in docs/cli.md): 0 success, 1 the broker answered `ERR`, 2 usage error,
 /// 66 an input file cannot be read, 69 the broker cannot be reached or closed the connection,
-/// 74 output cannot be written, 76 the broker's reply broke the protocol.
+/// 74 output cannot be written, 75 the broker is shutting down (try again), 76 the broker's reply
+/// broke the protocol. When the reader of standard output leaves, `spool` dies of SIGPIPE as `cat` does.
 @main
 struct SpoolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,7 +21,10 @@ struct SpoolCommand: AsyncParsableCommand {
               66  the --file cannot be read
               69  cannot connect to the broker, or the connection was lost
               74  standard output cannot be written
+              75  the broker is shutting down (ERR SHUTTING_DOWN): try again later
               76  the broker's reply broke the protocol
+            When the reader of its output goes away (spool fetch ... | head -1), spool stops quietly,
+            killed by SIGPIPE like cat (status 141 in a shell).
             """,
         subcommands: [
             CreateCommand.self, TopicsCommand.self, DescribeCommand.self, DropCommand.self,

@@ -22,6 +22,16 @@ func terminate(_ status: Int32) -> Never {
     exit(status)
 }
 
+/// The reader of our output has gone (`spool fetch t 0 | head -1`): end the way `cat` does in a
+/// shell, killed by SIGPIPE without a word (the shell reports status 141). SwiftNIO ignores
+/// SIGPIPE for the whole process, so that a closed socket is an error and not a death; that is why
+/// the write came back with EPIPE instead, and why the default is restored before raising it.
+func endBecauseReaderLeft() -> Never {
+    signal(SIGPIPE, SIG_DFL)
+    raise(SIGPIPE)
+    _exit(128 + SIGPIPE)  // only if the signal is blocked on this thread: the same status
+}
+
 /// Writes every byte, retrying short writes and EINTR.
 func writeAll(_ bytes: ArraySlice<UInt8>, to fileDescriptor: Int32) throws {
     var written = 0
@@ -30,6 +40,7 @@ func writeAll(_ bytes: ArraySlice<UInt8>, to fileDescriptor: Int32) throws {
             let n = write(fileDescriptor, raw.baseAddress! + written, raw.count - written)
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EPIPE { endBecauseReaderLeft() }
                 throw CLIFailure(status: ExitStatus.ioError, message: "cannot write output: \(String(cString: strerror(errno)))")
             }
             written += n

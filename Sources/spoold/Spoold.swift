@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Logging
+import NIOCore  // IOError, to say what a failed bind means (comes with SpoolServer)
 import SpoolCore
 import SpoolEngine
 import SpoolServer
@@ -74,7 +75,7 @@ struct Spoold: AsyncParsableCommand {
                 broker: broker, logger: Logger(label: "spool.server"))
         } catch {
             await broker.shutdown()
-            throw Failure("spoold: cannot listen on \(address.displayHost):\(address.port): \(error)")
+            throw Failure(Self.listenFailure(error, address: "\(address.displayHost):\(address.port)"))
         }
         let port = server.localAddress?.port ?? address.port
         // The one line that says where the broker is (tests and scripts read the port from it).
@@ -88,6 +89,22 @@ struct Spoold: AsyncParsableCommand {
         await broker.shutdown(on: server.eventLoop)
         await server.shutdown()
         logger.info("stopped")
+    }
+
+    /// What a failed bind means, in words (NIO's error is an errno dump): the common causes have
+    /// their own sentence.
+    static func listenFailure(_ error: any Error, address: String) -> String {
+        guard let io = error as? IOError else { return "spoold: cannot listen on \(address): \(error)" }
+        switch io.errnoCode {
+        case EADDRINUSE:
+            return "spoold: \(address) is already in use (another spoold, or another program, listens there; choose another with --listen)"
+        case EACCES:
+            return "spoold: not allowed to listen on \(address) (ports below 1024 need privileges; choose another with --listen)"
+        case EADDRNOTAVAIL:
+            return "spoold: cannot listen on \(address): no interface of this machine has that address"
+        default:
+            return "spoold: cannot listen on \(address): \(String(cString: strerror(io.errnoCode)))"
+        }
     }
 
     private func absolutePath(_ path: String) -> String {

@@ -305,7 +305,7 @@ enum ChildProcess {
 
     static func run(
         _ executable: URL, _ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:],
-        timeout: Duration = .seconds(30)
+        currentDirectory: String? = nil, timeout: Duration = .seconds(30)
     ) async throws -> Result {
         let folder = NSTemporaryDirectory() + "spool-child-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -321,6 +321,7 @@ enum ChildProcess {
         variables["SPOOL_SERVER"] = nil  // only what the test says
         variables.merge(environment) { $1 }
         process.environment = variables
+        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
         process.standardInput = FileHandle(forReadingAtPath: inPath)
         process.standardOutput = FileHandle(forWritingAtPath: outPath)
         process.standardError = FileHandle(forWritingAtPath: errPath)

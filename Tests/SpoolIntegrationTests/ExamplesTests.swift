@@ -87,6 +87,67 @@ struct ExamplesTests {
         await broker.stopAndRemove()
     }
 
+    @Test("examples/README.md: its Python commands as written (with --port), Ctrl-C ending the endless one", .enabled(if: python3 != nil, "python3 is not on PATH"))
+    func readmePythonCommands() async throws {
+        let commands = try DocFile("examples/README.md").shellCommands.filter { $0.hasPrefix("python3 ") }
+        try #require(commands.count == 4, "\(commands)")
+        try await DocShell.with { shell in
+            try Data("first line\nsecond line\nthird line\n".utf8).write(to: URL(fileURLWithPath: shell.folder + "/lines.txt"))
+            let port = " --port \(shell.broker.port)"
+            var produced = 0
+            for command in commands {
+                if command.contains("consumer.py"), !command.contains("--count") {
+                    // "keep waiting for new records (Ctrl-C to stop)": all of them, then Ctrl-C.
+                    let consumer = try shell.launch(command + port)
+                    try await eventually("\(command) to print all \(produced) records") { consumer.lines.count == produced }
+                    consumer.interrupt()
+                    #expect(try await consumer.waitForExit() == 130, "\(command): \(consumer.err)")
+                    #expect(consumer.err.isEmpty, "\(command): \(consumer.err)")
+                    #expect(consumer.lines.filter { $0.hasSuffix(" user-42 second line") }.count == 1)
+                    continue
+                }
+                let result = try await shell.run(command + port)
+                #expect(result.status == 0, "\(command): \(result.err)")
+                if command.contains("producer.py") {
+                    let count = command.contains("--stdin") ? 3 : 1000
+                    #expect(result.out.hasPrefix("produced \(count) records"), "\(command): \(result.out)")
+                    produced += count
+                } else {
+                    #expect(result.out.split(separator: "\n").count == 1000, "\(command)")
+                }
+            }
+            #expect(produced == 1003)
+        }
+    }
+
+    @Test("spool-example with SPOOL_SERVER prints what examples/README.md shows")
+    func swiftExampleOutputAsDocumented() async throws {
+        let example = try #require(ChildProcess.builtProduct("spool-example"), "spool-example is built by swift test")
+        let broker = try await TestBroker.start()
+        let result: ChildProcess.Result
+        do {
+            result = try await ChildProcess.run(example, [], environment: ["SPOOL_SERVER": "127.0.0.1:\(broker.port)"])
+        } catch {
+            await broker.stopAndRemove()
+            throw error
+        }
+        await broker.stopAndRemove()
+        #expect(result.status == 0, "\(result.out)\(result.err)")
+        let printed = result.out.split(separator: "\n").map(String.init)
+        let documentedName = "example-2479762144"  // the random topic name in the documented run
+        let topic = try #require(printed.first?.split(separator: " ").dropFirst().first.map(String.init))
+        let documented = try DocFile("examples/README.md").block(after: "Expected output:")
+            .filter { $0 != "..." }
+            .map { $0.replacingOccurrences(of: documentedName, with: topic) }
+        // Every documented line, in order ("..." stands for the fetched lines between).
+        var rest = printed[...]
+        for line in documented {
+            let found = try #require(rest.firstIndex(of: line), "'\(line)' is not in the output:\n\(result.out)")
+            rest = rest[(found + 1)...]
+        }
+        #expect(printed.filter { $0.hasPrefix("fetched ") }.count == 10)
+    }
+
     @Test("spool-example runs to the end")
     func swiftExample() async throws {
         let broker = try await TestBroker.start()

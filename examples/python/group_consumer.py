@@ -10,6 +10,7 @@ pool); run them with different --group names and each group gets every record (f
 Pushed lines: ASSIGNED/REVOKED <topic> <p,p,...> group=<g> generation=<n>, and records as
 MSG <topic> <partition> <offset> <timestamp_ms> <key|-> <nbytes>, the value, a line end.
 With --manual it commits (COMMIT <topic> <partition> <offset+1>) after each record it printed.
+It waits for records as long as it takes; Ctrl-C stops it (exit status 130, no traceback).
 """
 import argparse
 import socket
@@ -28,7 +29,12 @@ def main():
     p.add_argument("--name", default="", help="a label to print in front of each line")
     args = p.parse_args()
 
-    sock = socket.create_connection((args.host, args.port), timeout=60)
+    try:
+        sock = socket.create_connection((args.host, args.port), timeout=10)
+    except OSError as error:
+        sys.exit(f"group_consumer: cannot connect to {args.host}:{args.port}: {error.strerror or error}")
+    # The timeout was for connecting; a member may wait any time for its next record.
+    sock.settimeout(None)
     replies = sock.makefile("rb")
     commit = "manual" if args.manual else "auto"
     sock.sendall(f"SUB {args.topic} group={args.group} from={args.start} commit={commit}\n".encode())
@@ -58,7 +64,17 @@ def main():
             sock.sendall(f"COMMIT {topic} {partition} {int(offset) + 1}\n".encode())
         seen += 1
     sock.sendall(b"QUIT\n")  # a clean leave: commit=auto members commit what they were sent
+    # Read to the end (the replies to the COMMITs, records already on their way, OK bye): closing
+    # with unread bytes would reset the connection, and the broker could drop the last COMMITs.
+    while replies.read(65536):
+        pass
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # Ctrl-C is how a person stops a member: no traceback. The socket closes on exit, which
+        # is a leave without a last commit (records this member had not printed yet may still
+        # sit in its socket): the next owner carries on from the group's last commit.
+        sys.exit(130)

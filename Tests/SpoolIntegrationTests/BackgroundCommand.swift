@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A command that could not be started as a terminal would start it.
+struct DocShellError: Error, CustomStringConvertible {
+    var what: String
+    var description: String { what }
+}
+
+/// A command started by `DocShell.launch`, as if in its own terminal.
+final class BackgroundCommand: @unchecked Sendable {  // the Process is only signalled and polled
+    let line: String
+    let process: Process
+    private let outputPath: String
+    private let errorPath: String
+
+    init(line: String, shell: DocShell) throws {
+        self.line = line
+        let id = UUID().uuidString
+        outputPath = shell.folder + "/out-\(id).txt"
+        errorPath = shell.folder + "/err-\(id).txt"
+        for path in [outputPath, errorPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        process = Process()
+        process.executableURL = DocShell.bash
+        process.arguments = ["-c", line]
+        var variables = ProcessInfo.processInfo.environment
+        variables.merge(shell.environment) { $1 }
+        process.environment = variables
+        process.currentDirectoryURL = URL(fileURLWithPath: shell.folder)
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
+        process.standardError = FileHandle(forWritingAtPath: errorPath)
+        try Self.runUnblocked(process)
+        // Foundation starts a child in a process group of its own (group id = its pid), as a
+        // terminal does for a pipeline: `interrupt` and `stop` signal the whole group.
+        let group = getpgid(process.processIdentifier)
+        guard group == process.processIdentifier || !process.isRunning else {
+            stop()
+            throw DocShellError(what: "`\(line)` does not run in a process group of its own (it is in \(group))")
+        }
+    }
+
+    /// Starts `process` with no signal blocked, as from a terminal. A child inherits the signal
+    /// mask of the thread that spawns it, and the test's threads block nearly every signal: a
+    /// blocked SIGINT would never reach the command.
+    private static func runUnblocked(_ process: Process) throws {
+        var none = sigset_t()
+        var previous = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        try process.run()
+    }
+
+    var out: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+    var err: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
+    var lines: [String] { out.split(separator: "\n").map(String.init) }
+
+    /// Ctrl-C in its terminal: SIGINT to every process of the pipeline.
+    func interrupt() {
+        kill(-process.processIdentifier, SIGINT)
+    }
+
+    /// Waits for the command to end; returns its exit status, or 128 + the signal that ended it
+    /// (what a shell shows).
+    func waitForExit(timeout: Duration = .seconds(10)) async throws -> Int32 {
+        try await eventually(timeout: timeout, "`\(line)` to exit") { !self.process.isRunning }
+        let status = process.terminationStatus
+        return process.terminationReason == .uncaughtSignal ? 128 + status : status
+    }
+
+    /// Ends the whole pipeline (SIGKILL), whatever state it is in: for cleanup. (Also when bash
+    /// has exited: a process of its group may still run.)
+    func stop() {
+        kill(-process.processIdentifier, SIGKILL)
+        if process.isRunning { process.waitUntilExit() }
+    }
+}
