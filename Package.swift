@@ -40,6 +40,11 @@ let package = Package(
         .target(name: "SpoolGroups", dependencies: ["SpoolCore"]),
         .target(name: "Raft"),
         .target(name: "RaftSimulator", dependencies: ["Raft"]),
+        // The cluster's pure parts: peer frame codec, placement, the metadata state machine.
+        .target(
+            name: "SpoolCluster",
+            dependencies: ["SpoolCore", "Raft", .product(name: "NIOCore", package: "swift-nio")]
+        ),
 
         // MARK: Storage: the only module that imports SQLite. The schema lives in migrations/.
         .executableTarget(name: "spool-embed-migrations"),
@@ -140,6 +145,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulator"]),
+        .testTarget(
+            name: "SpoolClusterTests",
+            dependencies: ["SpoolCluster", "SpoolCore", "Raft", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(name: "SpoolGroupsTests", dependencies: ["SpoolGroups", "SpoolCore"]),
     ]
 )
