@@ -80,6 +80,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Broker-to-broker transport: one connection per pair, hello, coalesced Raft frames.
+        .target(
+            name: "SpoolPeer",
+            dependencies: [
+                "SpoolCluster", "Raft",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "SpoolClient",
             dependencies: [
@@ -145,6 +156,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulator"]),
+        .testTarget(
+            name: "SpoolPeerTests",
+            dependencies: [
+                "SpoolPeer", "SpoolCluster", "Raft",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "SpoolClusterTests",
             dependencies: ["SpoolCluster", "SpoolCore", "Raft", .product(name: "NIOCore", package: "swift-nio")]
