@@ -91,6 +91,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Test support: a TCP proxy that cuts, stalls, delays or discards one peer link's bytes.
+        .target(
+            name: "SpoolFaultProxy",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "SpoolClient",
             dependencies: [
@@ -156,6 +165,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulator"]),
+        .testTarget(
+            name: "SpoolFaultProxyTests",
+            dependencies: [
+                "SpoolFaultProxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "SpoolPeerTests",
             dependencies: [
