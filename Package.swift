@@ -44,6 +44,11 @@ let package = Package(
         .target(name: "SpoolGroups", dependencies: ["SpoolCore"]),
         .target(name: "Raft"),
         .target(name: "RaftSimulator", dependencies: ["Raft"]),
+        // The cluster's pure parts: peer frame codec, placement, the metadata state machine.
+        .target(
+            name: "SpoolCluster",
+            dependencies: ["SpoolCore", "Raft", .product(name: "NIOCore", package: "swift-nio")]
+        ),
 
         // MARK: Storage: the only module that imports SQLite. The schema lives in migrations/.
         .executableTarget(name: "spool-embed-migrations"),
@@ -77,6 +82,26 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Broker-to-broker transport: one connection per pair, hello, coalesced Raft frames.
+        .target(
+            name: "SpoolPeer",
+            dependencies: [
+                "SpoolCluster", "Raft",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Test support: a TCP proxy that cuts, stalls, delays or discards one peer link's bytes.
+        .target(
+            name: "SpoolFaultProxy",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
@@ -144,6 +169,27 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulator"]),
+        .testTarget(
+            name: "SpoolFaultProxyTests",
+            dependencies: [
+                "SpoolFaultProxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SpoolPeerTests",
+            dependencies: [
+                "SpoolPeer", "SpoolCluster", "Raft",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "SpoolClusterTests",
+            dependencies: ["SpoolCluster", "SpoolCore", "Raft", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(name: "SpoolGroupsTests", dependencies: ["SpoolGroups", "SpoolCore"]),
     ]
 )

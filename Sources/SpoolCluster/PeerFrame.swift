@@ -1,0 +1,53 @@
+import Raft
+
+/// What brokers send each other over their one TCP connection per pair (docs/cluster.md, "Peer
+/// protocol"). Every frame is `u32 body length | u32 CRC-32C of the body | body`, big-endian;
+/// the body starts with the frame's kind (`PeerFrameKind`).
+public enum PeerFrame: Hashable, Sendable {
+    /// The first frame each side sends. A broker of another cluster, an unknown node id or another
+    /// protocol version is refused.
+    case hello(PeerHello)
+    /// The answer to a hello that is not accepted; the sender closes after it.
+    case refused(reason: String)
+    /// Raft messages of any number of groups, all to the receiving broker: one write carries the
+    /// heartbeats of every partition the two brokers share, so idle cost does not grow with them.
+    case raft([AddressedMessage])
+}
+
+/// The stable kind byte of each frame.
+public enum PeerFrameKind: UInt8, Sendable, CaseIterable {
+    case hello = 1
+    case refused = 2
+    case raft = 3
+}
+
+/// Who is on the other end of a peer connection.
+public struct PeerHello: Hashable, Sendable {
+    /// Bumped when the frame format changes incompatibly.
+    public static let currentVersion: UInt16 = 1
+
+    public var version: UInt16
+    /// Chosen at the first start of the cluster and kept in every broker's metadata database.
+    public var clusterID: String
+    public var node: NodeID
+    /// Where the sender takes client connections (METADATA shows it; forwarding needs none).
+    public var clientAddress: String
+
+    public init(version: UInt16 = PeerHello.currentVersion, clusterID: String, node: NodeID, clientAddress: String) {
+        self.version = version
+        self.clusterID = clusterID
+        self.node = node
+        self.clientAddress = clientAddress
+    }
+}
+
+/// A Raft message and the group it belongs to.
+public struct AddressedMessage: Hashable, Sendable {
+    public var group: RaftGroupID
+    public var message: Message
+
+    public init(group: RaftGroupID, message: Message) {
+        self.group = group
+        self.message = message
+    }
+}

@@ -1,0 +1,45 @@
+import Raft
+import SpoolCluster
+
+/// What a broker's peer transport needs: who it is, which cluster, and every voter's address.
+public struct PeerTransportConfig: Sendable {
+    public var node: NodeID
+    /// Both ends of a connection must name the same cluster, or the connection is refused.
+    public var clusterID: String
+    /// Told to peers in the hello (METADATA shows it).
+    public var clientAddress: String
+    /// Where this broker listens for peers (port 0 picks a free one; tests).
+    public var listen: PeerAddress
+    /// Every voter but this broker, with its peer address.
+    public var peers: [NodeID: PeerAddress]
+    public var limits: PeerLimits
+    /// Raft messages (their bytes) waiting for one peer while it is unreachable or slow. Beyond it
+    /// new messages are dropped and counted: Raft resends what matters, and a dead peer must not
+    /// grow the broker's memory.
+    public var queuedBytesPerPeer: Int
+    /// First and longest wait before dialing a peer again, in milliseconds (doubling in between).
+    public var reconnectInitialMs: Int64
+    public var reconnectMaxMs: Int64
+
+    public init(
+        node: NodeID, clusterID: String, clientAddress: String, listen: PeerAddress, peers: [NodeID: PeerAddress],
+        limits: PeerLimits = PeerLimits(), queuedBytesPerPeer: Int = 64 * 1024 * 1024, reconnectInitialMs: Int64 = 50,
+        reconnectMaxMs: Int64 = 1000
+    ) {
+        precondition(node != .none, "node id 0 is reserved")
+        precondition(peers[node] == nil, "peers lists the other brokers, not this one")
+        self.node = node
+        self.clusterID = clusterID
+        self.clientAddress = clientAddress
+        self.listen = listen
+        self.peers = peers
+        self.limits = limits
+        self.queuedBytesPerPeer = queuedBytesPerPeer
+        self.reconnectInitialMs = reconnectInitialMs
+        self.reconnectMaxMs = reconnectMaxMs
+    }
+
+    /// Exactly one connection per pair of brokers: the lower id dials the higher, and both
+    /// directions share it.
+    public func dials(_ peer: NodeID) -> Bool { node < peer }
+}
