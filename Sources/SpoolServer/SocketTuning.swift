@@ -2,7 +2,7 @@ import NIOCore
 
 /// The options every accepted connection gets, set at the level they belong to.
 ///
-/// `TCP_NODELAY` is an `IPPROTO_TCP` option: `.socketOption(.tcp_nodelay)` would set
+/// `TCP_NODELAY` is an `IPPROTO_TCP` option: asked for as a `socketOption` it would set
 /// `SOL_SOCKET` option 1 (`SO_DEBUG`), which only root may set and which leaves Nagle on.
 enum SocketTuning {
     static func apply(to channel: Channel, failures: RateLimitedLog) {

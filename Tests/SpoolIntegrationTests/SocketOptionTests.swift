@@ -7,7 +7,7 @@ import Glibc
 
 @Suite("Socket options and running without root", .timeLimit(.minutes(1)))
 struct SocketOptionTests {
-    /// TCP_NODELAY is an IPPROTO_TCP option; set as `.socketOption(.tcp_nodelay)` it was SOL_SOCKET
+    /// TCP_NODELAY is an IPPROTO_TCP option; set as a `socketOption` it was SOL_SOCKET
     /// option 1 (SO_DEBUG). Nagle was off all the same only because SwiftNIO's ServerBootstrap
     /// sets TCP_NODELAY on the listening socket by default and Linux accepted sockets inherit it;
     /// this checks the accepted socket ends up with it, whoever sets it.
