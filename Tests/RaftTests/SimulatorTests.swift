@@ -64,7 +64,10 @@ struct SimulatorTests {
         var caught = 0
         for seed: UInt64 in 1 ... 10 {
             var options = SimulationOptions(seed: seed, nodeCount: 3)
-            options.corruptionPerMille = 50
+            // 10%: a damaged copy of an entry the follower already holds is discarded (same index
+            // and term), harmlessly and invisibly; at 5% the lossy profile's seed 5, whose
+            // followers get few appends beyond the inflight window, sees none persisted.
+            options.corruptionPerMille = 100
             let report = Simulation(options: options).run()
             if report.passed { continue }
             caught += 1
