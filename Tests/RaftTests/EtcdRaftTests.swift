@@ -237,4 +237,63 @@ struct EtcdRaftTests {
         }
         #expect(cluster.checker.violations.isEmpty)
     }
+
+    // raft_test.go TestCandidateResetTermMsgHeartbeat / TestCandidateResetTermMsgApp: a candidate
+    // left behind in an older term reverts to follower of the leader's (higher) term when it hears
+    // from the leader.
+    @Test(arguments: [MessageKind.heartbeat, .append])
+    func candidateResetTerm(kind: MessageKind) {
+        let cluster = etcdNetwork()
+        cluster.campaign(1)
+        #expect(cluster.node(1).role == .leader)
+        cluster.isolate(3)
+        cluster.campaign(2)
+        cluster.campaign(1)
+        #expect(cluster.node(1).role == .leader && cluster.node(2).role == .follower)
+        for _ in 0 ..< 20 where cluster.node(3).role == .follower { cluster.tick(3) }
+        #expect(cluster.node(3).role == .candidate)
+        cluster.heal()
+        cluster.deliver(Message(kind: kind, from: 1, to: 3, term: cluster.node(1).term))
+        cluster.stabilize()
+        #expect(cluster.node(3).role == .follower)
+        #expect(cluster.node(3).term == cluster.node(1).term)
+        #expect(cluster.checker.violations.isEmpty)
+    }
+
+    // raft_test.go TestCannotCommitWithoutNewTermEntry: a new leader does not commit entries of an
+    // earlier term by counting replicas (Raft §5.4.2), only with an entry of its own term.
+    @Test func cannotCommitWithoutNewTermEntry() throws {
+        let cluster = etcdNetwork(size: 5)
+        cluster.campaign(1)
+        for id: NodeID in [3, 4, 5] { cluster.cutOneWay(from: 1, to: id); cluster.cutOneWay(from: id, to: 1) }
+        try cluster.propose(1, Array("some data".utf8))
+        try cluster.propose(1, Array("some data".utf8))
+        #expect(cluster.node(1).commitIndex == 1)
+        cluster.heal()
+        cluster.drop = { $0.kind == .append }  // the new leader's no-op reaches nobody
+        cluster.campaign(2)
+        #expect(cluster.node(2).role == .leader)
+        #expect(cluster.node(2).commitIndex == 1)
+        cluster.drop = nil
+        cluster.tick(2)  // heartbeat: the responses restart replication
+        cluster.stabilize()
+        try cluster.propose(2, Array("some data".utf8))
+        #expect(cluster.node(2).commitIndex == 5)
+        #expect(cluster.checker.violations.isEmpty)
+    }
+
+    // raft_test.go TestCommitWithoutNewTermEntry: the new leader's no-op commits the earlier term's
+    // entries without any new proposal.
+    @Test func commitWithoutNewTermEntry() throws {
+        let cluster = etcdNetwork(size: 5)
+        cluster.campaign(1)
+        for id: NodeID in [3, 4, 5] { cluster.cutOneWay(from: 1, to: id); cluster.cutOneWay(from: id, to: 1) }
+        try cluster.propose(1, Array("some data".utf8))
+        try cluster.propose(1, Array("some data".utf8))
+        #expect(cluster.node(1).commitIndex == 1)
+        cluster.heal()
+        cluster.campaign(2)
+        #expect(cluster.node(1).commitIndex == 4)
+        #expect(cluster.checker.violations.isEmpty)
+    }
 }
