@@ -201,4 +201,45 @@ struct EtcdFlowControlTests {
         #expect(cluster.node(3).commitIndex == 8)
         #expect(cluster.checker.violations.isEmpty)
     }
+
+    // testdata/lagging_commit.txt: the leader never heard node 3 acknowledge entries it holds, and
+    // the appends that carried their commit were lost. The heartbeat carries only
+    // min(match, commit), so node 3 learns the commit from the empty append its heartbeat response
+    // brings (a round trip later, as in etcd; etcd-io/raft issue 138).
+    @Test func laggingCommit() throws {
+        let cluster = etcdNetwork()
+        cluster.campaign(1)
+        cluster.autoDeliver = false
+        try cluster.propose(1, Array("data1".utf8))
+        try cluster.propose(1, Array("data2".utf8))
+        for message in cluster.takeInFlight() { cluster.deliver(message) }
+        // A network blip: node 3's acknowledgements and the commits sent to it are lost.
+        cluster.drop = { $0.from == 3 || $0.to == 3 }
+        cluster.autoDeliver = true
+        cluster.stabilize()
+        cluster.drop = nil
+        let three = try #require(cluster.progress(1, of: 3))
+        #expect(three.state == .replicate && three.match == 1 && three.next == 4 && three.inflightAppends == 2)
+        #expect(cluster.node(1).commitIndex == 3 && cluster.node(2).commitIndex == 3)
+        #expect(cluster.node(3).lastIndex == 3 && cluster.node(3).commitIndex == 1)
+
+        cluster.autoDeliver = false
+        cluster.tick(1)
+        cluster.stabilize()
+        let heartbeats = cluster.takeInFlight()
+        #expect(heartbeats.first { $0.to == 3 }?.commit == 1)
+        for message in heartbeats where message.to == 3 { cluster.deliver(message) }
+        cluster.stabilize()
+        for message in cluster.takeInFlight() { cluster.deliver(message) }  // node 3's heartbeat response
+        cluster.stabilize()
+        let append = cluster.takeInFlight()
+        #expect(append.count == 1 && append.first?.kind == .append && append.first?.to == 3, "\(append)")
+        #expect(append.first?.index == 3 && append.first?.commit == 3 && append.first?.entries.isEmpty == true)
+        cluster.autoDeliver = true
+        for message in append { cluster.deliver(message) }
+        cluster.stabilize()
+        #expect(cluster.node(3).commitIndex == 3)
+        #expect(cluster.progress(1, of: 3)?.match == 3)
+        #expect(cluster.appliedPayloads(3) == [Array("data1".utf8), Array("data2".utf8)])
+    }
 }
