@@ -254,4 +254,52 @@ struct EtcdElectionTests {
         #expect(cluster.node(1).term == cluster.node(3).term)
         #expect(cluster.checker.violations.isEmpty)
     }
+
+    // testdata/checkquorum.txt: a campaign fails while there is an active leader (its voters are
+    // in the lease); a leader that hears from nobody for two election timeouts steps down; its
+    // late heartbeats make the failed candidate answer with its term, and the next campaign wins
+    // with the old leader's vote (node 3, still in its lease, ignores it).
+    @Test func checkQuorum() {
+        let cluster = etcdNetwork { $0.checkQuorum = true }
+        cluster.campaign(1)
+        cluster.campaign(2)
+        #expect(cluster.node(1).role == .leader && cluster.node(1).term == 1)
+        #expect(cluster.node(2).role == .candidate && cluster.node(2).term == 2)
+        cluster.tick(1, 10)
+        #expect(cluster.node(1).role == .leader)  // its followers were active in the first period
+        cluster.tick(1, 10)
+        #expect(cluster.node(1).role == .follower && cluster.node(1).term == 1)
+        cluster.stabilize()  // the heartbeats buffered meanwhile: "the network was slow"
+        #expect(cluster.node(1).role == .follower && cluster.node(1).term == 2)
+        cluster.campaign(2)
+        #expect(cluster.node(2).role == .leader && cluster.node(2).term == 3)
+        #expect(cluster.ids.allSatisfy { cluster.node($0).leader == 2 && cluster.node($0).term == 3 })
+        #expect(cluster.checker.violations.isEmpty)
+    }
+
+    // testdata/prevote_checkquorum.txt: a follower in its leader lease refuses pre-votes, one
+    // whose lease expired grants them; pre-candidates (which forgot their leader) grant each other,
+    // so a quorum that explicitly campaigns can replace a leader it still hears from.
+    @Test func prevoteCheckQuorum() throws {
+        let cluster = etcdNetwork { $0.preVote = true; $0.checkQuorum = true }
+        cluster.campaign(1)
+        cluster.campaign(2)
+        #expect(cluster.node(1).role == .leader && cluster.node(1).term == 1)
+        #expect(cluster.node(2).term == 1)
+        cluster.tick(1)  // a heartbeat makes node 2 a follower of 1 again
+        cluster.stabilize()
+        #expect(cluster.node(2).role == .follower && cluster.node(2).leader == 1)
+        try expireLease(cluster, 2)
+        cluster.campaign(3)
+        #expect(cluster.node(3).role == .leader && cluster.node(3).term == 2)
+        #expect(cluster.node(1).role == .follower && cluster.node(1).leader == 3)
+        // Node 1 alone fails (2 and 3 are in the lease of leader 3); then node 2 wins with the vote
+        // of node 1, a pre-candidate.
+        cluster.campaign(1)
+        #expect(cluster.node(1).role == .preCandidate && cluster.node(3).role == .leader)
+        cluster.campaign(2)
+        #expect(cluster.node(2).role == .leader && cluster.node(2).term == 3)
+        #expect(cluster.node(1).role == .follower && cluster.node(3).role == .follower)
+        #expect(cluster.checker.violations.isEmpty)
+    }
 }
