@@ -188,4 +188,24 @@ struct EtcdReplicationTests {
         let progress = try #require(h.node.progress(of: 2))
         #expect(progress.state == .probe && progress.pendingSnapshot == .zero && progress.next == 12)
     }
+
+    // testdata/snapshot_succeed_via_app_resp.txt: a snapshot at the leader's last (and committed)
+    // index catches the follower up completely; its acknowledgement must move it straight back to
+    // replicating (an old etcd bug left it probing until the next entry was committed).
+    @Test func snapshotSucceedViaAppResp() throws {
+        let cluster = etcdNetwork()
+        cluster.isolate(3)
+        cluster.campaign(1)
+        #expect(cluster.node(1).commitIndex == 1)
+        try cluster.storages[1]!.compact(through: 1, snapshotData: [1])
+        cluster.heal()
+        cluster.tick(1)  // the heartbeat response brings node 3 back into view
+        cluster.stabilize()
+        #expect(try cluster.storages[3]!.snapshot().index == 1)
+        let three = try #require(cluster.progress(1, of: 3))
+        #expect(three.state == .replicate && three.match == 1 && three.next == 2)
+        #expect(three.pendingSnapshot == .zero)
+        #expect(cluster.node(3).commitIndex == 1)
+        #expect(cluster.checker.violations.isEmpty)
+    }
 }
