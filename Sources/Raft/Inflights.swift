@@ -25,12 +25,6 @@ struct Inflights: Sendable {
         compactIfNeeded()
     }
 
-    /// Frees the oldest message (a heartbeat response shows the follower is alive: let one more go).
-    mutating func freeFirst() {
-        if head < lastIndexes.count { head += 1 }
-        compactIfNeeded()
-    }
-
     mutating func reset() {
         lastIndexes.removeAll(keepingCapacity: true)
         head = 0

@@ -23,14 +23,17 @@ public struct Progress: Sendable {
     /// Next index to send.
     public internal(set) var next: LogIndex
     public internal(set) var state: State = .probe
-    /// Index of the snapshot in flight, in the snapshot state.
-    var pendingSnapshot: LogIndex = .zero
+    /// Index of the snapshot in flight, in the snapshot state (`.zero` otherwise).
+    public internal(set) var pendingSnapshot: LogIndex = .zero
     /// Leader ticks since the snapshot was sent.
     var snapshotElapsedTicks = 0
     /// Heard from the follower since the last check-quorum period.
     var recentActive = false
-    /// In the probe state: a probe is in flight, wait for its answer or a heartbeat response.
-    var probeSent = false
+    /// The append flow to the follower is throttled (etcd-io/raft's `MsgAppFlowPaused`): in the
+    /// probe state a probe is in flight, in the replicate state the inflight window is full. Only
+    /// an acknowledgement, a rejection or a heartbeat response clears it; the last lets exactly
+    /// one more append go, an empty one while the window is still full (see `maybeSendAppend`).
+    var msgAppFlowPaused = false
     var inflights: Inflights
 
     init(match: LogIndex, next: LogIndex, maxInflight: Int) {
@@ -39,16 +42,20 @@ public struct Progress: Sendable {
         self.inflights = Inflights(capacity: maxInflight)
     }
 
-    var isPaused: Bool {
+    /// True when the leader sends this follower no append until it hears from it.
+    public var isPaused: Bool {
         switch state {
-        case .probe: probeSent
-        case .replicate: inflights.isFull
+        case .probe, .replicate: msgAppFlowPaused
         case .snapshot: true
         }
     }
 
+    /// Appends sent to the follower and not yet acknowledged (at most
+    /// `RaftConfig.maxInflightAppendsPerFollower`; only the replicate state counts them).
+    public var inflightAppends: Int { inflights.count }
+
     private mutating func reset(to newState: State) {
-        probeSent = false
+        msgAppFlowPaused = false
         pendingSnapshot = .zero
         snapshotElapsedTicks = 0
         state = newState
@@ -82,7 +89,7 @@ public struct Progress: Sendable {
         if match < index {
             match = index
             updated = true
-            probeSent = false
+            msgAppFlowPaused = false
         }
         next = max(next, index + 1)
         return updated
@@ -100,7 +107,7 @@ public struct Progress: Sendable {
         // In the probe state only the answer to the latest probe counts.
         if next - 1 != rejected { return false }
         next = max(min(rejected, matchHint + 1), match + 1)
-        probeSent = false
+        msgAppFlowPaused = false
         return true
     }
 
@@ -112,8 +119,13 @@ public struct Progress: Sendable {
                 next = lastIndex + 1
                 inflights.add(lastIndex)
             }
+            // A message that fills the window, or one sent while it was full (the empty append a
+            // heartbeat response allows), pauses the flow until the follower answers again.
+            msgAppFlowPaused = inflights.isFull
         case .probe:
-            probeSent = true
+            // Every append in the probe state is a probe, an empty one too (etcd-io/raft pauses
+            // only on non-empty ones, and notes this is what it should do).
+            msgAppFlowPaused = true
         case .snapshot:
             preconditionFailure("append sent in the snapshot state")
         }

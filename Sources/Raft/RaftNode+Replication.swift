@@ -77,27 +77,38 @@ extension RaftNode {
 
     /// Sends the next batch of entries to `peer` (at most `maxEntriesPerAppend` entries and
     /// `maxBytesPerAppend` bytes), or a snapshot when the entries it needs were compacted away.
-    /// Returns true if a message was sent.
+    /// In the replicate state with a full inflight window the append is empty (a probe, see
+    /// `Progress.msgAppFlowPaused`). Returns true if a message was sent.
     mutating func maybeSendAppend(to peer: NodeID, sendIfEmpty: Bool) -> Bool {
         var state = progress[peer]!
         if state.isPaused { return false }
         let previousIndex = state.next - 1
-        let lastIndex = log.lastIndex()
-        let upTo = min(lastIndex + 1, state.next + config.maxEntriesPerAppend)
-        if let previousTerm = try? log.term(at: previousIndex),
-           let entries = try? log.slice(from: state.next, upTo: upTo, maxBytes: config.maxBytesPerAppend) {
-            if entries.isEmpty && !sendIfEmpty { return false }
-            send(Message(kind: .append, from: id, to: peer, logTerm: previousTerm, index: previousIndex,
-                         entries: entries, commit: log.committed))
-            state.sentEntries(count: entries.count, lastIndex: entries.last?.index ?? previousIndex)
-            progress[peer] = state
-            return true
+        // Raft §7: the entry before `next` was compacted (retention): only a snapshot can catch the
+        // follower up. This holds for the empty probe too, or a follower whose window filled up
+        // before the compaction would never be sent anything it can use (etcd-io/raft's
+        // slow_follower_after_compaction).
+        guard let previousTerm = try? log.term(at: previousIndex) else { return sendSnapshot(to: peer) }
+        var entries: [Entry] = []
+        if state.state != .replicate || !state.inflights.isFull {
+            let upTo = min(log.lastIndex() + 1, state.next + config.maxEntriesPerAppend)
+            guard let batch = try? log.slice(from: state.next, upTo: upTo, maxBytes: config.maxBytesPerAppend)
+            else { return sendSnapshot(to: peer) }
+            entries = batch
         }
-        // Raft §7: the follower needs entries that were compacted (retention): send a snapshot.
-        guard state.recentActive else { return false }
-        guard let snapshot = try? log.snapshot(), !snapshot.isEmpty else { return false }
-        state.becomeSnapshot(snapshot.index)
+        if entries.isEmpty && !sendIfEmpty { return false }
+        send(Message(kind: .append, from: id, to: peer, logTerm: previousTerm, index: previousIndex,
+                     entries: entries, commit: log.committed))
+        state.sentEntries(count: entries.count, lastIndex: entries.last?.index ?? previousIndex)
         progress[peer] = state
+        return true
+    }
+
+    /// Sends the storage's snapshot to `peer` (Raft §7) if it was heard from recently (a snapshot is
+    /// large: don't send one into the void). Returns true if a message was sent.
+    mutating func sendSnapshot(to peer: NodeID) -> Bool {
+        guard progress[peer]!.recentActive else { return false }
+        guard let snapshot = try? log.snapshot(), !snapshot.isEmpty else { return false }
+        progress[peer]!.becomeSnapshot(snapshot.index)
         send(Message(kind: .snapshot, from: id, to: peer, snapshot: snapshot))
         return true
     }

@@ -153,8 +153,17 @@ extension RaftNode {
 
     mutating func handleTransferLeader(_ message: Message) {
         let transferee = message.transferee
-        guard config.voters.contains(transferee), transferee != id else { return }
-        if leadTransferee == transferee { return }
+        guard config.voters.contains(transferee) else { return }
+        if leadTransferee != .none {
+            // A repeated request does not extend the deadline of the transfer in progress.
+            if leadTransferee == transferee { return }
+            // etcd-io/raft: a request for another node, this leader included, aborts the pending
+            // transfer. Asking for itself is how a leader cancels one (the broker was told to
+            // stay, or the transferee died): proposals are accepted again at once instead of
+            // after an election timeout.
+            leadTransferee = .none
+        }
+        if transferee == id { return }
         // Thesis §3.10: the transfer must finish within one election timeout.
         electionElapsed = 0
         leadTransferee = transferee

@@ -75,11 +75,14 @@ extension RaftNode {
         case .appendResponse:
             handleAppendResponse(message)
         case .heartbeatResponse:
+            // etcd-io/raft: a heartbeat response unpauses the flow for one append, which is empty
+            // while the inflight window is full. It frees no slot (that would let a slow follower
+            // that still answers heartbeats receive a full batch per heartbeat, beyond
+            // `maxInflightAppendsPerFollower`); the empty append is answered with an
+            // acknowledgement or a rejection, either of which clears the window, so replication
+            // recovers even if every append in the window was lost.
             progress[message.from]!.recentActive = true
-            progress[message.from]!.probeSent = false
-            if progress[message.from]!.state == .replicate && progress[message.from]!.inflights.isFull {
-                progress[message.from]!.inflights.freeFirst()
-            }
+            progress[message.from]!.msgAppFlowPaused = false
             if progress[message.from]!.match < log.lastIndex() { sendAppend(to: message.from) }
         default:
             break  // Another leader in our term would break election safety; the checkers watch.

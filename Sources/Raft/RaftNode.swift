@@ -112,7 +112,9 @@ public struct RaftNode {
 
     /// Moves leadership to `transferee` (thesis §3.10): the leader stops accepting proposals,
     /// brings the transferee up to date and tells it to campaign at once. Abandoned after
-    /// `electionTimeoutTicks`. On a follower the request is forwarded to the leader.
+    /// `electionTimeoutTicks`. A request for another node replaces a pending transfer; a request
+    /// for the leader itself cancels it (proposals are accepted again at once); repeating the
+    /// pending request changes nothing. On a follower the request is forwarded to the leader.
     public mutating func transferLeadership(to transferee: NodeID) {
         let request = Message(kind: .transferLeader, from: id, to: id, term: term, transferee: transferee)
         switch role {

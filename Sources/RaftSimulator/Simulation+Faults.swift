@@ -71,6 +71,10 @@ extension Simulation {
         }
         for node in nodes where node.raft?.role == .leader {
             guard random.chance(options.proposalPerMille, in: 1000) else { continue }
+            if let raft = node.raft, raft.lastIndex.distance(from: raft.commitIndex) >= options.maxUncommittedEntries {
+                stats.proposalsRefused += 1
+                continue
+            }
             let count = 1 + Int(random.next(below: 3))
             var proposals: [Proposal] = []
             for _ in 0 ..< count {

@@ -19,6 +19,11 @@ public struct SimulationOptions: Sendable {
     public var maxLongDelayTicks: UInt64 = 40
     /// Chance per tick that a leader receives a client proposal, per mille.
     public var proposalPerMille: UInt64 = 300
+    /// Client backpressure: a leader takes no proposal while this many entries of its log are
+    /// uncommitted. Without it a workload above what the flow limits carry (one entry per round
+    /// trip in `tightFlow`) builds a backlog no liveness budget can drain; a broker needs the same
+    /// limit (docs/replication.md §8.6).
+    public var maxUncommittedEntries = 64
     /// Gap between scheduled faults, in ticks.
     public var minFaultGapTicks: UInt64 = 8
     public var maxFaultGapTicks: UInt64 = 40

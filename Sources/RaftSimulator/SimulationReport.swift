@@ -48,7 +48,7 @@ public struct SimulationReport: Sendable {
         let hex = String(digest, radix: 16)
         return "seed=\(seed) nodes=\(nodeCount) profile=\(profile) \(passed ? "PASS" : "FAIL") ticks=\(ticks)"
             + " converged@\(convergedAtTick.map(String.init) ?? "-") commit=\(highestCommitted.rawValue)"
-            + " proposed=\(stats.proposed) acked=\(stats.acknowledged) elections=\(stats.elections)"
+            + " proposed=\(stats.proposed) refused=\(stats.proposalsRefused) acked=\(stats.acknowledged) elections=\(stats.elections)"
             + " crashes=\(stats.crashes) compactions=\(stats.compactions) snapshots=\(stats.snapshotsInstalled)"
             + " transfers=\(stats.leadershipTransfers)"
             + " delivered=\(stats.messagesDelivered) dropped=\(stats.messagesDropped) digest=\(hex)"

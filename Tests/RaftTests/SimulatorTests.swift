@@ -64,7 +64,10 @@ struct SimulatorTests {
         var caught = 0
         for seed: UInt64 in 1 ... 10 {
             var options = SimulationOptions(seed: seed, nodeCount: 3)
-            options.corruptionPerMille = 50
+            // 10%: a damaged copy of an entry the follower already holds is discarded (same index
+            // and term), harmlessly and invisibly. At 5%, since heartbeat responses no longer send
+            // appends beyond the inflight window (issue 16), seeds 3 and 5 see none persisted.
+            options.corruptionPerMille = 100
             let report = Simulation(options: options).run()
             if report.passed { continue }
             caught += 1

@@ -18,7 +18,11 @@ final class TestCluster {
     private(set) var applied: [NodeID: [Entry]] = [:]
     private var cut: Set<Link> = []
     private var restarts: UInt64 = 0
-    let configure: (inout RaftConfig) -> Void
+    /// Applied to every node's configuration when it starts (it sees `config.id`, so it can differ
+    /// per node). Changing it takes effect at the next `restart`.
+    var configure: (inout RaftConfig) -> Void
+    /// Messages for which this returns true are dropped on delivery (etcd-io/raft's `msgHook`).
+    var drop: ((Message) -> Bool)?
     var checker = SafetyChecker()
     /// When false, messages stay in `inFlight` for the test to inspect or drop.
     var autoDeliver = true
@@ -108,7 +112,8 @@ final class TestCluster {
 
     /// Step a message into its destination if the link is up and the node running.
     func deliver(_ message: Message) {
-        guard !cut.contains(Link(from: message.from, to: message.to)), nodes[message.to] != nil else { return }
+        guard !cut.contains(Link(from: message.from, to: message.to)), nodes[message.to] != nil,
+              drop?(message) != true else { return }
         nodes[message.to]!.step(message)
         observe(message.to)
     }
