@@ -2,7 +2,8 @@
 // Spool: a durable, replicated message broker. See README.md and docs/.
 //
 // Dependencies point inward: SpoolCore and Raft know nothing of sockets or SQLite;
-// SpoolProtocol parses and renders lines; SpoolStorage is the only SQLite importer;
+// SpoolProtocol parses and renders lines; SpoolStorage is the only SQLite importer (and stores
+// the Raft log, so it depends on Raft);
 // SpoolEngine owns partitions; SpoolServer owns NIO listeners; SpoolClient is the async client.
 import PackageDescription
 
@@ -54,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "SpoolStorage",
-            dependencies: ["SpoolCore", "CSQLite", "CSpoolTestVFS"],
+            dependencies: ["SpoolCore", "Raft", "CSQLite", "CSpoolTestVFS"],
             plugins: ["MigrationEmbedder"]
         ),
 
@@ -131,7 +132,7 @@ let package = Package(
             name: "SpoolProtocolTests",
             dependencies: ["SpoolProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .testTarget(name: "SpoolStorageTests", dependencies: ["SpoolStorage", "CSpoolTestVFS"]),
+        .testTarget(name: "SpoolStorageTests", dependencies: ["SpoolStorage", "Raft", "CSpoolTestVFS"]),
         .testTarget(name: "SpoolEngineTests", dependencies: ["SpoolEngine"]),
         .testTarget(
             name: "SpoolIntegrationTests",
@@ -143,7 +144,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulator"]),
+        // SpoolStorage: the storage contract suite also runs against the SQLite Raft log.
+        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulator", "SpoolStorage", "SpoolCore"]),
         .testTarget(name: "SpoolGroupsTests", dependencies: ["SpoolGroups", "SpoolCore"]),
     ]
 )
