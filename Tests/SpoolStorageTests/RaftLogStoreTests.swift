@@ -203,4 +203,60 @@ struct RaftLogStoreTests {
         #expect(try partition.connection.scalarInt("SELECT record_count FROM raft_log WHERE raft_index = 1") == 2)
         partition.close()
     }
+
+    @Test func aSingleVoterNodeDrivenThroughPersistRestartsFromTheFile() throws {
+        let fixture = try RaftLogFixture()
+        var config = RaftConfig(id: 1, voters: [1])
+        config.preVote = false
+        var node = RaftNode(config: config, storage: fixture.store, random: Raft.SplitMix64(seed: 1))
+        node.campaign()
+        var applied: [Entry] = []
+        func drain() throws {
+            while node.hasReady {
+                let ready = node.ready()
+                try fixture.store.persist(ready)  // the whole Ready: one transaction, one fsync
+                applied += ready.committedEntries
+                node.advance(ready)
+            }
+        }
+        try drain()
+        // The leader's no-op takes index 1; the batches take the offsets after the stored records.
+        try node.propose([Proposal(kind: .record, payload: batchEntry(0, term: 0, first: 0, count: 2).payload)])
+        try drain()
+        let next = try #require(fixture.store.nextOffset)
+        try node.propose([
+            Proposal(kind: .record, payload: batchEntry(0, term: 0, first: next.rawValue, count: 3).payload),
+            Proposal(kind: .offsetCommit, payload: [1]),
+        ])
+        try drain()
+        #expect(applied.map(\.kind) == [.noOp, .record, .record, .offsetCommit])
+        #expect(node.commitIndex == 4)
+        #expect(try recordValues(fixture.path) == ["0=v0", "1=v1", "2=v2", "3=v3", "4=v4"])
+
+        let before = node.logEntries()
+        try fixture.reopen()
+        let restarted = RaftNode(config: config, storage: fixture.store, random: Raft.SplitMix64(seed: 2))
+        #expect(restarted.logEntries() == before)
+        #expect(restarted.commitIndex == 4 && restarted.term == node.term)
+        #expect(try fixture.connection.integrityCheck() == "ok")
+    }
+
+    @Test func oneReadyWithASnapshotEntriesAndAHardStateIsOneWrite() throws {
+        let fixture = try RaftLogFixture()
+        try fixture.store.append([batchEntry(1, term: 1, first: 0, count: 2)])
+        var commits = 0
+        fixture.store.beforeCommit = { commits += 1 }
+        try fixture.store.persist(
+            Ready(hardState: HardState(term: 3, vote: 2, commit: 10), entries: [batchEntry(11, term: 3, first: 7, count: 1)],
+                  snapshot: Snapshot(index: 10, term: 2, voters: [1, 2, 3], data: [4])))
+        #expect(commits == 1)
+        try fixture.reopen()
+        #expect(try fixture.store.snapshot() == Snapshot(index: 10, term: 2, voters: [1, 2, 3], data: [4]))
+        #expect(fixture.store.hardState() == HardState(term: 3, vote: 2, commit: 10))
+        #expect(fixture.store.firstIndex() == 11 && fixture.store.lastIndex() == 11)
+        #expect(try recordValues(fixture.path) == ["7=v7"])
+        #expect(throws: RaftStorageError.snapshotOutOfDate) {
+            try fixture.store.persist(snapshot: Snapshot(index: 5, term: 1, voters: [1]), entries: [], hardState: nil)
+        }
+    }
 }
