@@ -2,7 +2,8 @@
 // Spool: a durable, replicated message broker. See README.md and docs/.
 //
 // Dependencies point inward: SpoolCore and Raft know nothing of sockets or SQLite;
-// SpoolProtocol parses and renders lines; SpoolStorage is the only SQLite importer;
+// SpoolProtocol parses and renders lines; SpoolStorage is the only SQLite importer (and stores
+// the Raft log, so it depends on Raft);
 // SpoolEngine owns partitions; SpoolServer owns NIO listeners; SpoolClient is the async client.
 import PackageDescription
 
@@ -59,7 +60,7 @@ let package = Package(
         ),
         .target(
             name: "SpoolStorage",
-            dependencies: ["SpoolCore", "CSQLite", "CSpoolTestVFS"],
+            dependencies: ["SpoolCore", "Raft", "CSQLite", "CSpoolTestVFS"],
             plugins: ["MigrationEmbedder"]
         ),
 
@@ -156,7 +157,7 @@ let package = Package(
             name: "SpoolProtocolTests",
             dependencies: ["SpoolProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .testTarget(name: "SpoolStorageTests", dependencies: ["SpoolStorage", "CSpoolTestVFS"]),
+        .testTarget(name: "SpoolStorageTests", dependencies: ["SpoolStorage", "Raft", "CSpoolTestVFS"]),
         .testTarget(name: "SpoolEngineTests", dependencies: ["SpoolEngine"]),
         .testTarget(
             name: "SpoolIntegrationTests",
@@ -168,7 +169,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulator"]),
+        // SpoolStorage: the storage contract suite also runs against the SQLite Raft log.
+        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulator", "SpoolStorage", "SpoolCore"]),
         .testTarget(
             name: "SpoolFaultProxyTests",
             dependencies: [

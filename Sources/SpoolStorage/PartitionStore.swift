@@ -17,6 +17,8 @@ public final class PartitionStore: @unchecked Sendable {
         let commit: SQLiteStatement
         let rollback: SQLiteStatement
         let commitOffset: SQLiteStatement
+        let logBatch: SQLiteStatement
+        let commitIndex: SQLiteStatement
 
         init(_ connection: SQLiteConnection) throws(StorageError) {
             insert = try connection.prepare("INSERT INTO records (offset, term, timestamp_ms, key, value) VALUES (?, ?, ?, ?, ?)")
@@ -29,6 +31,9 @@ public final class PartitionStore: @unchecked Sendable {
                 ON CONFLICT (group_name) DO UPDATE SET next_offset = excluded.next_offset, generation = excluded.generation,
                     member = excluded.member, committed_ms = excluded.committed_ms
                 """)
+            logBatch = try connection.prepare(
+                "INSERT INTO raft_log (raft_index, term, kind, first_offset, record_count) VALUES (?, ?, 0, ?, ?)")
+            commitIndex = try connection.prepare("UPDATE raft_state SET commit_index = ?1, term = max(term, ?2)")
         }
     }
 
@@ -38,6 +43,10 @@ public final class PartitionStore: @unchecked Sendable {
     public private(set) var earliestOffset: Offset
     /// The newest append timestamp; append times never go below it.
     public private(set) var lastTimestamp: TimestampMs
+    /// The Raft index of the newest entry (`raft_log`, or the snapshot's when the log is empty).
+    /// This single-voter path writes one entry per batch and commits it on its own fsync
+    /// (docs/replication.md §4); `RaftLogStore` is the replicated path over the same tables.
+    public private(set) var lastRaftIndex: Int64
 
     /// Opens (creating if needed) the partition database at `path` and brings it to the newest
     /// schema. The folder must exist.
@@ -61,6 +70,8 @@ public final class PartitionStore: @unchecked Sendable {
             nextOffset = Offset(bounds.columnInt64(1) + 1)
         }
         lastTimestamp = TimestampMs(try connection.scalarInt("SELECT timestamp_ms FROM records ORDER BY offset DESC LIMIT 1") ?? 0)
+        lastRaftIndex = try connection.scalarInt(
+            "SELECT coalesce((SELECT max(raft_index) FROM raft_log), snapshot_index) FROM raft_state") ?? 0
     }
 
     /// Appends `records` at consecutive offsets and stores `commits` (consumer positions) in one
@@ -76,7 +87,7 @@ public final class PartitionStore: @unchecked Sendable {
     @inlinable
     @discardableResult
     public func append<Records: Collection>(
-        _ records: Records, commits: [OffsetCommit] = [], term: Int64 = 0, timestamp: TimestampMs
+        _ records: Records, commits: [OffsetCommit] = [], term: Int64 = 1, timestamp: TimestampMs
     ) throws(StorageError) -> Offset
     where Records.Element: AppendRecord {
         precondition(!records.isEmpty || !commits.isEmpty, "append needs a record or a commit")
@@ -90,7 +101,7 @@ public final class PartitionStore: @unchecked Sendable {
                 }
                 offset = offset + 1
             }
-            try appendCommit(commits, next: offset, stamp: stamp, wroteRecords: !records.isEmpty)
+            try appendCommit(commits, first: first, next: offset, term: term, stamp: stamp)
             return first
         } catch {
             appendRollback()
@@ -129,11 +140,29 @@ public final class PartitionStore: @unchecked Sendable {
         try insert.step()
     }
 
-    /// Stores the consumer positions and commits (fsync with synchronous=FULL); then moves the
-    /// next offset on to `next`.
+    /// Stores the consumer positions and, when records `first ..< next` were inserted, their
+    /// Raft entry (one `raft_log` row for the batch, committed at once: a single voter commits
+    /// on its own fsync); then commits (fsync with synchronous=FULL) and moves the next offset
+    /// on to `next`. Offset commits stay out of `raft_log` on this path.
     @usableFromInline
-    func appendCommit(_ commits: [OffsetCommit], next: Offset, stamp: TimestampMs, wroteRecords: Bool) throws(StorageError) {
+    func appendCommit(_ commits: [OffsetCommit], first: Offset, next: Offset, term: Int64, stamp: TimestampMs) throws(StorageError) {
         guard let statements else { preconditionFailure("\(path): append after close") }
+        let wroteRecords = next > first
+        if wroteRecords {
+            let index = lastRaftIndex + 1
+            let row = statements.logBatch
+            defer { row.reset() }
+            try row.bind(1, index)
+            try row.bind(2, term)
+            try row.bind(3, first.rawValue)
+            try row.bind(4, next - first)
+            try row.step()
+            let update = statements.commitIndex
+            defer { update.reset() }
+            try update.bind(1, index)
+            try update.bind(2, term)
+            try update.step()
+        }
         for commit in commits {
             let upsert = statements.commitOffset
             defer { upsert.reset() }
@@ -146,7 +175,10 @@ public final class PartitionStore: @unchecked Sendable {
         }
         try run(statements.commit)
         nextOffset = next
-        if wroteRecords { lastTimestamp = stamp }
+        if wroteRecords {
+            lastTimestamp = stamp
+            lastRaftIndex += 1
+        }
     }
 
     /// Rolls back a failed append: nothing of it stays and its offsets are not used up.

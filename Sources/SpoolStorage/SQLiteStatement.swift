@@ -62,6 +62,16 @@ public final class SQLiteStatement: @unchecked Sendable {
         try check(rc, "bind")
     }
 
+    /// Binds a copy of `bytes` as a BLOB (SQLITE_TRANSIENT), so nothing borrowed outlives this
+    /// call: for small payloads bound long before the step. Zero bytes bind an empty BLOB, not NULL.
+    public func bindBlobCopy(_ index: Int32, _ bytes: [UInt8]) throws(StorageError) {
+        let transient = unsafeBitCast(Int(-1), to: sqlite3_destructor_type.self)
+        let rc = bytes.withUnsafeBytes { raw in
+            sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, Int32(raw.count), transient)
+        }
+        try check(rc, "bind")
+    }
+
     public func bindText(_ index: Int32, _ text: String) throws(StorageError) {
         // SQLITE_TRANSIENT (-1): SQLite copies the string, which is only borrowed for this call.
         let transient = unsafeBitCast(Int(-1), to: sqlite3_destructor_type.self)

@@ -2,14 +2,24 @@ import Raft
 import Testing
 
 /// Every `RaftStorageWriter` implementation must pass this suite. Add a case to `StorageKind`
-/// for a new implementation (the SQLite-backed one next) and all tests run against it.
+/// for a new implementation and all tests run against it.
 enum StorageKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case memory
+    /// `RaftLogStore` on a real SQLite file (Support/SQLiteContractStorage.swift).
+    case sqlite
 
     func make(voters: [NodeID] = [1, 2, 3]) -> any RaftStorageWriter {
         switch self {
         case .memory: MemoryStorage(voters: voters)
+        case .sqlite: SQLiteContractStorage(voters: voters)
         }
+    }
+
+    /// What a restarted process reads back: the same storage for memory, the file closed and
+    /// opened again for SQLite.
+    func reopen(_ storage: any RaftStorageWriter) -> any RaftStorageWriter {
+        if let sqlite = storage as? SQLiteContractStorage { sqlite.reopen() }
+        return storage
     }
 
     var description: String { rawValue }
@@ -151,7 +161,7 @@ struct StorageContractTests {
             if let hardState = ready.hardState { try storage.setHardState(hardState) }
             node.advance(ready)
         }
-        let restarted = RaftNode(config: config, storage: storage, random: SplitMix64(seed: 2))
+        let restarted = RaftNode(config: config, storage: kind.reopen(storage), random: SplitMix64(seed: 2))
         #expect(restarted.term == node.term)
         #expect(restarted.vote == node.vote)
         #expect(restarted.commitIndex == node.commitIndex)
@@ -169,6 +179,7 @@ struct StorageContractTests {
         try storage.applySnapshot(Snapshot(index: 10, term: 2, voters: [1, 2, 3]))
         let config = RaftConfig(id: 1, voters: [1, 2, 3])
         for seed: UInt64 in 1...2 {
+            _ = kind.reopen(storage)
             let node = RaftNode(config: config, storage: storage, random: SplitMix64(seed: seed))
             #expect(node.commitIndex == 10)
             #expect(node.firstIndex == 11 && node.lastIndex == 10)

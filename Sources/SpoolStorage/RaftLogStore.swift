@@ -1,0 +1,459 @@
+import CSQLite
+import Raft
+import SpoolCore
+
+/// A partition's Raft log in its SQLite database (docs/replication.md §4, docs/schema.md):
+/// `raft_log` has one row per entry, `raft_state` the hard state and the snapshot, and the
+/// records of a record-batch entry are rows of `records`, stored once, at their offsets.
+///
+/// It works over a connection it is given (the partition's writer connection, to be shared with
+/// the partition's other writes) and never opens its own. It has one serial owner, the thread of
+/// the partition's `RaftNode`. `firstIndex`, `lastIndex`, the hard state and the snapshot are
+/// cached in memory, so the store must be the only writer of `raft_log` and `raft_state` on its
+/// connection while it is in use.
+///
+/// Every write is one transaction (`BEGIN IMMEDIATE` … `COMMIT`, one fsync with
+/// synchronous=FULL), so each `RaftStorageWriter` call, and `persist(snapshot:entries:hardState:)`
+/// for a whole `Ready`, is atomic and durable when it returns. An SQLite error inside a call
+/// (I/O, full disk, corruption, a lock held for longer than `busyWaitMs`) is not Raft's to handle:
+/// as RaftStorage.swift requires, the store stops the process with `preconditionFailure` and the
+/// broker restarts from disk. (Issue 10 item 9 will take the partition offline instead.)
+///
+/// Entries of kind `.record` must carry a `RecordBatch` payload whose first offset continues the
+/// records already stored (a gap or a malformed batch is a bug: `precondition`).
+public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
+    public let connection: SQLiteConnection
+    private let statements: Statements
+    private var cache: Cache
+
+    /// How long a write waits for a lock held by another connection (an operator's sqlite3
+    /// shell) before giving up, in milliseconds.
+    static let busyWaitMs: Int32 = 10_000
+
+    /// TEST-ONLY: runs inside every write transaction just before its COMMIT (crash tests copy
+    /// the files there: what a crash at that moment leaves on disk).
+    var beforeCommit: (() -> Void)?
+
+    /// What the store keeps in memory, replaced as a whole when a transaction commits.
+    struct Cache {
+        var hardState: HardState
+        var snapshot: Snapshot
+        var lastIndex: LogIndex
+        var lastTerm: Term
+        /// The offset after the newest record row; nil when `records` is empty and no batch since
+        /// told it (after a snapshot install), so the next batch may start anywhere.
+        var nextOffset: Offset?
+    }
+
+    /// Opens the store over `connection`, which must be migrated to the partition schema
+    /// (`ConnectionFactory.openWriter(path:migrations: .partition)`). `voters` are the group's
+    /// voters, remembered in `raft_state` if the database does not know them yet (a new or a
+    /// migrated partition).
+    public init(connection: SQLiteConnection, voters: [NodeID]) throws(StorageError) {
+        self.connection = connection
+        statements = try Statements(connection)
+        let state = try connection.prepare(
+            "SELECT term, vote, commit_index, snapshot_index, snapshot_term, voters, snapshot_data FROM raft_state WHERE id = 1")
+        guard try state.step() else {
+            throw StorageError(code: -1, message: "\(connection.path): raft_state has no row (schema too old?)")
+        }
+        let hardState = HardState(
+            term: Term(UInt64(state.columnInt64(0))), vote: NodeID(UInt64(state.columnInt64(1))),
+            commit: LogIndex(UInt64(state.columnInt64(2))))
+        var storedVoters = Self.decodeVoters(state.columnText(5) ?? "")
+        let snapshotIndex = LogIndex(UInt64(state.columnInt64(3)))
+        let snapshotTerm = Term(UInt64(state.columnInt64(4)))
+        let data = Array(state.columnBytes(6))
+        state.reset()
+        if storedVoters.isEmpty {
+            storedVoters = voters.sorted()
+            let update = try connection.prepare("UPDATE raft_state SET voters = ?")
+            try update.bindText(1, Self.encodeVoters(storedVoters))
+            try update.step()
+        }
+        let snapshot = Snapshot(index: snapshotIndex, term: snapshotTerm, voters: storedVoters, data: data)
+        let last = try connection.prepare("SELECT raft_index, term FROM raft_log ORDER BY raft_index DESC LIMIT 1")
+        var lastIndex = snapshotIndex
+        var lastTerm = snapshotTerm
+        if try last.step() {
+            lastIndex = LogIndex(UInt64(last.columnInt64(0)))
+            lastTerm = Term(UInt64(last.columnInt64(1)))
+        }
+        let maxOffset = try connection.scalarInt("SELECT max(offset) FROM records")
+        cache = Cache(
+            hardState: hardState, snapshot: snapshot, lastIndex: lastIndex, lastTerm: lastTerm,
+            nextOffset: maxOffset.map { Offset($0 + 1) })
+    }
+
+    // MARK: RaftStorage
+
+    public func hardState() -> HardState { cache.hardState }
+
+    public func firstIndex() -> LogIndex { cache.snapshot.index + 1 }
+
+    public func lastIndex() -> LogIndex { cache.lastIndex }
+
+    /// The offset after the newest stored record (nil: no record stored since a snapshot install).
+    public var nextOffset: Offset? { cache.nextOffset }
+
+    /// The offset a record batch appended at `index` must start at: the first offset of the
+    /// first batch at or after `index` when there is one (an append there replaces it), else
+    /// `nextOffset`. What a leader's offset assignment must agree with.
+    public func expectedOffset(forEntryAt index: LogIndex) -> Offset? {
+        guard index <= cache.lastIndex else { return cache.nextOffset }
+        do {
+            return try firstRecordOffset(atOrAfter: index) ?? cache.nextOffset
+        } catch {
+            stop("expectedOffset(forEntryAt: \(index))", error)
+        }
+    }
+
+    public func term(at index: LogIndex) throws(RaftStorageError) -> Term {
+        if index < cache.snapshot.index { throw .compacted }
+        if index > cache.lastIndex { throw .unavailable }
+        if index == cache.snapshot.index { return cache.snapshot.term }
+        if index == cache.lastIndex { return cache.lastTerm }
+        let query = statements.termAt
+        defer { query.reset() }
+        do {
+            try query.bind(1, Int64(index.rawValue))
+            guard try query.step() else { preconditionFailure("\(connection.path): raft_log has no row \(index) inside the log") }
+            return Term(UInt64(query.columnInt64(0)))
+        } catch {
+            stop("term(at: \(index))", error)
+        }
+    }
+
+    public func entries(from lo: LogIndex, upTo hi: LogIndex, maxBytes: UInt64) throws(RaftStorageError) -> [Entry] {
+        precondition(lo <= hi, "entries(from:upTo:) with lo > hi")
+        if lo < firstIndex() { throw .compacted }
+        if hi > cache.lastIndex + 1 { throw .unavailable }
+        if lo == hi { return [] }
+        do {
+            return try readEntries(from: lo, upTo: hi, maxBytes: maxBytes)
+        } catch {
+            stop("entries(from: \(lo), upTo: \(hi))", error)
+        }
+    }
+
+    public func snapshot() throws(RaftStorageError) -> Snapshot { cache.snapshot }
+
+    // MARK: RaftStorageWriter
+
+    public func append(_ entries: [Entry]) throws(RaftStorageError) {
+        try persist(snapshot: nil, entries: entries, hardState: nil)
+    }
+
+    public func setHardState(_ state: HardState) throws(RaftStorageError) {
+        try persist(snapshot: nil, entries: [], hardState: state)
+    }
+
+    public func applySnapshot(_ snapshot: Snapshot) throws(RaftStorageError) {
+        try persist(snapshot: snapshot, entries: [], hardState: nil)
+    }
+
+    public func compact(through index: LogIndex, snapshotData: [UInt8]) throws(RaftStorageError) {
+        let dummy = cache.snapshot.index
+        if index < dummy { throw .compacted }
+        if index > cache.lastIndex { throw .unavailable }
+        if index == dummy { return }
+        let term = try self.term(at: index)
+        var next = cache
+        next.snapshot = Snapshot(index: index, term: term, voters: cache.snapshot.voters, data: snapshotData)
+        write("compact(through: \(index))") { () throws(StorageError) in
+            // Raft log compaction only: the records stay, they are the partition's data (record
+            // retention is a separate decision).
+            try run(statements.deleteLogThrough, Int64(index.rawValue))
+            try storeSnapshot(next.snapshot)
+        }
+        cache = next
+    }
+
+    /// Persists one `Ready`'s durable part in ONE transaction with one fsync, in the order the
+    /// Ready contract gives: the snapshot (as `applySnapshot`), the entries (as `append`), the
+    /// hard state (as `setHardState`). `.snapshotOutOfDate` before anything is written.
+    public func persist(snapshot: Snapshot?, entries: [Entry], hardState: HardState?) throws(RaftStorageError) {
+        if let snapshot, snapshot.index < cache.snapshot.index { throw .snapshotOutOfDate }
+        var next = cache
+        if let snapshot {
+            next.snapshot = snapshot
+            next.lastIndex = snapshot.index
+            next.lastTerm = snapshot.term
+            next.nextOffset = nil
+        }
+        let usable = Self.usable(entries, after: next)
+        if snapshot == nil && usable.isEmpty && hardState == nil { return }
+        write("persist") { () throws(StorageError) in
+            if let snapshot {
+                // The snapshot replaces the whole log and the state it covers.
+                try run(statements.deleteAllLog)
+                try run(statements.deleteAllRecords)
+                try storeSnapshot(snapshot)
+            }
+            if !usable.isEmpty { try appendRows(usable, into: &next) }
+            if let hardState {
+                let update = statements.setHardState
+                defer { update.reset() }
+                try update.bind(1, Int64(hardState.term.rawValue))
+                try update.bind(2, Int64(hardState.vote.rawValue))
+                try update.bind(3, Int64(hardState.commit.rawValue))
+                try update.step()
+                next.hardState = hardState
+            }
+        }
+        cache = next
+    }
+
+    /// Persists a whole `Ready` (snapshot, entries, hard state) in one transaction.
+    public func persist(_ ready: Ready) throws(RaftStorageError) {
+        try persist(snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState)
+    }
+
+    // MARK: Internals
+
+    /// The entries of a batch that are not below the first index (`append`'s contract), after
+    /// checking contiguity and that the batch does not leave a gap.
+    private static func usable(_ entries: [Entry], after cache: Cache) -> ArraySlice<Entry> {
+        guard let first = entries.first else { return [] }
+        for (position, entry) in entries.enumerated() {
+            precondition(entry.index == first.index + position, "append: entries are not contiguous")
+        }
+        precondition(first.index <= cache.lastIndex + 1, "append: gap after last index \(cache.lastIndex)")
+        let firstKept = cache.snapshot.index + 1
+        guard let start = entries.firstIndex(where: { $0.index >= firstKept }) else { return [] }
+        return entries[start...]
+    }
+
+    /// Truncates the log at the first new index (one suffix truncation, records included) and
+    /// inserts the rows. Updates `next` as the commit will leave the store.
+    private func appendRows(_ entries: ArraySlice<Entry>, into next: inout Cache) throws(StorageError) {
+        let first = entries[entries.startIndex].index
+        if first <= next.lastIndex {
+            if let offset = try firstRecordOffset(atOrAfter: first) {
+                try run(statements.deleteRecordsFrom, offset.rawValue)
+                next.nextOffset = offset
+            }
+            try run(statements.deleteLogFrom, Int64(first.rawValue))
+        }
+        for entry in entries {
+            try insert(entry, nextOffset: &next.nextOffset)
+        }
+        let last = entries[entries.endIndex - 1]
+        next.lastIndex = last.index
+        next.lastTerm = last.term
+    }
+
+    /// The first offset of the first record batch at or after `index` (where a truncation at
+    /// `index` starts deleting records), nil when no record batch is there.
+    func firstRecordOffset(atOrAfter index: LogIndex) throws(StorageError) -> Offset? {
+        let query = statements.firstOffsetFrom
+        defer { query.reset() }
+        try query.bind(1, Int64(index.rawValue))
+        guard try query.step() else { return nil }
+        return Offset(query.columnInt64(0))
+    }
+
+    private func insert(_ entry: Entry, nextOffset: inout Offset?) throws(StorageError) {
+        let row = statements.insertLog
+        defer { row.reset() }
+        try row.bind(1, Int64(entry.index.rawValue))
+        try row.bind(2, Int64(entry.term.rawValue))
+        try row.bind(3, Int64(entry.kind.rawValue))
+        if entry.kind == .record {
+            let header = try insertRecords(of: entry, expecting: nextOffset)
+            try row.bind(4, header.firstOffset.rawValue)
+            try row.bind(5, Int64(header.count))
+            try row.bindNull(6)
+            nextOffset = header.endOffset
+        } else {
+            try row.bindNull(4)
+            try row.bind(5, 0)
+            try row.bindBlobCopy(6, entry.payload)
+        }
+        try row.step()
+    }
+
+    /// Inserts a record batch's records, bound straight from the payload's bytes.
+    private func insertRecords(of entry: Entry, expecting nextOffset: Offset?) throws(StorageError) -> RecordBatch.Header {
+        let insert = statements.insertRecord
+        let term = Int64(entry.term.rawValue)
+        let result: Result<RecordBatch.Header, StorageError> = entry.payload.withUnsafeBytes { bytes in
+            guard let header = RecordBatch.header(of: bytes) else {
+                preconditionFailure("\(connection.path): entry \(entry.index) of kind record is not a RecordBatch")
+            }
+            if let nextOffset {
+                precondition(
+                    header.firstOffset == nextOffset,
+                    "\(connection.path): entry \(entry.index) starts at offset \(header.firstOffset), expected \(nextOffset) (offsets must be consecutive)")
+            }
+            do {
+                try RecordBatch.forEachRecord(in: bytes) { record in
+                    defer { insert.reset() }
+                    try insert.bind(1, record.offset.rawValue)
+                    try insert.bind(2, term)
+                    try insert.bind(3, record.timestamp.rawValue)
+                    if let key = record.key {
+                        try insert.bindBytes(4, key, asText: UTF8Check.isText(key))
+                    } else {
+                        try insert.bindNull(4)
+                    }
+                    try insert.bindBytes(5, record.value, asText: UTF8Check.isText(record.value))
+                    try insert.step()
+                }
+            } catch let error as StorageError {
+                return .failure(error)
+            } catch {
+                return .failure(StorageError(code: -1, message: "\(error)"))
+            }
+            return .success(header)
+        }
+        return try result.get()
+    }
+
+    private func readEntries(from lo: LogIndex, upTo hi: LogIndex, maxBytes: UInt64) throws(StorageError) -> [Entry] {
+        let rows = statements.logRange
+        defer { rows.reset() }
+        try rows.bind(1, Int64(lo.rawValue))
+        try rows.bind(2, Int64(hi.rawValue))
+        var result: [Entry] = []
+        var total: UInt64 = 0
+        var cut = false
+        while try rows.step() {
+            let index = LogIndex(UInt64(rows.columnInt64(0)))
+            precondition(index == lo + result.count, "\(connection.path): raft_log has a hole before \(index)")
+            let term = Term(UInt64(rows.columnInt64(1)))
+            guard let kind = EntryKind(rawValue: UInt8(truncatingIfNeeded: rows.columnInt64(2))) else {
+                preconditionFailure("\(connection.path): raft_log row \(index) has unknown kind \(rows.columnInt64(2))")
+            }
+            let payload: [UInt8]
+            if kind == .record {
+                payload = try rebuildBatch(first: Offset(rows.columnInt64(3)), count: Int(rows.columnInt64(4)), index: index)
+            } else {
+                payload = Array(rows.columnBytes(5))
+            }
+            let entry = Entry(index: index, term: term, kind: kind, payload: payload)
+            total += entry.sizeBytes
+            if !result.isEmpty && total > maxBytes {
+                cut = true
+                break
+            }
+            result.append(entry)
+        }
+        precondition(
+            cut || result.count == hi.distance(from: lo),
+            "\(connection.path): raft_log misses entries in \(lo)..<\(hi)")
+        return result
+    }
+
+    /// A record batch's payload, rebuilt from its records rows.
+    private func rebuildBatch(first: Offset, count: Int, index: LogIndex) throws(StorageError) -> [UInt8] {
+        let records = statements.recordRange
+        defer { records.reset() }
+        try records.bind(1, first.rawValue)
+        try records.bind(2, (first + Int64(count)).rawValue)
+        var builder = RecordBatch.Builder(firstOffset: first, capacity: RecordBatch.headerBytes + count * (RecordBatch.recordOverheadBytes + 64))
+        while try records.step() {
+            precondition(records.columnInt64(0) == (first + Int64(builder.count)).rawValue, "\(connection.path): records of entry \(index) have a gap")
+            let key: UnsafeRawBufferPointer? = records.columnIsNull(2) ? nil : records.columnBytes(2)
+            builder.append(timestamp: TimestampMs(records.columnInt64(1)), key: key, value: records.columnBytes(3))
+        }
+        precondition(builder.count == count, "\(connection.path): entry \(index) has \(builder.count) of its \(count) records")
+        return builder.finish()
+    }
+
+    private func storeSnapshot(_ snapshot: Snapshot) throws(StorageError) {
+        let update = statements.setSnapshot
+        defer { update.reset() }
+        try update.bind(1, Int64(snapshot.index.rawValue))
+        try update.bind(2, Int64(snapshot.term.rawValue))
+        try update.bindText(3, Self.encodeVoters(snapshot.voters))
+        try update.bindBlobCopy(4, snapshot.data)
+        try update.step()
+    }
+
+    /// Runs `body` in one write transaction and commits it (one fsync). Any failure stops the
+    /// process: see the type's documentation.
+    private func write(_ what: String, _ body: () throws(StorageError) -> Void) {
+        do {
+            try begin()
+        } catch {
+            stop(what, error)
+        }
+        do {
+            try body()
+            beforeCommit?()
+            try run(statements.commit)
+        } catch {
+            try? run(statements.rollback)
+            stop(what, error)
+        }
+    }
+
+    /// BEGIN IMMEDIATE, waiting (bounded) while another connection holds the write lock: the
+    /// partition writer runs with busy_timeout=0 (PartitionStore), and a Raft call cannot answer
+    /// "busy" to its caller.
+    private func begin() throws(StorageError) {
+        var waitedMs: Int32 = 0
+        while true {
+            do {
+                try run(statements.begin)
+                return
+            } catch let error where error.isBusy && waitedMs < Self.busyWaitMs {
+                sqlite3_sleep(10)
+                waitedMs += 10
+            }
+        }
+    }
+
+    private func run(_ statement: SQLiteStatement, _ value: Int64? = nil) throws(StorageError) {
+        defer { statement.reset() }
+        if let value { try statement.bind(1, value) }
+        try statement.step()
+    }
+
+    private func stop(_ what: String, _ error: StorageError) -> Never {
+        preconditionFailure("\(connection.path): Raft storage \(what) failed, stopping (the broker restarts from disk): \(error)")
+    }
+
+    static func encodeVoters(_ voters: [NodeID]) -> String {
+        voters.map { String($0.rawValue) }.joined(separator: ",")
+    }
+
+    static func decodeVoters(_ text: String) -> [NodeID] {
+        text.split(separator: ",").compactMap { UInt64($0).map { NodeID($0) } }.sorted()
+    }
+}
+
+extension RaftLogStore {
+    /// The prepared statements, one per query of the hot paths.
+    final class Statements {
+        let begin, commit, rollback: SQLiteStatement
+        let termAt, logRange, recordRange, firstOffsetFrom: SQLiteStatement
+        let insertLog, insertRecord: SQLiteStatement
+        let deleteLogFrom, deleteRecordsFrom, deleteLogThrough, deleteAllLog, deleteAllRecords: SQLiteStatement
+        let setHardState, setSnapshot: SQLiteStatement
+
+        init(_ connection: SQLiteConnection) throws(StorageError) {
+            begin = try connection.prepare("BEGIN IMMEDIATE")
+            commit = try connection.prepare("COMMIT")
+            rollback = try connection.prepare("ROLLBACK")
+            termAt = try connection.prepare("SELECT term FROM raft_log WHERE raft_index = ?")
+            logRange = try connection.prepare(
+                "SELECT raft_index, term, kind, first_offset, record_count, payload FROM raft_log WHERE raft_index >= ? AND raft_index < ? ORDER BY raft_index")
+            recordRange = try connection.prepare(
+                "SELECT offset, timestamp_ms, key, value FROM records WHERE offset >= ? AND offset < ? ORDER BY offset")
+            firstOffsetFrom = try connection.prepare(
+                "SELECT first_offset FROM raft_log WHERE raft_index >= ? AND kind = 0 ORDER BY raft_index LIMIT 1")
+            insertLog = try connection.prepare(
+                "INSERT INTO raft_log (raft_index, term, kind, first_offset, record_count, payload) VALUES (?, ?, ?, ?, ?, ?)")
+            insertRecord = try connection.prepare("INSERT INTO records (offset, term, timestamp_ms, key, value) VALUES (?, ?, ?, ?, ?)")
+            deleteLogFrom = try connection.prepare("DELETE FROM raft_log WHERE raft_index >= ?")
+            deleteRecordsFrom = try connection.prepare("DELETE FROM records WHERE offset >= ?")
+            deleteLogThrough = try connection.prepare("DELETE FROM raft_log WHERE raft_index <= ?")
+            deleteAllLog = try connection.prepare("DELETE FROM raft_log")
+            deleteAllRecords = try connection.prepare("DELETE FROM records")
+            setHardState = try connection.prepare("UPDATE raft_state SET term = ?, vote = ?, commit_index = ?")
+            setSnapshot = try connection.prepare("UPDATE raft_state SET snapshot_index = ?, snapshot_term = ?, voters = ?, snapshot_data = ?")
+        }
+    }
+}
