@@ -85,7 +85,7 @@ final class SpooldProcess: @unchecked Sendable {
     /// Does nothing once the process has exited, so a `defer { kill() }` is always safe.
     func kill() {
         guard process.isRunning else { return }
-        Glibc.kill(process.processIdentifier, SIGKILL)
+        send(SIGKILL)
         _ = waitForExit(seconds: 30)
     }
 
@@ -96,13 +96,21 @@ final class SpooldProcess: @unchecked Sendable {
     /// reaped child may belong to another process by now).
     func terminate() -> Int32 {
         guard process.isRunning else { return process.terminationStatus }
-        Glibc.kill(process.processIdentifier, SIGTERM)
+        send(SIGTERM)
         guard waitForExit(seconds: 60) else {
-            Glibc.kill(process.processIdentifier, SIGKILL)
+            send(SIGKILL)
             _ = waitForExit(seconds: 30)
             return -1
         }
         return process.terminationStatus
+    }
+
+    /// Signals spoold, never pid 0 or below: `kill(0, ...)` would signal this test process's own
+    /// process group (the test run itself).
+    private func send(_ signal: Int32) {
+        let pid = process.processIdentifier
+        precondition(pid > 0, "spoold has no process id")
+        Glibc.kill(pid, signal)
     }
 
     /// Polls until the process exits or the deadline passes; true when it exited.
