@@ -149,10 +149,26 @@ struct EndToEndTests {
             #expect(empty.messages.isEmpty && empty.next == 0)
             #expect(ContinuousClock.now - started >= .milliseconds(190))
             // A record published meanwhile ends the wait early.
-            let waited = Task { try await consumer.fetch(topic: "poll", partition: 0, from: .offset(Offset(0)), waitMs: 30_000) }
+            let answered = Slot<ContinuousClock.Instant>()
+            let waited = Task {
+                let batch = try await consumer.fetch(topic: "poll", partition: 0, from: .offset(Offset(0)), waitMs: 30_000)
+                answered.value = .now
+                return batch
+            }
+            // Publish only once the broker has the FETCH (so it is really waiting, not answered
+            // after the record arrived): requests_total counts CREATE, both FETCHes and each
+            // STATS asked here.
+            var asked = 0
+            try await eventually("the FETCH to reach the broker") {
+                asked += 1
+                return try await producer.stats()["requests_total"] ?? 0 >= Int64(3 + asked)
+            }
+            #expect(answered.value == nil, "the FETCH waits for a record")
+            let published = ContinuousClock.now
             _ = try await producer.publish(topic: "poll", value: "wake up")
             let batch = try await withDeadline(.seconds(10), "long poll") { try await waited.value }
             #expect(batch.messages.map(\.valueString) == ["wake up"])
+            #expect(try #require(answered.value) >= published, "answered by the record, not before it")
             await consumer.close()
             await producer.close()
         }

@@ -98,3 +98,13 @@ func withDeadline<T: Sendable>(_ timeout: Duration, _ what: String = "operation"
         return result
     }
 }
+
+/// A value handed between threads (a `Mutex` cannot be captured by an escaping closure).
+final class Slot<Value>: @unchecked Sendable {  // `stored` is only touched under `lock`
+    private let lock = NSLock()
+    private var stored: Value?
+    var value: Value? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
