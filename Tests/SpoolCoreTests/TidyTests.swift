@@ -90,6 +90,25 @@ struct TidyTests {
         }
     }
 
+    /// Where a broker may be started by hand: the lifecycle helpers, and the tests of them.
+    static let lifecycleFiles: Set<String> = ["TestBroker.swift", "SpooldProcess.swift", "TestLifecycle.swift", "TestLifecycleTests.swift"]
+
+    /// A test that starts a broker itself can leak it (and its folder) when it fails; a leaked
+    /// spoold holding the run's output makes `swift test` hang. `withTestBroker` and `withSpoold`
+    /// stop and remove on every path.
+    @Test("tests start brokers only through withTestBroker and withSpoold")
+    func brokersStartThroughTheLifecycleHelpers() throws {
+        let files = Self.files(under: "Tests", extension: "swift")
+        #expect(files.contains { $0.lastPathComponent == "TestLifecycle.swift" }, "the helpers are where this test expects them")
+        for file in files where !Self.lifecycleFiles.contains(file.lastPathComponent) {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            // (Spelled in two parts, so that this file does not name itself.)
+            for call in ["TestBroker" + ".start(", "SpooldProcess" + ".start("] where text.contains(call) {
+                Issue.record("\(file.path.dropFirst(Self.root.path.count + 1)) calls \(call)...): use withTestBroker / withSpoold")
+            }
+        }
+    }
+
     @Test("no file in Sources/ is longer than 800 lines")
     func fileLength() throws {
         let files = Self.files(under: "Sources")
