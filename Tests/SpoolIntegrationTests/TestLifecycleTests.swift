@@ -6,7 +6,9 @@ import Glibc
 
 /// The lifecycle helpers keep their promise: whatever the body does, what they started is
 /// stopped and what they made is removed, and a spawned spoold cannot outlive the test process.
-@Suite("Test lifecycle helpers", .timeLimit(.minutes(2)))
+// Deadlines are generous: under a full suite on a loaded 2-core machine a spoold took long to
+// start and to die.
+@Suite("Test lifecycle helpers", .timeLimit(.minutes(3)))
 struct TestLifecycleTests {
     struct Planted: Error {}
 
@@ -90,10 +92,12 @@ struct TestLifecycleTests {
             let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
             let pid = try #require(Int32(line.trimmingCharacters(in: .whitespacesAndNewlines)), "bash said \(line)")
             // Past every exec (the death signal is set just before the last one).
-            try await eventually(timeout: .seconds(20), "\(how): spoold to run") { Self.isSpoold(pid, binary: binary) }
-            defer { if Self.isSpoold(pid, binary: binary) { kill(pid, SIGKILL) } }
+            try await eventually(timeout: .seconds(60), "\(how): spoold to run") { Self.isSpoold(pid, binary: binary, folder: folder) }
+            defer { if Self.isSpoold(pid, binary: binary, folder: folder) { kill(pid, SIGKILL) } }
             kill(parent.processIdentifier, SIGKILL)
-            try await eventually(timeout: .seconds(20), "\(how): spoold to die with its parent") { !Self.isSpoold(pid, binary: binary) }
+            try await eventually(timeout: .seconds(60), "\(how): spoold to die with its parent") {
+                !Self.isSpoold(pid, binary: binary, folder: folder)
+            }
         }
     }
 
@@ -119,12 +123,14 @@ struct TestLifecycleTests {
         }
     }
 
-    /// True while `pid` runs `binary` (not once it is a zombie or gone).
-    static func isSpoold(_ pid: Int32, binary: URL) -> Bool {
+    /// True while `pid` is the spoold of `folder` (not once it is a zombie or gone, nor when the
+    /// pid was reused: a busy suite starts many processes, and this one is killed at the end).
+    static func isSpoold(_ pid: Int32, binary: URL, folder: String) -> Bool {
         guard let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"),
+            let commandLine = try? ProcessProbe.procFile("/proc/\(pid)/cmdline"),
             let stat = try? ProcessProbe.procFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")")
         else { return false }
         let state = stat[stat.index(after: close)...].split(separator: " ").first
-        return exe == binary.resolvingSymlinksInPath().path && state != "Z"
+        return exe == binary.resolvingSymlinksInPath().path && commandLine.split(separator: "\0").contains { $0 == folder } && state != "Z"
     }
 }
