@@ -59,9 +59,17 @@ final class BackgroundCommand: @unchecked Sendable {  // the Process is only sig
     var err: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
     var lines: [String] { out.split(separator: "\n").map(String.init) }
 
+    /// Signals the command's process group, never group 0: `kill(0, ...)` (a process id of 0,
+    /// negated) would signal the test run's own process group.
+    private func signalGroup(_ signal: Int32) {
+        let group = process.processIdentifier
+        precondition(group > 0, "`\(line)` has no process id")
+        kill(-group, signal)
+    }
+
     /// Ctrl-C in its terminal: SIGINT to every process of the pipeline.
     func interrupt() {
-        kill(-process.processIdentifier, SIGINT)
+        signalGroup(SIGINT)
     }
 
     /// Waits for the command to end; returns its exit status, or 128 + the signal that ended it
@@ -75,7 +83,7 @@ final class BackgroundCommand: @unchecked Sendable {  // the Process is only sig
     /// Ends the whole pipeline (SIGKILL), whatever state it is in: for cleanup. (Also when bash
     /// has exited: a process of its group may still run.)
     func stop() {
-        kill(-process.processIdentifier, SIGKILL)
+        signalGroup(SIGKILL)
         if process.isRunning { process.waitUntilExit() }
     }
 }

@@ -22,7 +22,7 @@ struct BackpressureTests {
             // Small transactions: each costs an fsync, so the writer is slower than the socket.
             "--commit-batch-bytes", "\(256 * 1024)",
         ]
-        try await withSpoold(extraArguments: arguments) { spoold in
+        try await withSpoold(arguments: arguments) { spoold in
             let control = try RawSocket(port: spoold.port, timeoutSeconds: 30)
             try control.send("CREATE flood\n")
             #expect(try control.readLine().hasPrefix("OK flood"))

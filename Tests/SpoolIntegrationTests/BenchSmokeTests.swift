@@ -56,25 +56,25 @@ struct BenchSmokeTests {
 
     @Test func produceRunsAgainstAGivenServer() async throws {
         let bench = try #require(ChildProcess.builtProduct("spool-bench"))
-        let broker = try await TestBroker.start()
-        let result = try await ChildProcess.run(
-            bench,
-            [
-                "produce", "--server", "127.0.0.1:\(broker.port)", "--records", "500", "--keys", "7", "--partitions", "3",
-                "--connections", "2", "--depth", "16", "--phase-timeout", "60",
-            ],
-            timeout: .seconds(60))
-        #expect(result.status == 0, "stderr: \(result.err)")
-        let report = try Self.jsonLine(result.out)
-        let phase = try #require(report["result"] as? [String: Any])
-        #expect(phase["records"] as? Int == 500)
-        #expect(phase["errors"] as? Int == 0)
-        #expect(phase["broker_rss_max_mb"] == nil, "no pid given, so no memory figure")
-        // The run drops its topic: nothing is left behind on the broker.
-        let client = try await broker.client()
-        #expect(try await client.topics().isEmpty)
-        await client.close()
-        await broker.stopAndRemove()
+        try await withTestBroker { broker in
+            let result = try await ChildProcess.run(
+                bench,
+                [
+                    "produce", "--server", "127.0.0.1:\(broker.port)", "--records", "500", "--keys", "7", "--partitions", "3",
+                    "--connections", "2", "--depth", "16", "--phase-timeout", "60",
+                ],
+                timeout: .seconds(60))
+            #expect(result.status == 0, "stderr: \(result.err)")
+            let report = try Self.jsonLine(result.out)
+            let phase = try #require(report["result"] as? [String: Any])
+            #expect(phase["records"] as? Int == 500)
+            #expect(phase["errors"] as? Int == 0)
+            #expect(phase["broker_rss_max_mb"] == nil, "no pid given, so no memory figure")
+            // The run drops its topic: nothing is left behind on the broker.
+            let client = try await broker.client()
+            #expect(try await client.topics().isEmpty)
+            await client.close()
+        }
     }
 
     /// The byte-level PUB reply the server uses on its hot path says exactly what the reference

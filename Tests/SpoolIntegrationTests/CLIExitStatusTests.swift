@@ -6,7 +6,9 @@ import Glibc
 
 /// `spool`'s exit statuses for a stopping broker and for a reader that leaves early (docs/cli.md,
 /// Exit codes).
-@Suite("spool exit statuses", .timeLimit(.minutes(1)))
+// Three minutes: writing 20 000 records through `spool produce` took over a minute on a loaded
+// 2-core machine during a full suite.
+@Suite("spool exit statuses", .timeLimit(.minutes(3)))
 struct CLIExitStatusTests {
     @Test("ERR SHUTTING_DOWN: exit 75 (EX_TEMPFAIL), the broker's line on standard error")
     func shuttingDown() async throws {

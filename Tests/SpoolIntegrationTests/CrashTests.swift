@@ -32,44 +32,44 @@ enum CrashKind: String, CustomTestStringConvertible, Sendable, CaseIterable {
 struct CrashTests {
     @Test(arguments: CrashKind.allCases)
     func everyAcknowledgedRecordSurvivesSIGKILL(_ crash: CrashKind) async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let partitions = 2
-        try await CrashWorkload.createTopic("crash", partitions: partitions, directory: directory, environment: crash.environment)
+        try await withTemporaryFolder { directory in
+            let partitions = 2
+            try await CrashWorkload.createTopic("crash", partitions: partitions, directory: directory, environment: crash.environment)
 
-        var acked: [CrashWorkload.Acked] = []
-        for round in 0..<3 {
-            let spoold = try SpooldProcess.start(dataDirectory: directory, environment: crash.environment)
-            defer { spoold.kill() }
-            // Kill it mid-stream, once a good number of writes have been acknowledged.
-            acked += try await CrashWorkload.produceUntilKilled(
-                spoold, topic: "crash", partitions: partitions, tag: "r\(round)", acknowledgedBeforeKill: 1500 + round * 500)
-        }
+            var acked: [CrashWorkload.Acked] = []
+            for round in 0..<3 {
+                // Kill it mid-stream, once a good number of writes have been acknowledged.
+                acked += try await withSpoold(on: directory, environment: crash.environment) { spoold in
+                    try await CrashWorkload.produceUntilKilled(
+                        spoold, topic: "crash", partitions: partitions, tag: "r\(round)", acknowledgedBeforeKill: 1500 + round * 500)
+                }
+            }
 
-        // The files as the last SIGKILL left them pass SQLite's own check (read-only, before any
-        // broker opens them again, on SQLite's default VFS: what the disk holds).
-        for partition in 0..<partitions {
-            let connection = try SQLiteConnection(path: directory + "/topics/crash/\(partition).sqlite3", mode: .readOnly)
-            #expect(try connection.integrityCheck() == "ok", "partition \(partition) right after SIGKILL")
-            connection.close()
-        }
+            // The files as the last SIGKILL left them pass SQLite's own check (read-only, before any
+            // broker opens them again, on SQLite's default VFS: what the disk holds).
+            for partition in 0..<partitions {
+                let connection = try SQLiteConnection(path: directory + "/topics/crash/\(partition).sqlite3", mode: .readOnly)
+                #expect(try connection.integrityCheck() == "ok", "partition \(partition) right after SIGKILL")
+                connection.close()
+            }
 
-        // Restart and check every acknowledged record, the offsets and the files.
-        let spoold = try SpooldProcess.start(dataDirectory: directory, environment: crash.environment)
-        defer { spoold.kill() }
-        let stored = try await CrashWorkload.storedRecords(port: spoold.port, topic: "crash", partitions: partitions)
-        #expect(acked.count >= 4500)
-        let missing = CrashWorkload.missing(acked, from: stored)
-        #expect(missing == 0, "\(missing) of \(acked.count) acknowledged records were lost or changed")
-        // Every acknowledged value appears exactly once.
-        let values = stored.flatMap { $0.values }
-        #expect(Set(values).count == values.count, "no record was stored twice")
-        #expect(spoold.terminate() == 0, "spoold exits 0 on SIGTERM")
+            // Restart and check every acknowledged record, the offsets and the files.
+            try await withSpoold(on: directory, environment: crash.environment) { spoold in
+                let stored = try await CrashWorkload.storedRecords(port: spoold.port, topic: "crash", partitions: partitions)
+                #expect(acked.count >= 4500)
+                let missing = CrashWorkload.missing(acked, from: stored)
+                #expect(missing == 0, "\(missing) of \(acked.count) acknowledged records were lost or changed")
+                // Every acknowledged value appears exactly once.
+                let values = stored.flatMap { $0.values }
+                #expect(Set(values).count == values.count, "no record was stored twice")
+                #expect(spoold.terminate() == 0, "spoold exits 0 on SIGTERM")
+            }
 
-        for partition in 0..<partitions {
-            let connection = try SQLiteConnection(path: directory + "/topics/crash/\(partition).sqlite3", mode: .readOnly)
-            #expect(try connection.integrityCheck() == "ok")
-            connection.close()
+            for partition in 0..<partitions {
+                let connection = try SQLiteConnection(path: directory + "/topics/crash/\(partition).sqlite3", mode: .readOnly)
+                #expect(try connection.integrityCheck() == "ok")
+                connection.close()
+            }
         }
     }
 
@@ -77,43 +77,41 @@ struct CrashTests {
     /// own transaction and fsync, so the group resumes exactly after its last `OK committed`.
     @Test(arguments: CrashKind.allCases)
     func everyAcknowledgedCommitSurvivesSIGKILL(_ crash: CrashKind) async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var lastCommitted: [Int: Int64] = [:]
-        do {
-            let spoold = try SpooldProcess.start(dataDirectory: directory, environment: crash.environment)
-            defer { spoold.kill() }
-            let admin = try await SpoolClient.connect(port: spoold.port)
-            try await admin.createTopic("ledger", partitions: 2)
-            _ = try await admin.publish(batch: (0..<400).map { OutgoingRecord(topic: "ledger", value: "e\($0)", partition: $0 % 2) })
-            let member = try await SpoolClient.connect(port: spoold.port)
-            let inbox = Inbox(member)
-            try await member.subscribe(topics: ["ledger"], group: "acct", from: .earliest, autoCommit: false)
-            try await eventually("all 400 delivered") { inbox.received.count == 400 }
-            // Commit after every few records, as a careful consumer does; then the machine dies.
-            for offset in stride(from: Int64(1), through: 150, by: 1) {
-                for partition in 0..<2 where offset % Int64(partition + 2) == 0 {
-                    #expect(try await member.commit(topic: "ledger", partition: partition, offset: offset) == "OK committed ledger \(partition) \(offset)")
-                    lastCommitted[partition] = offset
+        try await withTemporaryFolder { directory in
+            var lastCommitted: [Int: Int64] = [:]
+            try await withSpoold(on: directory, environment: crash.environment) { spoold in
+                let admin = try await SpoolClient.connect(port: spoold.port)
+                try await admin.createTopic("ledger", partitions: 2)
+                _ = try await admin.publish(batch: (0..<400).map { OutgoingRecord(topic: "ledger", value: "e\($0)", partition: $0 % 2) })
+                let member = try await SpoolClient.connect(port: spoold.port)
+                let inbox = Inbox(member)
+                try await member.subscribe(topics: ["ledger"], group: "acct", from: .earliest, autoCommit: false)
+                try await eventually("all 400 delivered") { inbox.received.count == 400 }
+                // Commit after every few records, as a careful consumer does; then the machine dies.
+                for offset in stride(from: Int64(1), through: 150, by: 1) {
+                    for partition in 0..<2 where offset % Int64(partition + 2) == 0 {
+                        #expect(try await member.commit(topic: "ledger", partition: partition, offset: offset) == "OK committed ledger \(partition) \(offset)")
+                        lastCommitted[partition] = offset
+                    }
                 }
+                spoold.kill()
+                await member.close()
+                await admin.close()
             }
-            spoold.kill()
-            await member.close()
-            await admin.close()
-        }
 
-        let spoold = try SpooldProcess.start(dataDirectory: directory, environment: crash.environment)
-        defer { spoold.kill() }
-        let admin = try await SpoolClient.connect(port: spoold.port)
-        #expect(try await admin.describeGroup("acct").lag.map(\.committed) == [lastCommitted[0], lastCommitted[1]])
-        let resumed = try await SpoolClient.connect(port: spoold.port)
-        let inbox = Inbox(resumed)
-        try await resumed.subscribe(topics: ["ledger"], group: "acct", from: .earliest, autoCommit: false)
-        let expected = (200 - Int(lastCommitted[0]!)) + (200 - Int(lastCommitted[1]!))
-        try await eventually("the uncommitted records to arrive") { inbox.received.count == expected }
-        let firstOffsets = Dictionary(grouping: inbox.received, by: \.partition.rawValue).mapValues { $0.map(\.offset.rawValue).min() }
-        #expect(firstOffsets == [0: lastCommitted[0], 1: lastCommitted[1]])
-        await resumed.close()
-        await admin.close()
+            try await withSpoold(on: directory, environment: crash.environment) { spoold in
+                let admin = try await SpoolClient.connect(port: spoold.port)
+                #expect(try await admin.describeGroup("acct").lag.map(\.committed) == [lastCommitted[0], lastCommitted[1]])
+                let resumed = try await SpoolClient.connect(port: spoold.port)
+                let inbox = Inbox(resumed)
+                try await resumed.subscribe(topics: ["ledger"], group: "acct", from: .earliest, autoCommit: false)
+                let expected = (200 - Int(lastCommitted[0]!)) + (200 - Int(lastCommitted[1]!))
+                try await eventually("the uncommitted records to arrive") { inbox.received.count == expected }
+                let firstOffsets = Dictionary(grouping: inbox.received, by: \.partition.rawValue).mapValues { $0.map(\.offset.rawValue).min() }
+                #expect(firstOffsets == [0: lastCommitted[0], 1: lastCommitted[1]])
+                await resumed.close()
+                await admin.close()
+            }
+        }
     }
 }

@@ -21,11 +21,12 @@ enum CrashWorkload {
 
     /// Creates `topic` on a broker started for the purpose and stopped with SIGKILL.
     static func createTopic(_ topic: String, partitions: Int, directory: String, environment: [String: String]) async throws {
-        let spoold = try SpooldProcess.start(dataDirectory: directory, environment: environment)
-        defer { spoold.kill() }
-        let client = try await SpoolClient.connect(port: spoold.port)
-        try await client.createTopic(topic, partitions: partitions)
-        await client.close()
+        try await withSpoold(on: directory, environment: environment) { spoold in
+            let client = try await SpoolClient.connect(port: spoold.port)
+            try await client.createTopic(topic, partitions: partitions)
+            await client.close()
+            spoold.kill()
+        }
     }
 
     /// Four producers pipeline windows of 50 acks=leader records into `spoold`; once

@@ -20,33 +20,20 @@ final class DocShell: Sendable {
     /// Runs `body` with a fresh shell, and stops everything it started and removes its folder
     /// afterwards, also when `body` throws (a failed `#require`, a timeout).
     static func with(_ body: (DocShell) async throws -> Void) async throws {
-        let shell = try await start()
-        do {
-            try await body(shell)
-        } catch {
-            await shell.stopAndRemove()
-            throw error
+        try await withTemporaryFolder { folder in
+            try FileManager.default.createDirectory(atPath: folder + "/spool-data", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(
+                atPath: folder + "/examples", withDestinationPath: ChildProcess.packageRoot.appendingPathComponent("examples").path)
+            let spool = try #require(ChildProcess.builtProduct("spool"), "the spool binary is built by swift test")
+            try await withTestBroker(on: folder + "/spool-data") { broker in
+                let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+                let environment = ["PATH": spool.deletingLastPathComponent().path + ":" + path, "SPOOL_SERVER": "127.0.0.1:\(broker.port)"]
+                let shell = DocShell(folder: folder, broker: broker, environment: environment)
+                // Before the broker stops, so no command is left talking to it.
+                defer { shell.stopLaunched() }
+                try await body(shell)
+            }
         }
-        await shell.stopAndRemove()
-    }
-
-    /// A fresh folder with a broker on a free port, its data in `<folder>/spool-data`.
-    private static func start() async throws -> DocShell {
-        let folder = NSTemporaryDirectory() + "spool-doc-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder + "/spool-data", withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(
-            atPath: folder + "/examples", withDestinationPath: ChildProcess.packageRoot.appendingPathComponent("examples").path)
-        let broker: TestBroker
-        do {
-            broker = try await TestBroker.start(dataDirectory: folder + "/spool-data")
-        } catch {
-            try? FileManager.default.removeItem(atPath: folder)
-            throw error
-        }
-        let spool = try #require(ChildProcess.builtProduct("spool"), "the spool binary is built by swift test")
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        let environment = ["PATH": spool.deletingLastPathComponent().path + ":" + path, "SPOOL_SERVER": "127.0.0.1:\(broker.port)"]
-        return DocShell(folder: folder, broker: broker, environment: environment)
     }
 
     private init(folder: String, broker: TestBroker, environment: [String: String]) {
@@ -68,10 +55,8 @@ final class DocShell: Sendable {
         return command
     }
 
-    /// Stops what it launched and the broker, and removes the folder.
-    private func stopAndRemove() async {
+    /// Stops what it launched.
+    private func stopLaunched() {
         for command in launched.withLock({ $0 }) { command.stop() }
-        await broker.stop()
-        try? FileManager.default.removeItem(atPath: folder)
     }
 }

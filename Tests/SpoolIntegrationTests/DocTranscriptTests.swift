@@ -57,28 +57,14 @@ struct DocTranscriptTests {
         // time= and SUB blocks depend on the recorded clock and push timing, so they are not replayed.
         let transcript = try ["## PING and CREATE", "## PUB, inline", "## PUB, byte-counted", "## FETCH"].flatMap { try file.block(after: $0) }
         try #require(transcript.first == "PING" && transcript.contains { $0.hasPrefix("FETCH orders 0 earliest") })
-        let broker = try await TestBroker.start()
-        do {
-            try replay(transcript, port: broker.port)
-        } catch {
-            await broker.stopAndRemove()
-            throw error
-        }
-        await broker.stopAndRemove()
+        try await withTestBroker { broker in try replay(transcript, port: broker.port) }
     }
 
     @Test("telnet-session.md: the HELP, errors and QUIT block is the broker's real output")
     func telnetSessionHelpBlock() async throws {
         let block = try DocFile("examples/telnet-session.md").block(after: "## HELP, errors and QUIT")
         try #require(block.first == "HELP" && block.contains("HELP FETCH") && block.last == "Connection closed by foreign host.")
-        let broker = try await TestBroker.start()
-        do {
-            try replay(block, port: broker.port)
-        } catch {
-            await broker.stopAndRemove()
-            throw error
-        }
-        await broker.stopAndRemove()
+        try await withTestBroker { broker in try replay(block, port: broker.port) }
     }
 
     @Test("README: the tour's CREATE and PUB, then the sqlite3 example shows the tour's record")

@@ -23,68 +23,68 @@ struct ExamplesTests {
 
     @Test("producer.py → consumer.py: every record round-trips", .enabled(if: python3 != nil, "python3 is not on PATH"))
     func pythonRoundTrip() async throws {
-        let broker = try await TestBroker.start()
-        let port = "\(broker.port)"
-        let produced = try await python("producer.py", ["--port", port, "--topic", "orders", "--create", "3", "--count", "250", "--window", "40"])
-        #expect(produced.status == 0, "\(produced.err)")
-        #expect(produced.out.hasPrefix("produced 250 records"))
+        try await withTestBroker { broker in
+            let port = "\(broker.port)"
+            let produced = try await python("producer.py", ["--port", port, "--topic", "orders", "--create", "3", "--count", "250", "--window", "40"])
+            #expect(produced.status == 0, "\(produced.err)")
+            #expect(produced.out.hasPrefix("produced 250 records"))
 
-        let client = try await broker.client()
-        #expect(try await client.describe("orders").map(\.records).reduce(0, +) == 250)
+            let client = try await broker.client()
+            #expect(try await client.describe("orders").map(\.records).reduce(0, +) == 250)
 
-        let consumed = try await python("consumer.py", ["--port", port, "--topic", "orders", "--count", "250", "--wait", "100"])
-        #expect(consumed.status == 0, "\(consumed.err)")
-        // Each line: <partition> <offset> <key> <value>
-        let rows = consumed.out.split(separator: "\n").map { $0.split(separator: " ", maxSplits: 3).map(String.init) }
-        #expect(rows.count == 250)
-        #expect(Set(rows.map { $0[3] }) == Set((0..<250).map { "message \($0)" }))
-        #expect(rows.allSatisfy { $0[2] == "-" })
+            let consumed = try await python("consumer.py", ["--port", port, "--topic", "orders", "--count", "250", "--wait", "100"])
+            #expect(consumed.status == 0, "\(consumed.err)")
+            // Each line: <partition> <offset> <key> <value>
+            let rows = consumed.out.split(separator: "\n").map { $0.split(separator: " ", maxSplits: 3).map(String.init) }
+            #expect(rows.count == 250)
+            #expect(Set(rows.map { $0[3] }) == Set((0..<250).map { "message \($0)" }))
+            #expect(rows.allSatisfy { $0[2] == "-" })
 
-        // The consumer also waits for new records: one published after it starts shows up.
-        async let waiting = python("consumer.py", ["--port", port, "--topic", "orders", "--from", "latest", "--count", "1"])
-        try await eventually { try await client.stats()["connections"] ?? 0 >= 2 }
-        // `latest` resolves at its first FETCH; publish until the waiting consumer has seen one.
-        let late = Task {
-            while !Task.isCancelled {
-                _ = try await client.publish(topic: "orders", value: "late")
-                try await Task.sleep(for: .milliseconds(50))
+            // The consumer also waits for new records: one published after it starts shows up.
+            async let waiting = python("consumer.py", ["--port", port, "--topic", "orders", "--from", "latest", "--count", "1"])
+            try await eventually { try await client.stats()["connections"] ?? 0 >= 2 }
+            // `latest` resolves at its first FETCH; publish until the waiting consumer has seen one.
+            let late = Task {
+                while !Task.isCancelled {
+                    _ = try await client.publish(topic: "orders", value: "late")
+                    try await Task.sleep(for: .milliseconds(50))
+                }
             }
+            let waited = try await waiting
+            late.cancel()
+            _ = await late.result
+            #expect(waited.status == 0 && waited.out.hasSuffix(" - late\n"))
+            await client.close()
         }
-        let waited = try await waiting
-        late.cancel()
-        _ = await late.result
-        #expect(waited.status == 0 && waited.out.hasSuffix(" - late\n"))
-        await client.close()
-        await broker.stopAndRemove()
     }
 
     @Test("producer.py --stdin with a key", .enabled(if: python3 != nil, "python3 is not on PATH"))
     func pythonStandardInputWithKey() async throws {
-        let broker = try await TestBroker.start()
-        let client = try await broker.client()
-        try await client.createTopic("lines", partitions: 2)
-        let produced = try await python(
-            "producer.py", ["--port", "\(broker.port)", "--topic", "lines", "--stdin", "--key", "user-42"], stdin: Array("one\ntwo words\nthree\n".utf8))
-        #expect(produced.status == 0, "\(produced.err)")
+        try await withTestBroker { broker in
+            let client = try await broker.client()
+            try await client.createTopic("lines", partitions: 2)
+            let produced = try await python(
+                "producer.py", ["--port", "\(broker.port)", "--topic", "lines", "--stdin", "--key", "user-42"], stdin: Array("one\ntwo words\nthree\n".utf8))
+            #expect(produced.status == 0, "\(produced.err)")
 
-        let consumed = try await python("consumer.py", ["--port", "\(broker.port)", "--topic", "lines", "--count", "3"])
-        let rows = consumed.out.split(separator: "\n").map(String.init)
-        // One key, so one partition, in order.
-        #expect(rows.map { $0.split(separator: " ", maxSplits: 3)[3] } == ["one", "two words", "three"])
-        #expect(Set(rows.map { $0.split(separator: " ")[0] }).count == 1)
-        #expect(rows.allSatisfy { $0.split(separator: " ")[2] == "user-42" })
-        await client.close()
-        await broker.stopAndRemove()
+            let consumed = try await python("consumer.py", ["--port", "\(broker.port)", "--topic", "lines", "--count", "3"])
+            let rows = consumed.out.split(separator: "\n").map(String.init)
+            // One key, so one partition, in order.
+            #expect(rows.map { $0.split(separator: " ", maxSplits: 3)[3] } == ["one", "two words", "three"])
+            #expect(Set(rows.map { $0.split(separator: " ")[0] }).count == 1)
+            #expect(rows.allSatisfy { $0.split(separator: " ")[2] == "user-42" })
+            await client.close()
+        }
     }
 
     @Test("producer.py and consumer.py exit non-zero on ERR", .enabled(if: python3 != nil, "python3 is not on PATH"))
     func pythonErrors() async throws {
-        let broker = try await TestBroker.start()
-        let produced = try await python("producer.py", ["--port", "\(broker.port)", "--topic", "nope"])
-        #expect(produced.status != 0 && produced.err.contains("ERR UNKNOWN_TOPIC"))
-        let consumed = try await python("consumer.py", ["--port", "\(broker.port)", "--topic", "nope"])
-        #expect(consumed.status != 0 && consumed.err.contains("ERR UNKNOWN_TOPIC"))
-        await broker.stopAndRemove()
+        try await withTestBroker { broker in
+            let produced = try await python("producer.py", ["--port", "\(broker.port)", "--topic", "nope"])
+            #expect(produced.status != 0 && produced.err.contains("ERR UNKNOWN_TOPIC"))
+            let consumed = try await python("consumer.py", ["--port", "\(broker.port)", "--topic", "nope"])
+            #expect(consumed.status != 0 && consumed.err.contains("ERR UNKNOWN_TOPIC"))
+        }
     }
 
     @Test("examples/README.md: its Python commands as written (with --port), Ctrl-C ending the endless one", .enabled(if: python3 != nil, "python3 is not on PATH"))
@@ -123,15 +123,9 @@ struct ExamplesTests {
     @Test("spool-example with SPOOL_SERVER prints what examples/README.md shows")
     func swiftExampleOutputAsDocumented() async throws {
         let example = try #require(ChildProcess.builtProduct("spool-example"), "spool-example is built by swift test")
-        let broker = try await TestBroker.start()
-        let result: ChildProcess.Result
-        do {
-            result = try await ChildProcess.run(example, [], environment: ["SPOOL_SERVER": "127.0.0.1:\(broker.port)"])
-        } catch {
-            await broker.stopAndRemove()
-            throw error
+        let result = try await withTestBroker { broker in
+            try await ChildProcess.run(example, [], environment: ["SPOOL_SERVER": "127.0.0.1:\(broker.port)"])
         }
-        await broker.stopAndRemove()
         #expect(result.status == 0, "\(result.out)\(result.err)")
         let printed = result.out.split(separator: "\n").map(String.init)
         let documentedName = "example-2479762144"  // the random topic name in the documented run
@@ -150,12 +144,12 @@ struct ExamplesTests {
 
     @Test("spool-example runs to the end")
     func swiftExample() async throws {
-        let broker = try await TestBroker.start()
-        let example = try #require(ChildProcess.builtProduct("spool-example"), "spool-example is built by swift test")
-        let result = try await ChildProcess.run(example, ["127.0.0.1:\(broker.port)"])
-        #expect(result.status == 0, "\(result.out)\(result.err)")
-        #expect(result.out.contains("published 10 records, offsets 0...9"))
-        #expect(result.out.contains(": pushed to subscribers\n"))
-        await broker.stopAndRemove()
+        try await withTestBroker { broker in
+            let example = try #require(ChildProcess.builtProduct("spool-example"), "spool-example is built by swift test")
+            let result = try await ChildProcess.run(example, ["127.0.0.1:\(broker.port)"])
+            #expect(result.status == 0, "\(result.out)\(result.err)")
+            #expect(result.out.contains("published 10 records, offsets 0...9"))
+            #expect(result.out.contains(": pushed to subscribers\n"))
+        }
     }
 }

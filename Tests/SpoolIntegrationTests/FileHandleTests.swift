@@ -13,9 +13,7 @@ struct FileHandleTests {
     private let arguments = ["--max-connections", "100"]
 
     @Test func aCreateThatWouldNotFitIsRefused() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withSpoold(directory, arguments: arguments, shell: "ulimit -n 400") { spoold in
+        try await withSpoold(arguments: arguments, shell: "ulimit -n 400") { spoold in
             let socket = try RawSocket(port: spoold.port)
             #expect(try socket.ask("CREATE a partitions=20") == "OK a partitions=20 replication=1")
             let refused = try socket.ask("CREATE b partitions=20")
@@ -28,9 +26,7 @@ struct FileHandleTests {
     }
 
     @Test func theSoftLimitIsRaisedTowardTheHardLimit() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withSpoold(directory, arguments: arguments, shell: "ulimit -S -n 300; ulimit -H -n 4000") { spoold in
+        try await withSpoold(arguments: arguments, shell: "ulimit -S -n 300; ulimit -H -n 4000") { spoold in
             let limits = try String(contentsOfFile: "/proc/\(spoold.process.processIdentifier)/limits", encoding: .utf8)
             let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") } ?? ""
             #expect(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2) == ["4000", "4000"], "\(line)")
@@ -40,28 +36,26 @@ struct FileHandleTests {
     }
 
     @Test func aDataFolderThatCannotFitIsRefusedAtStartWithWhatToDo() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withSpoold(directory, arguments: arguments) { spoold in
-            let reply = try RawSocket(port: spoold.port).ask("CREATE big partitions=60")
-            #expect(reply == "OK big partitions=60 replication=1")
+        try await withTemporaryFolder { directory in
+            try await withSpoold(on: directory, arguments: arguments) { spoold in
+                let reply = try RawSocket(port: spoold.port).ask("CREATE big partitions=60")
+                #expect(reply == "OK big partitions=60 replication=1")
+            }
+            let binary = try #require(ChildProcess.builtProduct("spoold"))
+            let result = try await ChildProcess.run(
+                URL(fileURLWithPath: "/bin/bash"),
+                ["-c", "ulimit -n 400; exec \"$0\" \"$@\"", binary.path, "--listen", "127.0.0.1:0", "--data-dir", directory] + arguments)
+            #expect(result.status != 0)
+            #expect(result.err.contains("60 partitions and 100 connections need 600 file descriptors"), "\(result.err)")
+            #expect(result.err.contains("may open 400 (ulimit -n)"), "\(result.err)")
+            #expect(result.err.contains("raise the limit"), "\(result.err)")
         }
-        let binary = try #require(ChildProcess.builtProduct("spoold"))
-        let result = try await ChildProcess.run(
-            URL(fileURLWithPath: "/bin/bash"),
-            ["-c", "ulimit -n 400; exec \"$0\" \"$@\"", binary.path, "--listen", "127.0.0.1:0", "--data-dir", directory] + arguments)
-        #expect(result.status != 0)
-        #expect(result.err.contains("60 partitions and 100 connections need 600 file descriptors"), "\(result.err)")
-        #expect(result.err.contains("may open 400 (ulimit -n)"), "\(result.err)")
-        #expect(result.err.contains("raise the limit"), "\(result.err)")
     }
 
     /// The budget per partition is what a partition really holds: measured on a running spoold
     /// whose partitions are all written and read by many connections at once.
     @Test func aPartitionCostsAtMostItsBudget() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withSpoold(directory) { spoold in
+        try await withSpoold { spoold in
             let pid = spoold.process.processIdentifier
             let sockets = try (0..<8).map { _ in try RawSocket(port: spoold.port) }
             let before = try openDescriptors(pid)

@@ -70,7 +70,7 @@ struct HandleLimitTests {
     /// limit are accepted, told `ERR LIMIT_REACHED` and closed; they never hang.
     @Test func pastTheConnectionLimitClientsAreToldAndClosed() async throws {
         let launcher = ["/usr/bin/prlimit", "--nofile=128:128"]
-        try await withSpoold(extraArguments: ["--max-connections", "8"], launcher: launcher) { spoold in
+        try await withSpoold(arguments: ["--max-connections", "8"], launcher: launcher) { spoold in
             var open: [RawSocket] = []
             for _ in 0..<8 {
                 let socket = try RawSocket(port: spoold.port, timeoutSeconds: 5)

@@ -26,25 +26,25 @@ struct KeepaliveTests {
     }
 
     @Test func aMembersSocketProbesWithinItsSessionAndAPlainOneDoesNot() async throws {
-        let broker = try await TestBroker.start()
-        let admin = try await broker.client()
-        try await admin.createTopic("t")
-        let member = try broker.socket()
-        try member.send("SUB t group=g session=3000\n")
-        #expect(try member.readLine().hasPrefix("OK subscribed t group=g"))
-        let plain = try broker.socket()
-        try plain.send("SUB t\n")
-        #expect(try plain.readLine().hasPrefix("OK subscribed t"))
-        // The member's idle time before the first probe is a third of its session (1 s): the
-        // keepalive timer never shows more than 100 ticks. A plain subscriber keeps the system
-        // default (2 hours).
-        try await eventually("the member's keepalive timer") {
-            guard let timer = try Self.timer(brokerPort: broker.port, clientPort: member.localPort) else { return false }
-            return timer.kind == 2 && timer.ticks <= 100
+        try await withTestBroker { broker in
+            let admin = try await broker.client()
+            try await admin.createTopic("t")
+            let member = try broker.socket()
+            try member.send("SUB t group=g session=3000\n")
+            #expect(try member.readLine().hasPrefix("OK subscribed t group=g"))
+            let plain = try broker.socket()
+            try plain.send("SUB t\n")
+            #expect(try plain.readLine().hasPrefix("OK subscribed t"))
+            // The member's idle time before the first probe is a third of its session (1 s): the
+            // keepalive timer never shows more than 100 ticks. A plain subscriber keeps the system
+            // default (2 hours).
+            try await eventually("the member's keepalive timer") {
+                guard let timer = try Self.timer(brokerPort: broker.port, clientPort: member.localPort) else { return false }
+                return timer.kind == 2 && timer.ticks <= 100
+            }
+            let plainTimer = try #require(try Self.timer(brokerPort: broker.port, clientPort: plain.localPort))
+            #expect(plainTimer.kind == 2 && plainTimer.ticks > 60 * 100)
+            await admin.close()
         }
-        let plainTimer = try #require(try Self.timer(brokerPort: broker.port, clientPort: plain.localPort))
-        #expect(plainTimer.kind == 2 && plainTimer.ticks > 60 * 100)
-        await admin.close()
-        await broker.stopAndRemove()
     }
 }

@@ -9,7 +9,7 @@ import Testing
 struct PartitionDamageTests {
     /// A topic `t` with 2 partitions, `count` records in each, and a topic `other`; broker stopped.
     private func prepare(_ directory: String, records count: Int = 3, valueBytes: Int = 8) async throws {
-        try await withBroker(directory) { broker in
+        try await withTestBroker(on: directory) { broker in
             let socket = try broker.socket()
             #expect(try socket.ask("CREATE t partitions=2").hasPrefix("OK"))
             #expect(try socket.ask("CREATE other").hasPrefix("OK"))
@@ -66,82 +66,82 @@ struct PartitionDamageTests {
 
     @Test(arguments: ["deleted", "truncated"])
     func aLostPartitionFileIsOfflineAndNeverRecreated(_ how: String) async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await prepare(directory)
-        let file = partitionFile(directory, 0)
-        if how == "deleted" {
-            try FileManager.default.removeItem(atPath: file)
-        } else {
-            #expect(truncate(file, 0) == 0)
+        try await withTemporaryFolder { directory in
+            try await prepare(directory)
+            let file = partitionFile(directory, 0)
+            if how == "deleted" {
+                try FileManager.default.removeItem(atPath: file)
+            } else {
+                #expect(truncate(file, 0) == 0)
+            }
+            try? FileManager.default.removeItem(atPath: file + "-wal")
+            try await withTestBroker(on: directory) { broker in
+                try expectOnlyPartitionZeroOffline(broker, reason: "lost")
+            }
+            // Never recreated as an empty partition (offsets from 0, group offsets gone).
+            #expect(FileManager.default.fileExists(atPath: file) == (how == "truncated"))
+            #expect(FileSystemSize.of(file) == 0)
         }
-        try? FileManager.default.removeItem(atPath: file + "-wal")
-        try await withBroker(directory) { broker in
-            try expectOnlyPartitionZeroOffline(broker, reason: "lost")
-        }
-        // Never recreated as an empty partition (offsets from 0, group offsets gone).
-        #expect(FileManager.default.fileExists(atPath: file) == (how == "truncated"))
-        #expect(FileSystemSize.of(file) == 0)
     }
 
     @Test func aCorruptHeaderTakesOnlyThatPartitionOffline() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await prepare(directory)
-        try overwrite(partitionFile(directory, 0), at: 0, count: 100)
-        // The broker starts (it used to stop with "file is not a database").
-        try await withBroker(directory) { broker in
-            try expectOnlyPartitionZeroOffline(broker, reason: "damaged")
+        try await withTemporaryFolder { directory in
+            try await prepare(directory)
+            try overwrite(partitionFile(directory, 0), at: 0, count: 100)
+            // The broker starts (it used to stop with "file is not a database").
+            try await withTestBroker(on: directory) { broker in
+                try expectOnlyPartitionZeroOffline(broker, reason: "damaged")
+            }
         }
     }
 
     @Test func aGarbagePageMidFileTakesThePartitionOfflineWhenRead() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await prepare(directory, records: 3, valueBytes: 8)
-        // Partition 0 gets many pages of records; then one in the middle becomes garbage.
-        try await withBroker(directory) { broker in
-            let socket = try broker.socket()
-            let value = String(repeating: "p", count: 3000)
-            for _ in 0..<60 { #expect(try socket.ask("PUB t partition=0 :\(value)").hasPrefix("OK t 0")) }
-        }
-        let file = partitionFile(directory, 0)
-        let pages = FileSystemSize.of(file) / 4096
-        #expect(pages > 20)
-        try overwrite(file, at: (pages / 2) * 4096, count: 4096)
-        try await withBroker(directory) { broker in
-            let socket = try broker.socket()
-            var lines: [String] = []
-            try socket.send("FETCH t 0 0 max=10000\n")
-            while true {
-                let line = try socket.readLine()
-                if line.hasPrefix("ERR ") || line.hasPrefix("END ") {
-                    lines.append(line)
-                    break
-                }
+        try await withTemporaryFolder { directory in
+            try await prepare(directory, records: 3, valueBytes: 8)
+            // Partition 0 gets many pages of records; then one in the middle becomes garbage.
+            try await withTestBroker(on: directory) { broker in
+                let socket = try broker.socket()
+                let value = String(repeating: "p", count: 3000)
+                for _ in 0..<60 { #expect(try socket.ask("PUB t partition=0 :\(value)").hasPrefix("OK t 0")) }
             }
-            #expect(lines.last?.hasPrefix("ERR PARTITION_OFFLINE") == true, "\(lines)")
-            #expect(lines.last?.contains(directory) == false)
-            #expect(try socket.ask("PUB t partition=0 :x").hasPrefix("ERR PARTITION_OFFLINE"))
-            #expect(try socket.ask("PUB t partition=1 :x") == "OK t 1 3")
-            let describe = try socket.askBlock("DESCRIBE t")
-            #expect(describe.contains { $0.hasPrefix("PARTITION t 0 offline=damaged ") }, "\(describe)")
+            let file = partitionFile(directory, 0)
+            let pages = FileSystemSize.of(file) / 4096
+            #expect(pages > 20)
+            try overwrite(file, at: (pages / 2) * 4096, count: 4096)
+            try await withTestBroker(on: directory) { broker in
+                let socket = try broker.socket()
+                var lines: [String] = []
+                try socket.send("FETCH t 0 0 max=10000\n")
+                while true {
+                    let line = try socket.readLine()
+                    if line.hasPrefix("ERR ") || line.hasPrefix("END ") {
+                        lines.append(line)
+                        break
+                    }
+                }
+                #expect(lines.last?.hasPrefix("ERR PARTITION_OFFLINE") == true, "\(lines)")
+                #expect(lines.last?.contains(directory) == false)
+                #expect(try socket.ask("PUB t partition=0 :x").hasPrefix("ERR PARTITION_OFFLINE"))
+                #expect(try socket.ask("PUB t partition=1 :x") == "OK t 1 3")
+                let describe = try socket.askBlock("DESCRIBE t")
+                #expect(describe.contains { $0.hasPrefix("PARTITION t 0 offline=damaged ") }, "\(describe)")
+            }
         }
     }
 
     @Test func storageErrorsNameTheTopicAndPartitionNotThePath() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withBroker(directory) { broker in
-            let socket = try broker.socket()
-            #expect(try socket.ask("CREATE gone").hasPrefix("OK"))
-            #expect(try socket.ask("PUB gone :x") == "OK gone 0 0")
-            // No reader is open yet; without its file the first one cannot open.
-            try FileManager.default.removeItem(atPath: directory + "/topics/gone/0.sqlite3")
-            let reply = try socket.ask("FETCH gone 0 0")
-            #expect(reply.hasPrefix("ERR STORAGE "), "\(reply)")
-            #expect(reply.contains("partition 0 of gone"), "\(reply)")
-            #expect(!reply.contains("/"), "no path for clients: \(reply)")
+        try await withTemporaryFolder { directory in
+            try await withTestBroker(on: directory) { broker in
+                let socket = try broker.socket()
+                #expect(try socket.ask("CREATE gone").hasPrefix("OK"))
+                #expect(try socket.ask("PUB gone :x") == "OK gone 0 0")
+                // No reader is open yet; without its file the first one cannot open.
+                try FileManager.default.removeItem(atPath: directory + "/topics/gone/0.sqlite3")
+                let reply = try socket.ask("FETCH gone 0 0")
+                #expect(reply.hasPrefix("ERR STORAGE "), "\(reply)")
+                #expect(reply.contains("partition 0 of gone"), "\(reply)")
+                #expect(!reply.contains("/"), "no path for clients: \(reply)")
+            }
         }
     }
 

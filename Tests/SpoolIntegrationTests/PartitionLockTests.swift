@@ -17,47 +17,47 @@ struct PartitionLockTests {
     }
 
     @Test func lockedPartitionsDoNotStallOtherTopicsAndCommitAfterRelease() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        // TestBroker runs 4 storage threads; lock more partitions than that.
-        try await withBroker(directory) { broker in
-            let admin = try broker.socket()
-            let locked = (0..<6).map { "locked\($0)" }
-            for topic in locked + ["free"] { #expect(try admin.ask("CREATE \(topic)").hasPrefix("OK")) }
-            let holders = try lock(locked.map { directory + "/topics/\($0)/0.sqlite3" })
-            let producer = try broker.socket()
-            for topic in locked { try producer.send("PUB \(topic) :waits\n") }
+        try await withTemporaryFolder { directory in
+            // TestBroker runs 4 storage threads; lock more partitions than that.
+            try await withTestBroker(on: directory) { broker in
+                let admin = try broker.socket()
+                let locked = (0..<6).map { "locked\($0)" }
+                for topic in locked + ["free"] { #expect(try admin.ask("CREATE \(topic)").hasPrefix("OK")) }
+                let holders = try lock(locked.map { directory + "/topics/\($0)/0.sqlite3" })
+                let producer = try broker.socket()
+                for topic in locked { try producer.send("PUB \(topic) :waits\n") }
 
-            let other = try broker.socket()
-            let start = ContinuousClock.now
-            #expect(try other.ask("PUB free :prompt") == "OK free 0 0")
-            #expect(try other.ask("PUB free :prompt") == "OK free 0 1")
-            // The old writer slept in SQLite's 5 s busy timeout on every storage thread.
-            #expect(ContinuousClock.now - start < .seconds(2), "took \(ContinuousClock.now - start)")
+                let other = try broker.socket()
+                let start = ContinuousClock.now
+                #expect(try other.ask("PUB free :prompt") == "OK free 0 0")
+                #expect(try other.ask("PUB free :prompt") == "OK free 0 1")
+                // The old writer slept in SQLite's 5 s busy timeout on every storage thread.
+                #expect(ContinuousClock.now - start < .seconds(2), "took \(ContinuousClock.now - start)")
 
-            for holder in holders { try holder.execute("ROLLBACK") }
-            for topic in locked { #expect(try producer.readLine() == "OK \(topic) 0 0") }
-            let fetched = try admin.askBlock("FETCH locked5 0 0")
-            #expect(fetched.last == "END locked5 0 next=1 high=1", "\(fetched)")
+                for holder in holders { try holder.execute("ROLLBACK") }
+                for topic in locked { #expect(try producer.readLine() == "OK \(topic) 0 0") }
+                let fetched = try admin.askBlock("FETCH locked5 0 0")
+                #expect(fetched.last == "END locked5 0 next=1 high=1", "\(fetched)")
+            }
         }
     }
 
     @Test func writesFailClearlyWhenTheLockIsHeldPastTheBound() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var limits = SpoolLimits()
-        limits.partitionLockWaitMs = 300
-        try await withBroker(directory, limits: limits) { broker in
-            let socket = try broker.socket()
-            #expect(try socket.ask("CREATE held").hasPrefix("OK"))
-            let holders = try lock([directory + "/topics/held/0.sqlite3"])
-            let start = ContinuousClock.now
-            let reply = try socket.ask("PUB held :x")
-            #expect(reply.hasPrefix("ERR STORAGE partition 0 of held stayed locked"), "\(reply)")
-            #expect(ContinuousClock.now - start >= .milliseconds(300))
-            for holder in holders { try holder.execute("ROLLBACK") }
-            // Nothing of it was written; the partition writes again once the lock is gone.
-            #expect(try socket.ask("PUB held :y") == "OK held 0 0")
+        try await withTemporaryFolder { directory in
+            var limits = SpoolLimits()
+            limits.partitionLockWaitMs = 300
+            try await withTestBroker(limits: limits, on: directory) { broker in
+                let socket = try broker.socket()
+                #expect(try socket.ask("CREATE held").hasPrefix("OK"))
+                let holders = try lock([directory + "/topics/held/0.sqlite3"])
+                let start = ContinuousClock.now
+                let reply = try socket.ask("PUB held :x")
+                #expect(reply.hasPrefix("ERR STORAGE partition 0 of held stayed locked"), "\(reply)")
+                #expect(ContinuousClock.now - start >= .milliseconds(300))
+                for holder in holders { try holder.execute("ROLLBACK") }
+                // Nothing of it was written; the partition writes again once the lock is gone.
+                #expect(try socket.ask("PUB held :y") == "OK held 0 0")
+            }
         }
     }
 }

@@ -79,34 +79,3 @@ struct ProbeError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
-
-/// Runs `body` with a real spoold and always stops it and removes its data folder, also when
-/// `body` throws (a failing test leaks no process and no folder).
-func withSpoold<T>(
-    extraArguments: [String] = [], launcher: [String] = [], prepare: (String) throws -> Void = { _ in },
-    _ body: (SpooldProcess) async throws -> T
-) async throws -> T {
-    let folder = TestBroker.makeTemporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: folder) }
-    try prepare(folder)
-    let spoold = try SpooldProcess.start(dataDirectory: folder, extraArguments: extraArguments, launcher: launcher)
-    defer { _ = spoold.terminate() }
-    return try await body(spoold)
-}
-
-/// Runs `body` with an in-process broker, always stopped and removed afterwards.
-func withTestBroker<T>(limits: SpoolLimitsOverride = { _ in }, _ body: (TestBroker) async throws -> T) async throws -> T {
-    var configured = SpoolLimits()
-    limits(&configured)
-    let broker = try await TestBroker.start(limits: configured)
-    do {
-        let result = try await body(broker)
-        await broker.stopAndRemove()
-        return result
-    } catch {
-        await broker.stopAndRemove()
-        throw error
-    }
-}
-
-typealias SpoolLimitsOverride = (inout SpoolLimits) -> Void

@@ -6,11 +6,7 @@ import Testing
 @Suite("Replies while spoold stops", .timeLimit(.minutes(1)))
 struct ShutdownReplyTests {
     @Test func aLongPollingFetchAnswersShuttingDownOnSigterm() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let spoold = try SpooldProcess.start(dataDirectory: directory)
-        var status: Int32 = -2
-        do {
+        let status = try await withSpoold { spoold in
             let socket = try RawSocket(port: spoold.port)
             #expect(try socket.ask("CREATE s") == "OK s partitions=1 replication=1")
             try socket.send("FETCH s 0 latest wait=30000\n")
@@ -24,11 +20,9 @@ struct ShutdownReplyTests {
                 let total = stats.first { $0.hasPrefix("STAT requests_total ") }.flatMap { Int($0.split(separator: " ")[2]) } ?? 0
                 return total - asked >= 2
             }
-            status = spoold.terminate()
+            let status = spoold.terminate()
             #expect(try socket.readLine().hasPrefix("ERR SHUTTING_DOWN"))
-        } catch {
-            spoold.kill()
-            throw error
+            return status
         }
         #expect(status == 0)
     }

@@ -3,7 +3,13 @@ import Foundation
 import Glibc
 #endif
 
-/// The real `spoold` binary as a child process, for tests that must kill it.
+/// The real `spoold` binary as a child process, for tests that must kill it. Start it with
+/// `withSpoold` (TestLifecycle.swift), which always stops it.
+///
+/// It dies with the test process: spoold runs under `setpriv --pdeathsig KILL`, so the kernel
+/// kills it when the thread that started it ends, and `ProcessSpawner` starts every one from a
+/// thread that lives as long as the test process. (A spoold that outlived a crashed test process
+/// kept the run's output pipe open, and `swift test` waited for it forever.)
 final class SpooldProcess: @unchecked Sendable {
     let process: Process
     let port: Int
@@ -22,24 +28,16 @@ final class SpooldProcess: @unchecked Sendable {
         precondition(shell == nil || launcher.isEmpty, "a shell or a launcher, not both")
         guard let binary = ChildProcess.builtProduct("spoold") else { throw TimeoutError(what: "spoold to be built by swift test") }
         let process = Process()
-        let arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
-        if let tool = launcher.first {
-            process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = Array(launcher.dropFirst()) + [binary.path] + arguments
-        } else if let shell {
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = ["-c", shell + "; exec \"$0\" \"$@\"", binary.path] + arguments
-        } else {
-            process.executableURL = binary
-            process.arguments = arguments
-        }
+        let command = Self.command(binary: binary.path, dataDirectory: dataDirectory, extraArguments: extraArguments, shell: shell, launcher: launcher)
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.standardError
-        try process.run()
+        try ProcessSpawner.shared.run(process)
         // Read the first line with a deadline: the broker prints where it listens once it is ready.
         // A read blocks, so a watchdog kills a broker that says nothing, which ends the read.
         let handle = output.fileHandleForReading
@@ -63,6 +61,18 @@ final class SpooldProcess: @unchecked Sendable {
         return SpooldProcess(process: process, port: port, dataDirectory: dataDirectory)
     }
 
+    /// The command line that runs spoold: the launcher or the shell, then `setpriv --pdeathsig
+    /// KILL`, then spoold. The death signal comes last because a launcher that changes the user
+    /// (`setpriv --reuid`) clears it, and it survives the `exec`s after it.
+    static func command(binary: String, dataDirectory: String, extraArguments: [String], shell: String?, launcher: [String]) -> [String] {
+        let arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
+        let spoold = [deathSignal, "--pdeathsig", "KILL", binary] + arguments
+        if let shell { return ["/bin/bash", "-c", shell + "; exec \"$0\" \"$@\""] + spoold }
+        return launcher + spoold
+    }
+
+    static let deathSignal = "/usr/bin/setpriv"
+
     private init(process: Process, port: Int, dataDirectory: String) {
         self.process = process
         self.port = port
@@ -75,20 +85,32 @@ final class SpooldProcess: @unchecked Sendable {
     /// Does nothing once the process has exited, so a `defer { kill() }` is always safe.
     func kill() {
         guard process.isRunning else { return }
-        Glibc.kill(process.processIdentifier, SIGKILL)
+        send(SIGKILL)
         _ = waitForExit(seconds: 30)
     }
 
     /// SIGTERM and wait for a clean exit; returns the exit status, or -1 when the broker did not
-    /// stop within 30 s (it is then killed, so the test fails instead of hanging).
+    /// stop within 60 s (it is then killed, so the test fails instead of hanging; a loaded 2-core
+    /// machine can take seconds to checkpoint and close).
+    /// Once it has exited, sends nothing and returns the status it exited with (the pid of a
+    /// reaped child may belong to another process by now).
     func terminate() -> Int32 {
-        Glibc.kill(process.processIdentifier, SIGTERM)
-        guard waitForExit(seconds: 30) else {
-            Glibc.kill(process.processIdentifier, SIGKILL)
+        guard process.isRunning else { return process.terminationStatus }
+        send(SIGTERM)
+        guard waitForExit(seconds: 60) else {
+            send(SIGKILL)
             _ = waitForExit(seconds: 30)
             return -1
         }
         return process.terminationStatus
+    }
+
+    /// Signals spoold, never pid 0 or below: `kill(0, ...)` would signal this test process's own
+    /// process group (the test run itself).
+    private func send(_ signal: Int32) {
+        let pid = process.processIdentifier
+        precondition(pid > 0, "spoold has no process id")
+        Glibc.kill(pid, signal)
     }
 
     /// Polls until the process exits or the deadline passes; true when it exited.

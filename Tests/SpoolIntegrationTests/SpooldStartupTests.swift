@@ -12,28 +12,23 @@ struct SpooldStartupTests {
 
     @Test("a port in use: '127.0.0.1:<port> is already in use', no errno dump")
     func portInUse() async throws {
-        let first = try SpooldProcess.start(dataDirectory: TestBroker.makeTemporaryDirectory())
-        let otherFolder = TestBroker.makeTemporaryDirectory()
-        defer {
-            _ = first.terminate()
-            for folder in [first.dataDirectory, otherFolder] { try? FileManager.default.removeItem(atPath: folder) }
+        try await withSpoold { first in
+            try await withTemporaryFolder { otherFolder in
+                let second = try await spoold(["--listen", "127.0.0.1:\(first.port)", "--data-dir", otherFolder])
+                #expect(second.status == 1)
+                #expect(second.err.contains("spoold: 127.0.0.1:\(first.port) is already in use"), "\(second.err)")
+                #expect(!second.err.contains("errno") && !second.err.contains("IOError"), "\(second.err)")
+            }
         }
-        let second = try await spoold(["--listen", "127.0.0.1:\(first.port)", "--data-dir", otherFolder])
-        #expect(second.status == 1)
-        #expect(second.err.contains("spoold: 127.0.0.1:\(first.port) is already in use"), "\(second.err)")
-        #expect(!second.err.contains("errno") && !second.err.contains("IOError"), "\(second.err)")
     }
 
     @Test("a data folder in use: the message names the broker holding it and its pid")
     func dataFolderInUse() async throws {
-        let first = try SpooldProcess.start(dataDirectory: TestBroker.makeTemporaryDirectory())
-        defer {
-            _ = first.terminate()
-            try? FileManager.default.removeItem(atPath: first.dataDirectory)
+        try await withSpoold { first in
+            let second = try await spoold(["--listen", "127.0.0.1:0", "--data-dir", first.dataDirectory])
+            #expect(second.status == 1)
+            let pid = first.process.processIdentifier
+            #expect(second.err.contains("\(first.dataDirectory) is in use by another broker, spoold (pid \(pid))"), "\(second.err)")
         }
-        let second = try await spoold(["--listen", "127.0.0.1:0", "--data-dir", first.dataDirectory])
-        #expect(second.status == 1)
-        let pid = first.process.processIdentifier
-        #expect(second.err.contains("\(first.dataDirectory) is in use by another broker, spoold (pid \(pid))"), "\(second.err)")
     }
 }

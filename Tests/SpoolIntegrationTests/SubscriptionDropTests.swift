@@ -7,9 +7,7 @@ import Testing
 @Suite("A plain subscription to a dropped topic", .timeLimit(.minutes(1)))
 struct SubscriptionDropTests {
     @Test func droppingTheTopicEndsTheSubscriptionWithALine() async throws {
-        let directory = TestBroker.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withBroker(directory) { broker in
+        try await withTestBroker { broker in
             let admin = try broker.socket()
             #expect(try admin.ask("CREATE r partitions=2").hasPrefix("OK"))
             let subscriber = try broker.socket()

@@ -15,14 +15,7 @@ struct TelnetTests {
     /// A broker and a raw socket to it; the broker is stopped and its folder removed whatever
     /// happens in `body`.
     static func withBroker(_ body: (TestBroker, RawSocket) async throws -> Void) async throws {
-        let broker = try await TestBroker.start()
-        do {
-            try await body(broker, try broker.socket())
-        } catch {
-            await broker.stopAndRemove()
-            throw error
-        }
-        await broker.stopAndRemove()
+        try await withTestBroker { broker in try await body(broker, try broker.socket()) }
     }
 
     @Test func ctrlCIsAnsweredWithATimingMarkBetweenTheReplies() async throws {

@@ -7,24 +7,31 @@ import SpoolCore
 import SpoolEngine
 import SpoolServer
 
-/// A real broker and server in this process, on 127.0.0.1 with a free port and a fresh data
-/// folder under the system's temporary folder.
+/// A real broker and server in this process, on 127.0.0.1 with a free port. Start it with
+/// `withTestBroker` (TestLifecycle.swift), which always stops it and removes its folder.
 final class TestBroker: Sendable {
     let server: SpoolServer
     let broker: Broker
     let dataDirectory: String
     let port: Int
 
-    static func start(limits: SpoolLimits = SpoolLimits(), dataDirectory: String? = nil) async throws -> TestBroker {
-        let directory = dataDirectory ?? TestBroker.makeTemporaryDirectory()
+    /// Opens a broker on `dataDirectory` and starts its server; a server that cannot start shuts
+    /// the broker down again (it holds the folder's lock and storage threads).
+    static func start(limits: SpoolLimits = SpoolLimits(), dataDirectory: String) async throws -> TestBroker {
         _ = raisedFileLimit
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let broker = try await Broker.open(
-            config: BrokerConfig(dataDirectory: directory, limits: limits, storageThreads: 4), logger: logger)
-        let server = try await SpoolServer.start(
-            config: ServerConfig(host: "127.0.0.1", port: 0, limits: limits, networkThreads: 1), broker: broker, logger: logger)
-        return TestBroker(server: server, broker: broker, dataDirectory: directory, port: server.localAddress!.port!)
+            config: BrokerConfig(dataDirectory: dataDirectory, limits: limits, storageThreads: 4), logger: logger)
+        let server: SpoolServer
+        do {
+            server = try await SpoolServer.start(
+                config: ServerConfig(host: "127.0.0.1", port: 0, limits: limits, networkThreads: 1), broker: broker, logger: logger)
+        } catch {
+            await broker.shutdown()
+            throw error
+        }
+        return TestBroker(server: server, broker: broker, dataDirectory: dataDirectory, port: server.localAddress!.port!)
     }
 
     private init(server: SpoolServer, broker: Broker, dataDirectory: String, port: Int) {
@@ -49,18 +56,13 @@ final class TestBroker: Sendable {
         await server.shutdown()
     }
 
-    func stopAndRemove() async {
-        await stop()
-        try? FileManager.default.removeItem(atPath: dataDirectory)
-    }
-
     /// The broker budgets file descriptors for every allowed connection (1024 by default); as
     /// spoold does, the test process raises its soft limit so a low default cannot refuse CREATEs.
     private static let raisedFileLimit: Int = FileHandleBudget.raiseSoftLimit(logger: Logger(label: "test"))
 
-    static func makeTemporaryDirectory() -> String {
+    static func makeTemporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "spool-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
 }
@@ -94,5 +96,15 @@ func withDeadline<T: Sendable>(_ timeout: Duration, _ what: String = "operation"
         let result = try await group.next()!
         group.cancelAll()
         return result
+    }
+}
+
+/// A value handed between threads (a `Mutex` cannot be captured by an escaping closure).
+final class Slot<Value>: @unchecked Sendable {  // `stored` is only touched under `lock`
+    private let lock = NSLock()
+    private var stored: Value?
+    var value: Value? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }

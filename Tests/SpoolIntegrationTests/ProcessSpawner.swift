@@ -1,0 +1,54 @@
+import Foundation
+
+/// Starts child processes from one thread that lives as long as the test process.
+///
+/// Linux sends a child's parent-death signal (`PR_SET_PDEATHSIG`, which `SpooldProcess` sets with
+/// `setpriv --pdeathsig`) when the *thread* that forked it ends, not the process. `Process.run`
+/// forks on the calling thread, and the threads that run Swift tasks come and go (Dispatch ends
+/// idle workers), so a spoold started from a task could be killed in the middle of its test.
+/// Started from here, it is killed exactly when the test process dies.
+final class ProcessSpawner: @unchecked Sendable {  // `jobs` is guarded by `condition`
+    static let shared = ProcessSpawner()
+
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []
+
+    private init() {
+        let thread = Thread { [self] in serve() }
+        thread.name = "spool-test-spawner"
+        thread.start()
+    }
+
+    /// Runs `process` (`Process.run`) on the spawner's thread; returns once it has started.
+    func run(_ process: Process) throws {
+        let box = SpawnBox(process)
+        let done = DispatchSemaphore(value: 0)
+        condition.lock()
+        jobs.append {
+            do { try box.process.run() } catch { box.error = error }
+            done.signal()
+        }
+        condition.signal()
+        condition.unlock()
+        done.wait()
+        if let error = box.error { throw error }
+    }
+
+    private func serve() -> Never {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+        }
+    }
+}
+
+/// A `Process` and its start error, handed to the spawner's thread and back (the caller waits on
+/// a semaphore meanwhile, so only one thread touches it at a time).
+private final class SpawnBox: @unchecked Sendable {
+    let process: Process
+    var error: (any Error)?
+    init(_ process: Process) { self.process = process }
+}
