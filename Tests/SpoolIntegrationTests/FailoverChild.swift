@@ -1,0 +1,100 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `spool` command running in the background for the failover tests: standard output and
+/// error go to files in a folder of its own (no pipe can fill up and stall it), standard input is
+/// a pipe the test writes to (or /dev/null). `stop()` kills it and removes the folder; call it in
+/// a `defer` so a failing test leaves nothing behind.
+final class FailoverChild: @unchecked Sendable {  // the Process is only signalled and polled
+    let process: Process
+    let folder: String
+    private let input: Pipe?
+
+    init(_ arguments: [String], withInput: Bool = false) throws {
+        let executable = try #require(ChildProcess.builtProduct("spool"), "the spool binary is not built")
+        folder = NSTemporaryDirectory() + "spool-failover-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for name in ["stdout", "stderr"] { _ = FileManager.default.createFile(atPath: folder + "/" + name, contents: nil) }
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var variables = ProcessInfo.processInfo.environment
+        variables["SPOOL_SERVER"] = nil
+        process.environment = variables
+        input = withInput ? Pipe() : nil
+        process.standardInput = input ?? FileHandle(forReadingAtPath: "/dev/null")
+        process.standardOutput = FileHandle(forWritingAtPath: folder + "/stdout")
+        process.standardError = FileHandle(forWritingAtPath: folder + "/stderr")
+        do {
+            try process.run()
+        } catch {
+            try? FileManager.default.removeItem(atPath: folder)
+            throw error
+        }
+    }
+
+    var out: String { (try? String(contentsOfFile: folder + "/stdout", encoding: .utf8)) ?? "" }
+    var err: String { (try? String(contentsOfFile: folder + "/stderr", encoding: .utf8)) ?? "" }
+    var lines: [String] { out.split(separator: "\n").map(String.init) }
+
+    /// Writes `text` to the command's standard input.
+    func write(_ text: String) throws {
+        try #require(input).fileHandleForWriting.write(contentsOf: Data(text.utf8))
+    }
+
+    /// Closes standard input: end of input for `produce`.
+    func closeInput() throws {
+        try input?.fileHandleForWriting.close()
+    }
+
+    /// Waits for the command to exit; its status.
+    func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        try await eventually(timeout: timeout, "spool \(process.arguments?.first ?? "") to exit") { !self.process.isRunning }
+        return process.terminationStatus
+    }
+
+    /// SIGKILL (if still running), then the folder goes. Safe to call twice.
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? input?.fileHandleForWriting.close()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
+
+enum FailoverPorts {
+    /// A port on 127.0.0.1 that was free a moment ago and has no listener now: a broker that is
+    /// down, or one that a later spoold will listen on.
+    static func closed() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(channel.localAddress?.port)
+        try await channel.close()
+        return port
+    }
+
+    /// Bytes waiting, unread, in the receive queue of a TCP socket on 127.0.0.1 whose local
+    /// port is `port` and that is connected (not the listening socket): what a stopped
+    /// (SIGSTOPped) broker was sent and has not read. Read from /proc/net/tcp.
+    static func unreadBytes(atPort port: Int) -> Int {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return 0 }
+        var total = 0
+        for row in table.split(separator: "\n").dropFirst() {
+            let fields = row.split(separator: " ")
+            // sl local_address rem_address st tx_queue:rx_queue ...; state 01 is ESTABLISHED.
+            guard fields.count > 4, fields[3] == "01" else { continue }
+            let local = fields[1].split(separator: ":")
+            guard local.count == 2, Int(local[1], radix: 16) == port else { continue }
+            let queues = fields[4].split(separator: ":")
+            if queues.count == 2, let rx = Int(queues[1], radix: 16) { total += rx }
+        }
+        return total
+    }
+}
