@@ -104,6 +104,9 @@ struct ProduceCommand: AsyncParsableCommand {
                 pending.removeAll(keepingCapacity: true)
                 pendingBytes = 0
                 try await send(sending, client, &tally, lastLine: line)
+                // With -v, each batch's offsets show as soon as they are known (a pipeline reading
+                // them, or a person, sees progress rather than a 64 KiB buffer at a time).
+                if verbose { try standardOutput.flush() }
                 if atEnd { return }
             }
         }

@@ -84,7 +84,7 @@ enum FailoverPorts {
     /// port is `port` and that is connected (not the listening socket): what a stopped
     /// (SIGSTOPped) broker was sent and has not read. Read from /proc/net/tcp.
     static func unreadBytes(atPort port: Int) -> Int {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return 0 }
+        let table = readProcFile("/proc/net/tcp")
         var total = 0
         for row in table.split(separator: "\n").dropFirst() {
             let fields = row.split(separator: " ")
@@ -96,5 +96,53 @@ enum FailoverPorts {
             if queues.count == 2, let rx = Int(queues[1], radix: 16) { total += rx }
         }
         return total
+    }
+
+    /// A /proc file read to its end with read(2): such files report size 0, and a reader that
+    /// trusts the size (or stops after one chunk) sees only their first page.
+    static func readProcFile(_ path: String) -> String {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return "" }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Runs `body` with an in-process broker that is stopped and removed afterwards, also when
+/// `body` throws (or a `#require` in it fails).
+func withFailoverBroker<T>(_ body: (TestBroker) async throws -> T) async throws -> T {
+    let broker = try await TestBroker.start()
+    do {
+        let result = try await body(broker)
+        await broker.stopAndRemove()
+        return result
+    } catch {
+        await broker.stopAndRemove()
+        throw error
+    }
+}
+
+/// Runs `body` with a fresh data folder that is removed afterwards, and every spoold that
+/// `body` starts on it through `start` killed, also when `body` throws.
+func withSpooldFolder<T>(_ body: (_ folder: String, _ start: (_ port: Int?) throws -> SpooldProcess) async throws -> T) async throws -> T {
+    let folder = TestBroker.makeTemporaryDirectory()
+    var started: [SpooldProcess] = []
+    defer {
+        for process in started { process.kill() }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+    return try await body(folder) { port in
+        let process = try SpooldProcess.start(
+            dataDirectory: folder, extraArguments: port.map { ["--listen", "127.0.0.1:\($0)"] } ?? [])
+        started.append(process)
+        return process
     }
 }
