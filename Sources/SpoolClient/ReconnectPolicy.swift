@@ -4,7 +4,7 @@
 /// `reconnect.backoff.ms` / `reconnect.backoff.max.ms`). Bounded: after the last round the
 /// reconnect fails, so a caller never waits forever on a cluster that is gone.
 ///
-/// With the default (20 rounds, 100 ms doubling to 2 s) a client keeps looking for about 33 s
+/// With the default (20 rounds, 100 ms doubling to 2 s) a client keeps looking for about 31 s
 /// plus the connect attempts, enough for a broker to restart on its data folder.
 public struct ReconnectPolicy: Sendable, Equatable {
     /// Passes over the whole address list before giving up, at least 1.

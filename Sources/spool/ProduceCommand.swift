@@ -78,14 +78,16 @@ struct ProduceCommand: AsyncParsableCommand {
     /// record the broker acknowledged is never sent again. A record sent but not answered when the
     /// connection went may or may not be stored: it is counted and reported as of unknown outcome,
     /// and NOT resent, since resending could store it twice (there is no idempotent producer yet).
-    /// Reading goes on with the next line on the new connection.
+    /// A record the broker refused with `ERR SHUTTING_DOWN` was not stored (a stopping broker
+    /// commits what it queued and takes nothing new), so it goes to the next broker. Reading goes
+    /// on with the next line on the new connection.
     private func produceStandardInput(_ record: (ByteBuffer) -> OutgoingRecord, _ tally: inout ProduceTally) async throws {
         let reader = LineReader()
         var line = 0
-        // Read but not sent yet: kept across a switch. Reading standard input can take long, and
-        // a broker that died meanwhile is noticed before the batch goes out, so that batch goes to
-        // the next broker instead of being reported as unknown.
-        var pending: [OutgoingRecord] = []
+        // Read (or refused) but not stored yet: kept across a switch. Reading standard input can
+        // take long, and a broker that died meanwhile is noticed before the batch goes out, so
+        // that batch goes to the next broker instead of being reported as unknown.
+        var pending: [NumberedRecord] = []
         var pendingBytes = 0
         var atEnd = false
         try await withFailover(server, failover) { client in
@@ -93,7 +95,7 @@ struct ProduceCommand: AsyncParsableCommand {
                 if !atEnd, pending.count < batch, pendingBytes < Self.batchBytes {
                     if let text = try reader.nextLine() {
                         line += 1
-                        pending.append(record(ByteBuffer(bytes: text)))
+                        pending.append(NumberedRecord(line: line, record: record(ByteBuffer(bytes: text))))
                         pendingBytes += text.count
                         continue
                     }
@@ -103,46 +105,61 @@ struct ProduceCommand: AsyncParsableCommand {
                 let sending = pending
                 pending.removeAll(keepingCapacity: true)
                 pendingBytes = 0
-                try await send(sending, client, &tally, lastLine: line)
+                let outcome = try await send(sending, client, &tally)
                 // With -v, each batch's offsets show as soon as they are known (a pipeline reading
                 // them, or a person, sees progress rather than a 64 KiB buffer at a time).
                 if verbose { try standardOutput.flush() }
-                if atEnd { return }
+                if let loss = outcome.loss {
+                    pending = outcome.refused
+                    pendingBytes = pending.reduce(0) { $0 + $1.record.value.readableBytes }
+                    throw loss
+                }
+                if atEnd, pending.isEmpty { return }
             }
         }
     }
 
-    /// Sends `records` pipelined and counts the outcomes in `tally`. Every reply is read; then a
-    /// lost connection is reported (the unanswered records, by input line when `lastLine` numbers
-    /// them) and thrown, else the first `ERR`, if any, is thrown (so reading standard input stops).
-    private func send(_ records: [OutgoingRecord], _ client: SpoolClient, _ tally: inout ProduceTally, lastLine: Int? = nil) async throws {
+    /// The one-shot forms (VALUE arguments, --file): a lost connection or SHUTTING_DOWN ends them.
+    private func send(_ records: [OutgoingRecord], _ client: SpoolClient, _ tally: inout ProduceTally) async throws {
+        let outcome = try await send(records.map { NumberedRecord(line: nil, record: $0) }, client, &tally)
+        if let loss = outcome.loss { throw loss }
+    }
+
+    /// Sends `records` pipelined and counts the outcomes in `tally`. Every reply is read. Records
+    /// sent but unanswered when the connection went are reported (by input line when numbered) as
+    /// of unknown outcome. Returns the loss (the connection's end, or `SHUTTING_DOWN`) with the
+    /// records refused by `SHUTTING_DOWN`, to be sent elsewhere; without a loss, throws the first
+    /// `ERR`, if any (so reading standard input stops there).
+    private func send(_ records: [NumberedRecord], _ client: SpoolClient, _ tally: inout ProduceTally) async throws -> BatchOutcome {
         var firstError: (any Error)?
-        var unknownLines: [Int] = []
-        var lost: (any Error)?
-        for (index, result) in try await client.publishResults(batch: records).enumerated() {
+        var outcome = BatchOutcome()
+        var unknown: [NumberedRecord] = []
+        for (numbered, result) in zip(records, try await client.publishResults(batch: records.map(\.record))) {
             switch result {
             case .success(let ack):
                 tally.acknowledged += 1
                 if verbose { try standardOutput.write("\(ack.partition) \(ack.offset.map(String.init) ?? "-")\n") }
+            case .failure(let error as SpoolClientError) where error.errorCode == .shuttingDown:
+                outcome.loss = outcome.loss ?? error
+                outcome.refused.append(numbered)
             case .failure(let error) where isConnectionLoss(error):
-                // SHUTTING_DOWN too: a queued write the broker could not finish may or may not be
-                // on disk, like one whose reply a dead broker never sent.
-                lost = lost ?? error
-                unknownLines.append(lastLine.map { $0 - records.count + 1 + index } ?? index + 1)
+                outcome.loss = outcome.loss ?? error
+                unknown.append(numbered)
             case .failure(let error):
                 firstError = firstError ?? error
             }
         }
-        if let lost {
+        if !unknown.isEmpty {
             try standardOutput.flush()
-            tally.unknown += unknownLines.count
-            let which = lastLine == nil ? "" : " (input line\(unknownLines.count == 1 ? "" : "s") \(Self.ranges(unknownLines)))"
+            tally.unknown += unknown.count
+            let lines = unknown.compactMap(\.line)
+            let which = lines.isEmpty ? "" : " (input line\(lines.count == 1 ? "" : "s") \(Self.ranges(lines)))"
             writeStandardError(
-                "spool: \(unknownLines.count) record\(unknownLines.count == 1 ? "" : "s")\(which) sent to \(client.address) "
+                "spool: \(unknown.count) record\(unknown.count == 1 ? "" : "s")\(which) sent to \(client.address) "
                     + "got no reply before the connection was lost: outcome unknown, not resent")
-            throw lost
         }
-        if let firstError { throw firstError }
+        if outcome.loss == nil, let firstError { throw firstError }
+        return outcome
     }
 
     /// `1-3,7` for [1, 2, 3, 7] (sorted input).
@@ -163,6 +180,19 @@ struct ProduceCommand: AsyncParsableCommand {
             writeStandardError("produced \(tally.acknowledged) record\(tally.acknowledged == 1 ? "" : "s")")
         }
     }
+}
+
+/// A record to produce and its line of standard input (nil for VALUE arguments and --file).
+struct NumberedRecord {
+    var line: Int?
+    var record: OutgoingRecord
+}
+
+/// What ended a batch early: the connection's loss (or `SHUTTING_DOWN`), and the records the
+/// broker refused with `SHUTTING_DOWN`, which it did not store.
+struct BatchOutcome {
+    var loss: (any Error)?
+    var refused: [NumberedRecord] = []
 }
 
 /// What became of the records `produce` sent.

@@ -129,6 +129,33 @@ struct CLIFailoverTests {
         }
     }
 
+    @Test("produce: records a stopping broker refused (ERR SHUTTING_DOWN, not stored) go to the next broker, each once")
+    func produceResendsRefused() async throws {
+        let stopping = try await StoppingBroker.start()
+        do {
+            try await withFailoverBroker { broker in
+                let admin = try await broker.client()
+                try await admin.createTopic("t")
+                let lines = (1...25).map { "s\($0)" }
+                let result = try await ChildProcess.run(
+                    try #require(ChildProcess.builtProduct("spool")),
+                    ["produce", "t", "--batch", "10", "--server", Self.list(stopping.port, broker.port)],
+                    stdin: Array(lines.map { $0 + "\n" }.joined().utf8))
+                #expect(result.status == 0, "\(result.err)")
+                #expect(result.err.contains("spool: lost the connection to 127.0.0.1:\(stopping.port) (ERR SHUTTING_DOWN "), "\(result.err)")
+                #expect(result.err.hasSuffix("produced 25 records\n"), "\(result.err)")
+                #expect(!result.err.contains("unknown"), "\(result.err)")
+                let stored = try await admin.fetch(topic: "t", partition: 0, from: .earliest).messages.map(\.valueString)
+                #expect(stored == lines)
+                await admin.close()
+            }
+        } catch {
+            await stopping.close()
+            throw error
+        }
+        await stopping.close()
+    }
+
     @Test("tail gives up after --reconnect-rounds when no broker answers: exit 69 naming each address")
     func tailGivesUp() async throws {
         try await withSpooldFolder { _, start in

@@ -146,3 +146,52 @@ func withSpooldFolder<T>(_ body: (_ folder: String, _ start: (_ port: Int?) thro
         return process
     }
 }
+
+/// A fake broker that answers every request, `PUB`s included (their payload skipped), with
+/// `ERR SHUTTING_DOWN`: a broker in the middle of a graceful stop, at a moment a test can rely on.
+final class StoppingBroker: Sendable {
+    let port: Int
+    private let channel: Channel
+
+    static func start() async throws -> StoppingBroker {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { child in
+                child.eventLoop.makeCompletedFuture { try child.pipeline.syncOperations.addHandler(StoppingHandler()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return StoppingBroker(channel: channel, port: try #require(channel.localAddress?.port))
+    }
+
+    private init(channel: Channel, port: Int) {
+        self.channel = channel
+        self.port = port
+    }
+
+    func close() async { try? await channel.close() }
+}
+
+private final class StoppingHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var buffer = ByteBuffer()
+    private var skip = 0
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        while true {
+            if skip > 0 {
+                let n = min(skip, buffer.readableBytes)
+                buffer.moveReaderIndex(forwardBy: n)
+                skip -= n
+                if skip > 0 { break }
+            }
+            guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { break }
+            let line = buffer.readString(length: newline - buffer.readerIndex)!
+            buffer.moveReaderIndex(forwardBy: 1)
+            if line.hasPrefix("PUB "), let count = Int(line.split(separator: " ").last ?? "") { skip = count + 1 }
+            context.write(wrapOutboundOut(ByteBuffer(string: "ERR SHUTTING_DOWN the broker is shutting down\n")), promise: nil)
+        }
+        context.flush()
+    }
+}
