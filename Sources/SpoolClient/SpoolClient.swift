@@ -7,6 +7,9 @@ import SpoolProtocol
 ///
 /// Calls may be made concurrently from many tasks: requests are pipelined on the connection and
 /// replies matched in order. Records pushed by subscriptions arrive on `deliveries`.
+///
+/// `connect(to:)` takes a list of broker addresses and uses the first that answers; a client
+/// stays bound to that one broker, and `SpoolConnection` moves to another when it goes away.
 public final class SpoolClient: Sendable {
     let channel: Channel
     /// The broker this client is connected to (with a list, the one that answered).

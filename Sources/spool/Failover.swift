@@ -10,6 +10,9 @@ struct FailoverOptions: ParsableArguments {
         valueName: "n"))
     var reconnectRounds = ReconnectPolicy.default.rounds
 
+    /// A connection lost sooner than this after it was made counts as a quick loss.
+    static let quickLoss: Duration = .seconds(1)
+
     func validate() throws { try validateAtLeast(reconnectRounds, 1, "--reconnect-rounds") }
 
     var policy: ReconnectPolicy {
@@ -37,7 +40,12 @@ func withFailover(
         throw CLIFailure(status: ExitStatus.unavailable, message: unreachable.description)
     }
     var client = await connection.client
+    // A broker that takes the connection and loses it again at once (it is stopping, or
+    // something between breaks every connection) must not make a busy loop: such quick losses
+    // back off like failed connects, and more in a row than --reconnect-rounds end the command.
+    var quickLosses = 0
     while true {
+        let started = ContinuousClock.now
         do {
             try await session(client)
             await connection.close()
@@ -45,6 +53,13 @@ func withFailover(
         } catch where isConnectionLoss(error) {
             let lost = client.address
             writeStandardError("spool: lost the connection to \(lost) (\(lossReason(error))); reconnecting")
+            quickLosses = ContinuousClock.now - started < FailoverOptions.quickLoss ? quickLosses + 1 : 0
+            if quickLosses > options.policy.rounds {
+                throw CLIFailure(
+                    status: ExitStatus.unavailable,
+                    message: "lost the connection \(quickLosses) times in a row right after connecting, last to \(lost); giving up")
+            }
+            if quickLosses > 1 { try await Task.sleep(for: options.policy.delay(afterRound: quickLosses - 2)) }
             do {
                 client = try await connection.reconnect(replacing: client)
             } catch let unreachable as BrokersUnreachable {

@@ -19,12 +19,14 @@ struct GroupConsumer {
     var group: String
 
     func run() async throws {
+        // Across sessions: the next offset this process would print, per partition.
         var next: [PartitionID: Offset] = [:]
-        var committed: [PartitionID: Offset] = [:]
         var printed = 0
         try await withFailover(command.server, command.failover) { client in
-            // A new member: what it committed before is the group's position, nothing more.
-            committed = [:]
+            // Only what this session printed is committed: a partition that was another member's
+            // while this one was away may have a later commit, which must not go back.
+            var printedHere: [PartitionID: Offset] = [:]
+            var committed: [PartitionID: Offset] = [:]
             try await client.subscribe(topics: [command.topic], group: group, from: command.from, autoCommit: false)
             var sinceCommit = 0
             var lastCommit = ContinuousClock.now
@@ -33,11 +35,12 @@ struct GroupConsumer {
                 try command.format.write(message, to: standardOutput)
                 try standardOutput.flush()
                 next[message.partition] = Offset(message.offset.rawValue + 1)
+                printedHere[message.partition] = next[message.partition]
                 printed += 1
                 sinceCommit += 1
                 let done = command.count.map { printed >= $0 } ?? false
                 if done || sinceCommit >= Self.commitEvery || ContinuousClock.now - lastCommit >= Self.commitInterval {
-                    try await commit(next, &committed, client)
+                    try await commit(printedHere, &committed, client)
                     sinceCommit = 0
                     lastCommit = .now
                 }

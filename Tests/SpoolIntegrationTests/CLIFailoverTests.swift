@@ -156,6 +156,26 @@ struct CLIFailoverTests {
         await stopping.close()
     }
 
+    @Test("a broker that loses every connection at once: tail backs off and gives up after --reconnect-rounds, no busy loop")
+    func quickLossesGiveUp() async throws {
+        let stopping = try await StoppingBroker.start()
+        let tail = try FailoverChild(["tail", "t", "--reconnect-rounds", "3", "--server", Self.list(stopping.port)])
+        defer { tail.stop() }
+        let status: Int32
+        do {
+            status = try await tail.waitForExit(timeout: .seconds(20))
+        } catch {
+            await stopping.close()
+            throw error
+        }
+        await stopping.close()
+        #expect(status == 69, "\(tail.err)")
+        #expect(tail.err.components(separatedBy: "spool: lost the connection to 127.0.0.1:\(stopping.port) (ERR SHUTTING_DOWN ").count == 5)
+        #expect(
+            tail.err.hasSuffix("spool: lost the connection 4 times in a row right after connecting, last to 127.0.0.1:\(stopping.port); giving up\n"),
+            "\(tail.err)")
+    }
+
     @Test("tail gives up after --reconnect-rounds when no broker answers: exit 69 naming each address")
     func tailGivesUp() async throws {
         try await withSpooldFolder { _, start in
