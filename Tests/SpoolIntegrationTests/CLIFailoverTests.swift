@@ -50,12 +50,14 @@ struct CLIFailoverTests {
             _ = try await producer.publish(batch: (0..<2).map { OutgoingRecord(topic: "t", value: "b\($0)", partition: 1) })
             await producer.close()
 
-            let readers = try [
-                FailoverChild(["tail", "t", "--from", "earliest", "--server", servers]),
-                FailoverChild(["consume", "t", "--poll-ms", "100", "--server", servers]),
-                FailoverChild(["consume", "t", "--group", "g", "--from", "earliest", "--server", servers]),
-            ]
+            var readers: [FailoverChild] = []
             defer { for reader in readers { reader.stop() } }
+            for arguments in [
+                ["tail", "t", "--from", "earliest"], ["consume", "t", "--poll-ms", "100"],
+                ["consume", "t", "--group", "g", "--from", "earliest"],
+            ] {
+                readers.append(try FailoverChild(arguments + ["--server", servers]))
+            }
             for reader in readers {
                 try await eventually(timeout: .seconds(20), "\(reader.process.arguments!.prefix(3)) to print 10 records") {
                     reader.lines.count >= 10
