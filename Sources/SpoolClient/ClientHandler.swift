@@ -108,8 +108,9 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(SpoolClientError.connectionClosed)
+        // Close first, so a caller woken by the failure already sees `isConnected == false`.
         context.close(promise: nil)
+        failAll(SpoolClientError.connectionClosed)
     }
 
     private func failAll(_ error: SpoolClientError) {

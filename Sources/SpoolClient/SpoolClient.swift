@@ -7,8 +7,13 @@ import SpoolProtocol
 ///
 /// Calls may be made concurrently from many tasks: requests are pipelined on the connection and
 /// replies matched in order. Records pushed by subscriptions arrive on `deliveries`.
+///
+/// `connect(to:)` takes a list of broker addresses and uses the first that answers; a client
+/// stays bound to that one broker, and `SpoolConnection` moves to another when it goes away.
 public final class SpoolClient: Sendable {
     let channel: Channel
+    /// The broker this client is connected to (with a list, the one that answered).
+    public let address: ServerAddress
     /// Every record pushed to this connection by `subscribe`, in arrival order. The stream buffers
     /// without bound in this process: a consumer that falls behind grows its own memory (the
     /// broker's side stays bounded by `subscriptionBatchBytes` per partition).
@@ -16,21 +21,23 @@ public final class SpoolClient: Sendable {
     /// Every `ASSIGNED` / `REVOKED` line pushed to this connection as a group member.
     public let groupEvents: AsyncStream<GroupEvent>
 
-    private init(channel: Channel, deliveries: AsyncStream<Message>, groupEvents: AsyncStream<GroupEvent>) {
+    private init(channel: Channel, address: ServerAddress, deliveries: AsyncStream<Message>, groupEvents: AsyncStream<GroupEvent>) {
         self.channel = channel
+        self.address = address
         self.deliveries = deliveries
         self.groupEvents = groupEvents
     }
 
-    /// Connects to `host:port`.
+    /// Connects to `host:port`, giving up after `connectTimeout` (the TCP handshake only).
     public static func connect(
-        host: String = "127.0.0.1", port: Int = 7070, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        host: String = "127.0.0.1", port: Int = 7070, connectTimeout: Duration = .seconds(10),
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> SpoolClient {
         let (stream, continuation) = AsyncStream<Message>.makeStream()
         let (events, eventContinuation) = AsyncStream<GroupEvent>.makeStream()
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(10))
+            .connectTimeout(TimeAmount(connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -43,7 +50,16 @@ public final class SpoolClient: Sendable {
                 }
             }
             .connect(host: host, port: port).get()
-        return SpoolClient(channel: channel, deliveries: stream, groupEvents: events)
+        return SpoolClient(channel: channel, address: ServerAddress(host: host, port: port), deliveries: stream, groupEvents: events)
+    }
+
+    /// False once the connection is closed, by either side. A closed client stays closed: every
+    /// call on it fails with `connectionClosed`; make a new one (or use `SpoolConnection`).
+    public var isConnected: Bool { channel.isActive }
+
+    /// Returns when the connection has closed (the broker went away, or `close()`).
+    public func waitUntilClosed() async {
+        try? await channel.closeFuture.get()
     }
 
     /// Closes the connection; calls still waiting fail with `connectionClosed`.

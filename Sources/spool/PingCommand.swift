@@ -7,9 +7,9 @@ struct PingCommand: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
 
     func run() async throws {
-        let address = try server.address
-        let elapsed = try await server.withClient { client in
-            try await ContinuousClock().measure { try await client.ping() }
+        // With a list, the address that answered.
+        let (address, elapsed) = try await server.withClient { client in
+            (client.address, try await ContinuousClock().measure { try await client.ping() })
         }
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         try standardOutput.write("PONG from \(address) in \(microseconds / 1000).\(format3(microseconds % 1000)) ms\n")

@@ -18,6 +18,7 @@ struct ProduceCommand: AsyncParsableCommand {
     static let batchBytes = 4 << 20
 
     @OptionGroup var server: ServerOptions
+    @OptionGroup var failover: FailoverOptions
     @Argument(help: "Topic name.") var topic: String
     @Argument(help: "Values, one record each. Without any, records are read from standard input.") var values: [String] = []
     @Option(help: ArgumentHelp("Record key, written as in the protocol: '-' is no key, 'base64:...' for any bytes.", valueName: "key"))
@@ -52,55 +53,152 @@ struct ProduceCommand: AsyncParsableCommand {
         }
         // Read the file before connecting: a missing file is not the broker's business.
         let fileValue = try file.map { ByteBuffer(bytes: try readWholeFile($0)) }
-        var produced = 0
+        var tally = ProduceTally()
         do {
-            try await server.withClient { client in
-                if let fileValue {
-                    try await send([record(fileValue)], client, &produced)
-                } else if !values.isEmpty {
-                    try await send(values.map { record(ByteBuffer(string: $0)) }, client, &produced)
-                } else {
-                    let reader = LineReader()
-                    var pending: [OutgoingRecord] = []
-                    var pendingBytes = 0
-                    while let line = try reader.nextLine() {
-                        pending.append(record(ByteBuffer(bytes: line)))
-                        pendingBytes += line.count
-                        if pending.count >= batch || pendingBytes >= Self.batchBytes {
-                            try await send(pending, client, &produced)
-                            pending.removeAll(keepingCapacity: true)
-                            pendingBytes = 0
-                        }
-                    }
-                    try await send(pending, client, &produced)
-                }
+            if let fileValue {
+                try await server.withClient { try await send([record(fileValue)], $0, &tally) }
+            } else if !values.isEmpty {
+                try await server.withClient { try await send(values.map { record(ByteBuffer(string: $0)) }, $0, &tally) }
+            } else {
+                try await produceStandardInput(record, &tally)
             }
         } catch {
-            reportSummary(produced)
+            reportSummary(tally)
             throw error
         }
-        reportSummary(produced)
+        reportSummary(tally)
+        if tally.unknown > 0 {
+            throw CLIFailure(
+                status: ExitStatus.unavailable,
+                message: "\(tally.unknown) record\(tally.unknown == 1 ? "" : "s") of unknown outcome (sent, then the connection was lost before the reply; not resent)")
+        }
     }
 
-    /// Sends `records` pipelined and adds the acknowledged ones to `acknowledged`. Every reply is
-    /// read; then the first `ERR`, if any, is thrown (so reading standard input stops there).
-    private func send(_ records: [OutgoingRecord], _ client: SpoolClient, _ acknowledged: inout Int) async throws {
+    /// Standard input, batch by batch, moving to another broker when the connection is lost. A
+    /// record the broker acknowledged is never sent again. A record sent but not answered when the
+    /// connection went may or may not be stored: it is counted and reported as of unknown outcome,
+    /// and NOT resent, since resending could store it twice (there is no idempotent producer yet).
+    /// A record the broker refused with `ERR SHUTTING_DOWN` was not stored (a stopping broker
+    /// commits what it queued and takes nothing new), so it goes to the next broker. Reading goes
+    /// on with the next line on the new connection.
+    private func produceStandardInput(_ record: (ByteBuffer) -> OutgoingRecord, _ tally: inout ProduceTally) async throws {
+        let reader = LineReader()
+        var line = 0
+        // Read (or refused) but not stored yet: kept across a switch. Reading standard input can
+        // take long, and a broker that died meanwhile is noticed before the batch goes out, so
+        // that batch goes to the next broker instead of being reported as unknown.
+        var pending: [NumberedRecord] = []
+        var pendingBytes = 0
+        var atEnd = false
+        try await withFailover(server, failover) { client in
+            while true {
+                if !atEnd, pending.count < batch, pendingBytes < Self.batchBytes {
+                    if let text = try reader.nextLine() {
+                        line += 1
+                        pending.append(NumberedRecord(line: line, record: record(ByteBuffer(bytes: text))))
+                        pendingBytes += text.count
+                        continue
+                    }
+                    atEnd = true
+                }
+                guard client.isConnected else { throw SpoolClientError.connectionClosed }
+                let sending = pending
+                pending.removeAll(keepingCapacity: true)
+                pendingBytes = 0
+                let outcome = try await send(sending, client, &tally)
+                // With -v, each batch's offsets show as soon as they are known (a pipeline reading
+                // them, or a person, sees progress rather than a 64 KiB buffer at a time).
+                if verbose { try standardOutput.flush() }
+                if let loss = outcome.loss {
+                    pending = outcome.refused
+                    pendingBytes = pending.reduce(0) { $0 + $1.record.value.readableBytes }
+                    throw loss
+                }
+                if atEnd, pending.isEmpty { return }
+            }
+        }
+    }
+
+    /// The one-shot forms (VALUE arguments, --file): a lost connection or SHUTTING_DOWN ends them.
+    private func send(_ records: [OutgoingRecord], _ client: SpoolClient, _ tally: inout ProduceTally) async throws {
+        let outcome = try await send(records.map { NumberedRecord(line: nil, record: $0) }, client, &tally)
+        if let loss = outcome.loss { throw loss }
+    }
+
+    /// Sends `records` pipelined and counts the outcomes in `tally`. Every reply is read. Records
+    /// sent but unanswered when the connection went are reported (by input line when numbered) as
+    /// of unknown outcome. Returns the loss (the connection's end, or `SHUTTING_DOWN`) with the
+    /// records refused by `SHUTTING_DOWN`, to be sent elsewhere; without a loss, throws the first
+    /// `ERR`, if any (so reading standard input stops there).
+    private func send(_ records: [NumberedRecord], _ client: SpoolClient, _ tally: inout ProduceTally) async throws -> BatchOutcome {
         var firstError: (any Error)?
-        for result in try await client.publishResults(batch: records) {
+        var outcome = BatchOutcome()
+        var unknown: [NumberedRecord] = []
+        for (numbered, result) in zip(records, try await client.publishResults(batch: records.map(\.record))) {
             switch result {
             case .success(let ack):
-                acknowledged += 1
+                tally.acknowledged += 1
                 if verbose { try standardOutput.write("\(ack.partition) \(ack.offset.map(String.init) ?? "-")\n") }
+            case .failure(let error as SpoolClientError) where error.errorCode == .shuttingDown:
+                outcome.loss = outcome.loss ?? error
+                outcome.refused.append(numbered)
+            case .failure(let error) where isConnectionLoss(error):
+                outcome.loss = outcome.loss ?? error
+                unknown.append(numbered)
             case .failure(let error):
                 firstError = firstError ?? error
             }
         }
-        if let firstError { throw firstError }
+        if !unknown.isEmpty {
+            try standardOutput.flush()
+            tally.unknown += unknown.count
+            let lines = unknown.compactMap(\.line)
+            let which = lines.isEmpty ? "" : " (input line\(lines.count == 1 ? "" : "s") \(Self.ranges(lines)))"
+            writeStandardError(
+                "spool: \(unknown.count) record\(unknown.count == 1 ? "" : "s")\(which) sent to \(client.address) "
+                    + "got no reply before the connection was lost: outcome unknown, not resent")
+        }
+        if outcome.loss == nil, let firstError { throw firstError }
+        return outcome
     }
 
-    private func reportSummary(_ produced: Int) {
+    /// `1-3,7` for [1, 2, 3, 7] (sorted input).
+    static func ranges(_ numbers: [Int]) -> String {
+        var parts: [String] = []
+        var index = 0
+        while index < numbers.count {
+            var end = index
+            while end + 1 < numbers.count, numbers[end + 1] == numbers[end] + 1 { end += 1 }
+            parts.append(end == index ? "\(numbers[index])" : "\(numbers[index])-\(numbers[end])")
+            index = end + 1
+        }
+        return parts.joined(separator: ",")
+    }
+
+    private func reportSummary(_ tally: ProduceTally) {
         if !verbose {
-            writeStandardError("produced \(produced) record\(produced == 1 ? "" : "s")")
+            writeStandardError("produced \(tally.acknowledged) record\(tally.acknowledged == 1 ? "" : "s")")
         }
     }
+}
+
+/// A record to produce and its line of standard input (nil for VALUE arguments and --file).
+struct NumberedRecord {
+    var line: Int?
+    var record: OutgoingRecord
+}
+
+/// What ended a batch early: the connection's loss (or `SHUTTING_DOWN`), and the records the
+/// broker refused with `SHUTTING_DOWN`, which it did not store.
+struct BatchOutcome {
+    var loss: (any Error)?
+    var refused: [NumberedRecord] = []
+}
+
+/// What became of the records `produce` sent.
+struct ProduceTally {
+    /// Answered `OK`.
+    var acknowledged = 0
+    /// Sent, then the connection was lost before the reply: maybe stored, maybe not.
+    var unknown = 0
 }

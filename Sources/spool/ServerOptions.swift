@@ -9,62 +9,58 @@ import Glibc
 import Darwin
 #endif
 
-/// `--server HOST:PORT`, shared by every subcommand.
+/// `--server HOST:PORT[,HOST:PORT...]`, shared by every subcommand.
 struct ServerOptions: ParsableArguments {
     static let environmentVariable = "SPOOL_SERVER"
 
     @Option(name: .long, help: ArgumentHelp(
-        "Broker address, HOST:PORT (default: $SPOOL_SERVER, else 127.0.0.1:7070).", valueName: "host:port"))
+        "Broker address HOST:PORT, or a comma-separated list of them tried in order (default: $SPOOL_SERVER, else 127.0.0.1:7070).",
+        valueName: "host:port,..."))
     var server: String?
 
-    /// The address to use: the flag, else the environment, else 127.0.0.1:7070.
-    var address: ServerAddress {
+    /// The addresses to use, in order: the flag, else the environment, else 127.0.0.1:7070.
+    var addresses: [ServerAddress] {
         get throws {
             if let server {
-                guard let address = ServerAddress(server) else { throw ValidationError("--server must be HOST:PORT, got '\(server)'") }
-                return address
+                guard let list = ServerAddress.list(server) else {
+                    throw ValidationError("--server must be HOST:PORT or a comma-separated list of them, got '\(server)'")
+                }
+                return list
             }
             if let text = getenv(Self.environmentVariable).map({ String(cString: $0) }), !text.isEmpty {
-                guard let address = ServerAddress(text) else {
-                    throw ValidationError("$\(Self.environmentVariable) must be HOST:PORT, got '\(text)'")
+                guard let list = ServerAddress.list(text) else {
+                    throw ValidationError("$\(Self.environmentVariable) must be HOST:PORT or a comma-separated list of them, got '\(text)'")
                 }
-                return address
+                return list
             }
-            return ServerAddress.fallback
+            return [ServerAddress.fallback]
         }
     }
 
     func validate() throws {
-        _ = try address
+        _ = try addresses
     }
 
-    /// Connects, runs `body`, closes. Every error comes out as a `CLIFailure` with its exit status.
+    /// Connects to the first address that answers, runs `body`, closes: a one-shot command. Every
+    /// error comes out as a `CLIFailure` with its exit status.
     func withClient<T>(_ body: (SpoolClient) async throws -> T) async throws -> T {
-        let address = try address
-        let client: SpoolClient
-        do {
-            client = try await SpoolClient.connect(host: address.host, port: address.port)
-        } catch {
-            throw CLIFailure(status: ExitStatus.unavailable, message: "cannot connect to \(address): \(Self.reason(error))")
-        }
+        let client = try await connect()
         do {
             let result = try await body(client)
             await client.close()
             return result
         } catch {
             await client.close()
-            throw CLIFailure.from(error, address: address)
+            throw CLIFailure.from(error, address: client.address)
         }
     }
 
-    /// A short reason for a failed connect ("connection refused"), not NIO's full dump.
-    static func reason(_ error: any Error) -> String {
-        if let connection = error as? NIOConnectionError {
-            if let first = connection.connectionErrors.first { return reason(first.error) }
-            if connection.dnsAError != nil || connection.dnsAAAAError != nil { return "cannot resolve \(connection.host)" }
+    /// One pass over the addresses; `cannot connect to ...` naming each one when none answers.
+    func connect() async throws -> SpoolClient {
+        do {
+            return try await SpoolClient.connect(to: try addresses)
+        } catch let unreachable as BrokersUnreachable {
+            throw CLIFailure(status: ExitStatus.unavailable, message: unreachable.description)
         }
-        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
-        if let channel = error as? ChannelError, case .connectTimeout = channel { return "timed out" }
-        return "\(error)"
     }
 }

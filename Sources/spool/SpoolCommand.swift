@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// `spool`: the command-line client. Every subcommand takes `--server HOST:PORT`.
+/// `spool`: the command-line client. Every subcommand takes `--server HOST:PORT[,HOST:PORT...]`.
 ///
 /// Exit codes (documented in docs/cli.md): 0 success, 1 the broker answered `ERR`, 2 usage error,
 /// 66 an input file cannot be read, 69 the broker cannot be reached or closed the connection,
@@ -12,14 +12,19 @@ struct SpoolCommand: AsyncParsableCommand {
         commandName: "spool",
         abstract: "Command-line client for the Spool broker.",
         discussion: """
-            Every subcommand takes --server HOST:PORT; the default is $SPOOL_SERVER, else 127.0.0.1:7070.
+            Every subcommand takes --server HOST:PORT, or a comma-separated list h1:p1,h2:p2 tried in
+            order; the default is $SPOOL_SERVER (same forms), else 127.0.0.1:7070. One-shot commands
+            use the first address that answers; tail, consume and produce (from standard input) move
+            to another one when the connection is lost (see docs/cli.md).
 
             Exit codes:
               0   success
               1   the broker answered ERR (printed as 'spool: ERR <CODE> <message>')
               2   usage error (bad flag, argument or topic name)
               66  the --file cannot be read
-              69  cannot connect to the broker, or the connection was lost
+              69  cannot connect to any broker, or the connection was lost (and, for tail, consume
+                  and produce, no broker answered within --reconnect-rounds), or produce sent
+                  records whose outcome is unknown
               74  standard output cannot be written
               75  the broker is shutting down (ERR SHUTTING_DOWN): try again later
               76  the broker's reply broke the protocol

@@ -2,6 +2,7 @@
 //
 //   swift run spool-example                  # broker at 127.0.0.1:7070
 //   swift run spool-example 127.0.0.1:7181   # or SPOOL_SERVER=127.0.0.1:7181
+//   swift run spool-example 10.0.0.1:7070,10.0.0.2:7070   # a list: the first broker that answers
 //
 // Creates a topic, publishes a pipelined batch, fetches it back, then subscribes and receives
 // one record pushed by the broker.
@@ -16,14 +17,14 @@ import Darwin
 let address = CommandLine.arguments.dropFirst().first
     ?? getenv("SPOOL_SERVER").map { String(cString: $0) }
     ?? "127.0.0.1:7070"
-let parts = address.split(separator: ":")
-guard parts.count == 2, let port = Int(parts[1]) else {
-    print("usage: spool-example [HOST:PORT]")
+guard let addresses = ServerAddress.list(address) else {
+    print("usage: spool-example [HOST:PORT[,HOST:PORT...]]")
     exit(2)
 }
 
 do {
-    let client = try await SpoolClient.connect(host: String(parts[0]), port: port)
+    // Tried in order; `SpoolConnection` adds moving to another broker when this one goes away.
+    let client = try await SpoolClient.connect(to: addresses)
 
     // 1. A topic with a unique name, so the example can run again and again.
     let topic = "example-\(UInt32.random(in: 0...UInt32.max))"

@@ -1,0 +1,197 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `spool` command running in the background for the failover tests: standard output and
+/// error go to files in a folder of its own (no pipe can fill up and stall it), standard input is
+/// a pipe the test writes to (or /dev/null). `stop()` kills it and removes the folder; call it in
+/// a `defer` so a failing test leaves nothing behind.
+final class FailoverChild: @unchecked Sendable {  // the Process is only signalled and polled
+    let process: Process
+    let folder: String
+    private let input: Pipe?
+
+    init(_ arguments: [String], withInput: Bool = false) throws {
+        let executable = try #require(ChildProcess.builtProduct("spool"), "the spool binary is not built")
+        folder = NSTemporaryDirectory() + "spool-failover-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for name in ["stdout", "stderr"] { _ = FileManager.default.createFile(atPath: folder + "/" + name, contents: nil) }
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var variables = ProcessInfo.processInfo.environment
+        variables["SPOOL_SERVER"] = nil
+        process.environment = variables
+        input = withInput ? Pipe() : nil
+        process.standardInput = input ?? FileHandle(forReadingAtPath: "/dev/null")
+        process.standardOutput = FileHandle(forWritingAtPath: folder + "/stdout")
+        process.standardError = FileHandle(forWritingAtPath: folder + "/stderr")
+        do {
+            try process.run()
+        } catch {
+            try? FileManager.default.removeItem(atPath: folder)
+            throw error
+        }
+    }
+
+    var out: String { (try? String(contentsOfFile: folder + "/stdout", encoding: .utf8)) ?? "" }
+    var err: String { (try? String(contentsOfFile: folder + "/stderr", encoding: .utf8)) ?? "" }
+    var lines: [String] { out.split(separator: "\n").map(String.init) }
+
+    /// Writes `text` to the command's standard input.
+    func write(_ text: String) throws {
+        try #require(input).fileHandleForWriting.write(contentsOf: Data(text.utf8))
+    }
+
+    /// Closes standard input: end of input for `produce`.
+    func closeInput() throws {
+        try input?.fileHandleForWriting.close()
+    }
+
+    /// Waits for the command to exit; its status.
+    func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        try await eventually(timeout: timeout, "spool \(process.arguments?.first ?? "") to exit") { !self.process.isRunning }
+        return process.terminationStatus
+    }
+
+    /// SIGKILL (if still running), then the folder goes. Safe to call twice.
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? input?.fileHandleForWriting.close()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
+
+enum FailoverPorts {
+    /// A port on 127.0.0.1 that was free a moment ago and has no listener now: a broker that is
+    /// down, or one that a later spoold will listen on.
+    static func closed() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(channel.localAddress?.port)
+        try await channel.close()
+        return port
+    }
+
+    /// Bytes waiting, unread, in the receive queue of a TCP socket on 127.0.0.1 whose local
+    /// port is `port` and that is connected (not the listening socket): what a stopped
+    /// (SIGSTOPped) broker was sent and has not read. Read from /proc/net/tcp.
+    static func unreadBytes(atPort port: Int) -> Int {
+        let table = readProcFile("/proc/net/tcp")
+        var total = 0
+        for row in table.split(separator: "\n").dropFirst() {
+            let fields = row.split(separator: " ")
+            // sl local_address rem_address st tx_queue:rx_queue ...; state 01 is ESTABLISHED.
+            guard fields.count > 4, fields[3] == "01" else { continue }
+            let local = fields[1].split(separator: ":")
+            guard local.count == 2, Int(local[1], radix: 16) == port else { continue }
+            let queues = fields[4].split(separator: ":")
+            if queues.count == 2, let rx = Int(queues[1], radix: 16) { total += rx }
+        }
+        return total
+    }
+
+    /// A /proc file read to its end with read(2): such files report size 0, and a reader that
+    /// trusts the size (or stops after one chunk) sees only their first page.
+    static func readProcFile(_ path: String) -> String {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return "" }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Runs `body` with an in-process broker that is stopped and removed afterwards, also when
+/// `body` throws (or a `#require` in it fails).
+func withFailoverBroker<T>(_ body: (TestBroker) async throws -> T) async throws -> T {
+    let broker = try await TestBroker.start()
+    do {
+        let result = try await body(broker)
+        await broker.stopAndRemove()
+        return result
+    } catch {
+        await broker.stopAndRemove()
+        throw error
+    }
+}
+
+/// Runs `body` with a fresh data folder that is removed afterwards, and every spoold that
+/// `body` starts on it through `start` killed, also when `body` throws.
+func withSpooldFolder<T>(_ body: (_ folder: String, _ start: (_ port: Int?) throws -> SpooldProcess) async throws -> T) async throws -> T {
+    let folder = TestBroker.makeTemporaryDirectory()
+    var started: [SpooldProcess] = []
+    defer {
+        for process in started { process.kill() }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+    return try await body(folder) { port in
+        let process = try SpooldProcess.start(
+            dataDirectory: folder, extraArguments: port.map { ["--listen", "127.0.0.1:\($0)"] } ?? [])
+        started.append(process)
+        return process
+    }
+}
+
+/// A fake broker that answers every request, `PUB`s included (their payload skipped), with
+/// `ERR SHUTTING_DOWN`: a broker in the middle of a graceful stop, at a moment a test can rely on.
+final class StoppingBroker: Sendable {
+    let port: Int
+    private let channel: Channel
+
+    static func start() async throws -> StoppingBroker {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { child in
+                child.eventLoop.makeCompletedFuture { try child.pipeline.syncOperations.addHandler(StoppingHandler()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return StoppingBroker(channel: channel, port: try #require(channel.localAddress?.port))
+    }
+
+    private init(channel: Channel, port: Int) {
+        self.channel = channel
+        self.port = port
+    }
+
+    func close() async { try? await channel.close() }
+}
+
+private final class StoppingHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var buffer = ByteBuffer()
+    private var skip = 0
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        while true {
+            if skip > 0 {
+                let n = min(skip, buffer.readableBytes)
+                buffer.moveReaderIndex(forwardBy: n)
+                skip -= n
+                if skip > 0 { break }
+            }
+            guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { break }
+            let line = buffer.readString(length: newline - buffer.readerIndex)!
+            buffer.moveReaderIndex(forwardBy: 1)
+            if line.hasPrefix("PUB "), let count = Int(line.split(separator: " ").last ?? "") { skip = count + 1 }
+            context.write(wrapOutboundOut(ByteBuffer(string: "ERR SHUTTING_DOWN the broker is shutting down\n")), promise: nil)
+        }
+        context.flush()
+    }
+}
