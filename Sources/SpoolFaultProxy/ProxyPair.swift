@@ -3,7 +3,8 @@ import NIOCore
 
 /// The two connections of one proxied link and the bytes held back for each direction.
 final class ProxyPair: Sendable {
-    unowned(unsafe) let proxy: FaultProxy
+    // Strong: the proxy keeps its pairs until they close (`removed`), which breaks the cycle.
+    let proxy: FaultProxy
     let inbound: Channel
     private let state = NIOLockedValueBox(State())
 
