@@ -39,6 +39,26 @@ struct Spoold: AsyncParsableCommand {
 
     @OptionGroup(title: "Cluster (docs/cluster.md)") var cluster: ClusterOptions
 
+    /// ArgumentParser's own `main`, except that usage errors exit 2 as `spool`'s do (what shell
+    /// users expect, as grep and bash builtins do) instead of 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot(nil)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                let message = Array((fullMessage(for: error) + "\n").utf8)
+                _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+                exit(withError: ExitCode(2))
+            }
+            exit(withError: error)
+        }
+    }
+
     func validate() throws {
         guard ListenAddress(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
         guard storageThreads >= 1, networkThreads >= 1 else { throw ValidationError("thread counts must be at least 1") }

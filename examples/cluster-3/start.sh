@@ -50,8 +50,16 @@ give_up() {
 for n in 1 2 3; do
     client="127.0.0.1:$((client_base + n - 1))"
     peer="127.0.0.1:$((peer_base + n - 1))"
-    nohup "$spoold" --node-id "$n" --listen "$client" --peer-listen "$peer" --peers "$peers" \
-        --data-dir "$run/n$n" >"$run/n$n.log" 2>&1 </dev/null &
+    # A daemon keeps none of its starter's descriptors above 2: a parent that waits for one to
+    # close (as some process runners do, to see this script end) would wait for the brokers' whole life.
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd="${fd##*/}"
+            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
+        exec nohup "$spoold" --node-id "$n" --listen "$client" --peer-listen "$peer" --peers "$peers" \
+            --data-dir "$run/n$n" >"$run/n$n.log" 2>&1 </dev/null
+    ) &
     echo $! >"$run/n$n.pid"
     started+=("$!")
 done
