@@ -37,7 +37,7 @@ struct Spoold: AsyncParsableCommand {
 
     @OptionGroup var limits: LimitOptions
 
-    @OptionGroup(title: "Cluster (docs/cluster.md)") var cluster: ClusterOptions
+    @OptionGroup(title: "Cluster") var cluster: ClusterOptions
 
     /// ArgumentParser's own `main`, except that usage errors exit 2 as `spool`'s do (what shell
     /// users expect, as grep and bash builtins do) instead of 64.
