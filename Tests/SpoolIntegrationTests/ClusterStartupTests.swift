@@ -151,6 +151,24 @@ struct ClusterStartupTests {
         #expect(!FileManager.default.fileExists(atPath: folder))
     }
 
+    @Test("a peer port in use: one plain line that names --peer-listen, and exit 1")
+    func peerPortInUse() async throws {
+        let holder = try await TestBroker.start()
+        let folder = TestBroker.makeTemporaryDirectory()
+        let result: ChildProcess.Result
+        do {
+            result = try await spoold(["--data-dir", folder, "--node-id", "1", "--peers", "1=127.0.0.1:\(holder.port)"])
+        } catch {
+            await holder.stopAndRemove()
+            try? FileManager.default.removeItem(atPath: folder)
+            throw error
+        }
+        await holder.stopAndRemove()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect(result.status == 1)
+        #expect(result.err.contains("spoold: 127.0.0.1:\(holder.port) is already in use") && result.err.contains("choose another with --peer-listen"), "\(result.err)")
+    }
+
     @Test("a cluster of one with --peers naming only itself creates topics and shows them in METADATA")
     func clusterOfOne() async throws {
         let cluster = try LocalCluster(size: 1)
