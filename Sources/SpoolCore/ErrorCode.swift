@@ -40,6 +40,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     /// A request took longer than `partialRequestTimeoutMs` to arrive, or the connection was idle
     /// past `idleTimeoutMs`. The connection is closed after this line.
     case timeout = "TIMEOUT"
+    /// No leader or no quorum within the request timeout (a cluster that cannot commit now). Until
+    /// replication is wired in, `CREATE` in a cluster of more than one broker answers it too.
+    case unavailable = "UNAVAILABLE"
 
     /// The word on the wire.
     public var wire: String { rawValue }

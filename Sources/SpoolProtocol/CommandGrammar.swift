@@ -101,6 +101,11 @@ enum CommandGrammar {
                 guard let range = args.positionals.first else { return .success(.unsubscribe(nil)) }
                 return topic(line, range, verb: verb, limits: limits).map { .unsubscribe($0) }
             }
+        case "METADATA":
+            return collect(line, verb: verb, tokens: tokens, positionals: 0...1, options: []).flatMap { args in
+                guard let range = args.positionals.first else { return .success(.metadata(nil)) }
+                return topic(line, range, verb: verb, limits: limits).map { .metadata($0) }
+            }
         default:  // HELP: any word; whoever renders help answers unknown ones.
             return collect(line, verb: verb, tokens: tokens, positionals: 0...1, options: []).map { args in
                 .help(command: args.positionals.first.map { line.upper($0) })

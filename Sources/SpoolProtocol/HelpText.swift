@@ -125,6 +125,14 @@ public enum HelpText {
             description: ["Shows broker counters as STAT <name> <value> lines, then END STATS."],
             example: "STATS"),
         CommandHelp(
+            verb: "METADATA", usage: "METADATA [<topic>]",
+            description: [
+                "Shows the cluster: one BROKER <id> <host:port> <up|down> line per broker, then",
+                "per partition of the topic (or of every topic) PARTITION <topic> <p>",
+                "leader=<id> replicas=<ids> isr=<ids> high=<offset>; ends with END METADATA.",
+            ],
+            example: "METADATA orders"),
+        CommandHelp(
             verb: "QUIT", usage: "QUIT",
             description: ["Answers OK bye and closes the connection after earlier replies are sent."],
             example: "QUIT"),

@@ -101,6 +101,8 @@ public enum Request: Equatable, Sendable {
     case stats
     /// `QUIT`
     case quit
+    /// `METADATA [<topic>]`: the brokers and where each partition's replicas are (nil: every topic)
+    case metadata(TopicName?)
 
     /// The command word, upper case, for logs and metrics.
     public var verb: String {
@@ -121,6 +123,7 @@ public enum Request: Equatable, Sendable {
         case .help: "HELP"
         case .stats: "STATS"
         case .quit: "QUIT"
+        case .metadata: "METADATA"
         }
     }
 }

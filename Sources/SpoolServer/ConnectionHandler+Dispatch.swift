@@ -30,6 +30,10 @@ extension ConnectionHandler {
                     topics.map { ReplyLine.topicRow($0.name, partitions: $0.partitions, offline: $0.offlinePartitions) }
                         + [ReplyLine.endTopics(count: topics.count)]))
         case .create(let topic, let partitions):
+            if let refusal = cluster.createRefusal {
+                fail(slot, refusal)
+                return
+            }
             answer(slot, broker.createTopic(topic, partitions: partitions, on: loop)) {
                 Reply.line(ReplyLine.created($0.name, partitions: $0.partitions))
             }
@@ -76,6 +80,8 @@ extension ConnectionHandler {
             listGroups(slot: slot, loop: loop)
         case .group(let name):
             describeGroup(name, slot: slot, loop: loop)
+        case .metadata(let topic):
+            describeCluster(topic, slot: slot, loop: loop)
         }
     }
 

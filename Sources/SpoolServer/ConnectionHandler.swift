@@ -64,11 +64,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var countedAddress: String?
     /// This connection's consumer-group membership, if it joined one.
     var membership: GroupMembership?
+    /// The brokers of the cluster (METADATA) and whether CREATE may run here.
+    let cluster: ClusterView
 
     init(
         broker: Broker, groups: GroupManager, limits: SpoolLimits, startedNs: UInt64, logger: Logger,
-        addresses: AddressCounts = AddressCounts()
+        addresses: AddressCounts = AddressCounts(), cluster: ClusterView = .singleBroker()
     ) {
+        self.cluster = cluster
         self.broker = broker
         self.addresses = addresses
         self.groups = groups

@@ -9,11 +9,18 @@ public struct ServerConfig: Sendable {
     public var limits: SpoolLimits
     /// Event loop threads for network I/O (never used for SQLite).
     public var networkThreads: Int
+    /// This broker's place in its cluster (METADATA, and CREATE's refusal in a cluster of more
+    /// than one broker until replication is wired in). Node 1 alone by default.
+    public var cluster: ClusterView
 
-    public init(host: String = "127.0.0.1", port: Int = 7070, limits: SpoolLimits = SpoolLimits(), networkThreads: Int = 2) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 7070, limits: SpoolLimits = SpoolLimits(), networkThreads: Int = 2,
+        cluster: ClusterView = .singleBroker()
+    ) {
         self.host = host
         self.port = port
         self.limits = limits
         self.networkThreads = networkThreads
+        self.cluster = cluster
     }
 }

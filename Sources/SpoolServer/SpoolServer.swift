@@ -72,11 +72,14 @@ public final class SpoolServer: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(
-                            broker: broker, groups: groups, limits: limits, startedNs: startedNs, logger: logger, addresses: addresses))
+                            broker: broker, groups: groups, limits: limits, startedNs: startedNs, logger: logger, addresses: addresses,
+                            cluster: config.cluster))
                 }
             }
         do {
             let channel = try await bootstrap.bind(host: config.host, port: config.port).get()
+            let host = config.host.contains(":") ? "[\(config.host)]" : config.host
+            config.cluster.bound(clientAddress: "\(host):\(channel.localAddress?.port ?? config.port)")
             return SpoolServer(
                 config: config, broker: broker, groups: groups, group: group, channel: channel, logger: logger, startedNs: startedNs)
         } catch {
@@ -85,6 +88,9 @@ public final class SpoolServer: Sendable {
             throw error
         }
     }
+
+    /// Where clients reach this broker, `host:port` as bound (what peers are told in the hello).
+    public var clientAddress: String { config.cluster.clientAddress ?? "\(config.host):\(config.port)" }
 
     /// One of the network event loops (for work that must not make a loop of its own, e.g. while
     /// the process may be out of file handles).

@@ -4,6 +4,14 @@ public enum ConnectionFactory {
     /// The writer: WAL, synchronous=FULL (a COMMIT returns only after fsync), migrated to the
     /// newest schema of `set`.
     public static func openWriter(path: String, migrations set: MigrationSet) throws(StorageError) -> SQLiteConnection {
+        try openWriterReportingVersion(path: path, migrations: set).connection
+    }
+
+    /// `openWriter`, also saying which schema version the file had before it was migrated (0: a
+    /// new file), so a caller can tell a folder written by an older binary from a new one.
+    public static func openWriterReportingVersion(
+        path: String, migrations set: MigrationSet
+    ) throws(StorageError) -> (connection: SQLiteConnection, previousVersion: Int) {
         let connection = try SQLiteConnection(path: path, mode: .readWrite)
         try connection.setPragma("journal_mode", "WAL")
         if StorageTestMode.installed?.synchronousOff == true {
@@ -18,8 +26,8 @@ public enum ConnectionFactory {
         // so a burst does not leave a large file behind.
         try connection.setPragma("wal_autocheckpoint", "1000")
         try connection.setPragma("journal_size_limit", "67108864")
-        try MigrationRunner.migrate(connection, set)
-        return connection
+        let previous = try MigrationRunner.migrate(connection, set)
+        return (connection, previous)
     }
 
     /// A reader: read-only, so it can never write; WAL lets it run beside the writer.

@@ -19,9 +19,31 @@ public struct TopicRecord: Sendable, Equatable {
 /// (the engine's metadata lock).
 public final class MetadataStore: @unchecked Sendable {
     private let connection: SQLiteConnection
+    /// The schema version broker.sqlite3 had before this open migrated it (0: the file is new).
+    public let schemaVersionAtOpen: Int
 
     public init(path: String) throws(StorageError) {
-        connection = try ConnectionFactory.openWriter(path: path, migrations: .broker)
+        (connection, schemaVersionAtOpen) = try ConnectionFactory.openWriterReportingVersion(path: path, migrations: .broker)
+    }
+
+    /// The cluster this folder belongs to, or nil before its first start with a binary that
+    /// records one.
+    public func cluster() throws(StorageError) -> ClusterRecord? {
+        let statement = try connection.prepare("SELECT cluster_id, node_id, peers, created_ms FROM cluster WHERE id = 1")
+        guard try statement.step() else { return nil }
+        return ClusterRecord(
+            clusterID: statement.columnText(0) ?? "", nodeID: UInt64(statement.columnInt64(1)), peers: statement.columnText(2) ?? "",
+            createdMs: statement.columnInt64(3))
+    }
+
+    /// Records the folder's cluster (once: a second call fails on the primary key).
+    public func recordCluster(_ record: ClusterRecord) throws(StorageError) {
+        let statement = try connection.prepare("INSERT INTO cluster (id, cluster_id, node_id, peers, created_ms) VALUES (1, ?, ?, ?, ?)")
+        try statement.bindText(1, record.clusterID)
+        try statement.bind(2, Int64(record.nodeID))
+        try statement.bindText(3, record.peers)
+        try statement.bind(4, record.createdMs)
+        try statement.step()
     }
 
     public func topics() throws(StorageError) -> [TopicRecord] {

@@ -5,7 +5,9 @@ import SpoolCore
 /// DatabaseMigrator does). `PRAGMA user_version` holds the applied version; the
 /// `spool_migrations` table records when each step ran, for people.
 enum MigrationRunner {
-    static func migrate(_ connection: SQLiteConnection, _ set: MigrationSet) throws(StorageError) {
+    /// Returns the version the database had before (0: a new file).
+    @discardableResult
+    static func migrate(_ connection: SQLiteConnection, _ set: MigrationSet) throws(StorageError) -> Int {
         precondition(
             zip(set.migrations, set.migrations.dropFirst()).allSatisfy { $0.version < $1.version },
             "migrations of \(set.name) must have increasing versions")
@@ -36,5 +38,6 @@ enum MigrationRunner {
                 throw StorageError(code: error.code, message: "migration \(set.name)/\(migration.version)_\(migration.name): \(error.message)")
             }
         }
+        return current
     }
 }

@@ -37,11 +37,34 @@ struct Spoold: AsyncParsableCommand {
 
     @OptionGroup var limits: LimitOptions
 
+    @OptionGroup(title: "Cluster") var cluster: ClusterOptions
+
+    /// ArgumentParser's own `main`, except that usage errors exit 2 as `spool`'s do (what shell
+    /// users expect, as grep and bash builtins do) instead of 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot(nil)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                let message = Array((fullMessage(for: error) + "\n").utf8)
+                _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+                exit(withError: ExitCode(2))
+            }
+            exit(withError: error)
+        }
+    }
+
     func validate() throws {
         guard ListenAddress(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
         guard storageThreads >= 1, networkThreads >= 1 else { throw ValidationError("thread counts must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         try limits.validate()
+        try cluster.validate()
     }
 
     func run() async throws {
@@ -55,6 +78,7 @@ struct Spoold: AsyncParsableCommand {
         let address = ListenAddress(listen)!
         let limits = self.limits.spoolLimits
         let dataDirectory = absolutePath(dataDir)
+        let membership = try cluster.resolve()
 
         try installTestStorageMode(logger: logger)
 
@@ -68,18 +92,22 @@ struct Spoold: AsyncParsableCommand {
         } catch {
             throw Failure("spoold: cannot open the data folder: \(error)")
         }
+        try await checkClusterMemory(broker, membership.identity, dataDirectory: dataDirectory, logger: logger)
         let server: SpoolServer
         do {
             server = try await SpoolServer.start(
-                config: ServerConfig(host: address.host, port: address.port, limits: limits, networkThreads: networkThreads),
+                config: ServerConfig(
+                    host: address.host, port: address.port, limits: limits, networkThreads: networkThreads,
+                    cluster: Self.clusterView(membership.identity)),
                 broker: broker, logger: Logger(label: "spool.server"))
         } catch {
             await broker.shutdown()
             throw Failure(Self.listenFailure(error, address: "\(address.displayHost):\(address.port)"))
         }
+        let peers = try await startPeerTransport(membership, server: server, broker: broker)
         let port = server.localAddress?.port ?? address.port
         // The one line that says where the broker is (tests and scripts read the port from it).
-        print("spoold listening on \(address.displayHost):\(port) data=\(dataDirectory)")
+        print("spoold listening on \(address.displayHost):\(port) data=\(dataDirectory)\(Self.clusterSuffix(membership))")
         fflush(nil)
 
         let signal = await signals.wait()
@@ -88,18 +116,19 @@ struct Spoold: AsyncParsableCommand {
         await server.stopAccepting()
         await broker.shutdown(on: server.eventLoop)
         await server.shutdown()
+        await peers?.shutdown()
         logger.info("stopped")
     }
 
     /// What a failed bind means, in words (NIO's error is an errno dump): the common causes have
     /// their own sentence.
-    static func listenFailure(_ error: any Error, address: String) -> String {
+    static func listenFailure(_ error: any Error, address: String, option: String = "--listen") -> String {
         guard let io = error as? IOError else { return "spoold: cannot listen on \(address): \(error)" }
         switch io.errnoCode {
         case EADDRINUSE:
-            return "spoold: \(address) is already in use (another spoold, or another program, listens there; choose another with --listen)"
+            return "spoold: \(address) is already in use (another spoold, or another program, listens there; choose another with \(option))"
         case EACCES:
-            return "spoold: not allowed to listen on \(address) (ports below 1024 need privileges; choose another with --listen)"
+            return "spoold: not allowed to listen on \(address) (ports below 1024 need privileges; choose another with \(option))"
         case EADDRNOTAVAIL:
             return "spoold: cannot listen on \(address): no interface of this machine has that address"
         default:

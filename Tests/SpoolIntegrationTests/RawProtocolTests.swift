@@ -45,6 +45,7 @@ struct RawProtocolTests {
                 ("FETCH t 0 0 wait=-1\n", "ERR BAD_ARGUMENT"),
                 ("HELP NOSUCH\n", "ERR BAD_ARGUMENT"),
                 ("UNSUB t\n", "ERR BAD_ARGUMENT"),
+                ("METADATA nosuch\n", "ERR UNKNOWN_TOPIC"),
             ]
             for (request, expected) in cases {
                 try socket.send(request)

@@ -13,6 +13,8 @@ struct RequestParserSuccessTests {
         .success("TOPICS\n", .topics),
         .success("STATS\n", .stats),
         .success("QUIT\r\n", .quit),
+        .success("METADATA\n", .metadata(nil)),
+        .success("metadata orders\r\n", .metadata(topic("orders"))),
         .success("CREATE orders\n", .create(topic: topic("orders"), partitions: 1)),
         .success("create orders PARTITIONS=8\n", .create(topic: topic("orders"), partitions: 8)),
         .success("CREATE a.b_c-9 partitions=1\n", .create(topic: topic("a.b_c-9"), partitions: 1)),

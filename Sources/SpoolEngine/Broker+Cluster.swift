@@ -1,0 +1,43 @@
+import NIOPosix
+import SpoolStorage
+
+/// What a data folder says about the cluster it belongs to, read at start before the broker
+/// serves anyone (docs/cluster.md, "What the data folder remembers").
+public enum ClusterMemory: Sendable, Equatable {
+    /// A new folder: whatever this start is given is recorded.
+    case fresh
+    /// A folder with a broker database but no cluster row: written by a single broker of a
+    /// version before clusters. It holds a single node's topics.
+    case singleBrokerBeforeClusters
+    /// The cluster the folder recorded at its first start.
+    case recorded(ClusterRecord)
+}
+
+extension Broker {
+    /// The broker.sqlite3 version that added the `cluster` table.
+    static let clusterSchemaVersion = 2
+
+    /// What the folder remembers of its cluster. The broker holds the folder's lock, so nothing
+    /// changes it between this and `rememberCluster`.
+    public func clusterMemory() async throws -> ClusterMemory {
+        try await pool.runIfActive { [self] in
+            try metadataLock.withLock { () throws -> ClusterMemory in
+                if let record = try metadata.cluster() { return .recorded(record) }
+                let previous = metadata.schemaVersionAtOpen
+                if previous == 0 { return .fresh }
+                // A folder already at the cluster schema without a row was interrupted between its
+                // first migration and the record (nothing can have been created in it yet); a
+                // folder from before is a single broker's, topics or not.
+                if previous >= Self.clusterSchemaVersion, try metadata.topics().isEmpty { return .fresh }
+                return .singleBrokerBeforeClusters
+            }
+        }
+    }
+
+    /// Records the folder's cluster (first start only; see `clusterMemory`).
+    public func rememberCluster(_ record: ClusterRecord) async throws {
+        try await pool.runIfActive { [self] in
+            try metadataLock.withLock { try metadata.recordCluster(record) }
+        }
+    }
+}
