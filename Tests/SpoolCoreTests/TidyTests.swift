@@ -91,7 +91,9 @@ struct TidyTests {
     }
 
     /// Where a broker may be started by hand: the lifecycle helpers, and the tests of them.
-    static let lifecycleFiles: Set<String> = ["TestBroker.swift", "SpooldProcess.swift", "TestLifecycle.swift", "TestLifecycleTests.swift"]
+    static let lifecycleFiles: Set<String> = [
+        "TestBroker.swift", "SpooldProcess.swift", "TestLifecycle.swift", "TestLifecycleTests.swift", "LocalCluster.swift",
+    ]
 
     /// A test that starts a broker itself can leak it (and its folder) when it fails; a leaked
     /// spoold holding the run's output makes `swift test` hang. `withTestBroker` and `withSpoold`

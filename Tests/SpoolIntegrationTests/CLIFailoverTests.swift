@@ -16,7 +16,7 @@ struct CLIFailoverTests {
 
     @Test("one-shot commands use the first address that answers; every address down is exit 69 naming each")
     func oneShot() async throws {
-        try await withFailoverBroker { broker in
+        try await withTestBroker { broker in
             let (down1, down2) = (try await FailoverPorts.closed(), try await FailoverPorts.closed())
             let spool = try #require(ChildProcess.builtProduct("spool"))
             let ping = try await ChildProcess.run(spool, ["ping", "--server", Self.list(down1, broker.port)])
@@ -109,7 +109,7 @@ struct CLIFailoverTests {
             // The broker stops reading; record 21 reaches its socket and is never answered.
             kill(first.pid, SIGSTOP)
             try producer.write("r21\n")
-            try await eventually("r21 to wait in the stopped broker's socket") { FailoverPorts.unreadBytes(atPort: first.port) > 0 }
+            try await eventually(timeout: .seconds(30), "r21 to wait in the stopped broker's socket") { FailoverPorts.unreadBytes(atPort: first.port) > 0 }
             first.kill()
             let second = try start(secondPort)
             try producer.write((22...30).map { "r\($0)\n" }.joined())
@@ -135,7 +135,7 @@ struct CLIFailoverTests {
     func produceResendsRefused() async throws {
         let stopping = try await StoppingBroker.start()
         do {
-            try await withFailoverBroker { broker in
+            try await withTestBroker { broker in
                 let admin = try await broker.client()
                 try await admin.createTopic("t")
                 let lines = (1...25).map { "s\($0)" }

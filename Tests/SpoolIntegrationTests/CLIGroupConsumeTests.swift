@@ -6,7 +6,7 @@ import Testing
 struct CLIGroupConsumeTests {
     @Test("a member commits what it printed: the next member of the group goes on from there")
     func commitsWhatItPrinted() async throws {
-        try await withFailoverBroker { broker in
+        try await withTestBroker { broker in
             let spool = try #require(ChildProcess.builtProduct("spool"))
             let server = "127.0.0.1:\(broker.port)"
             let admin = try await broker.client()

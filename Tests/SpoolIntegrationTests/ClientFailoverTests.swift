@@ -44,7 +44,7 @@ struct ClientFailoverTests {
 
     @Test("the first address is down: the second is used")
     func firstDownSecondUsed() async throws {
-        try await withFailoverBroker { broker in
+        try await withTestBroker { broker in
             let down = try await FailoverPorts.closed()
             let client = try await SpoolClient.connect(to: ["127.0.0.1:\(down)", "127.0.0.1:\(broker.port)"])
             #expect(client.address == ServerAddress(host: "127.0.0.1", port: broker.port))
@@ -74,7 +74,7 @@ struct ClientFailoverTests {
 
     @Test("a broker killed under a call: the call fails with connectionClosed, reconnect moves to the next broker, once")
     func reconnectAfterKill() async throws {
-        try await withFailoverBroker { second in
+        try await withTestBroker { second in
             try await withSpooldFolder { _, start in
                 let first = try start(nil)
                 let connection = try await SpoolConnection.connect(

@@ -36,7 +36,7 @@ struct ClusterExampleTests {
 
     @Test("start.sh starts three brokers that see each other; one killed shows down on the others; stop.sh stops the rest")
     func startKillStop() async throws {
-        let run = TestBroker.makeTemporaryDirectory() + "/run"
+        let run = try TestBroker.makeTemporaryDirectory() + "/run"
         let clientBase = try FreePorts.consecutive(3)
         let peerBase = try FreePorts.consecutive(3)
         let spoold = try #require(ChildProcess.builtProduct("spoold"), "spoold is built by swift test")

@@ -116,37 +116,6 @@ enum FailoverPorts {
     }
 }
 
-/// Runs `body` with an in-process broker that is stopped and removed afterwards, also when
-/// `body` throws (or a `#require` in it fails).
-func withFailoverBroker<T>(_ body: (TestBroker) async throws -> T) async throws -> T {
-    let broker = try await TestBroker.start()
-    do {
-        let result = try await body(broker)
-        await broker.stopAndRemove()
-        return result
-    } catch {
-        await broker.stopAndRemove()
-        throw error
-    }
-}
-
-/// Runs `body` with a fresh data folder that is removed afterwards, and every spoold that
-/// `body` starts on it through `start` killed, also when `body` throws.
-func withSpooldFolder<T>(_ body: (_ folder: String, _ start: (_ port: Int?) throws -> SpooldProcess) async throws -> T) async throws -> T {
-    let folder = TestBroker.makeTemporaryDirectory()
-    var started: [SpooldProcess] = []
-    defer {
-        for process in started { process.kill() }
-        try? FileManager.default.removeItem(atPath: folder)
-    }
-    return try await body(folder) { port in
-        let process = try SpooldProcess.start(
-            dataDirectory: folder, extraArguments: port.map { ["--listen", "127.0.0.1:\($0)"] } ?? [])
-        started.append(process)
-        return process
-    }
-}
-
 /// A fake broker that answers every request, `PUB`s included (their payload skipped), with
 /// `ERR SHUTTING_DOWN`: a broker in the middle of a graceful stop, at a moment a test can rely on.
 final class StoppingBroker: Sendable {

@@ -89,18 +89,25 @@ func metadataBrokers(port: Int) throws -> [MetadataBroker] {
     }
 }
 
+/// Runs `body` with a `LocalCluster` of `size` brokers (none started yet) and afterwards kills
+/// what still runs and removes every folder, however `body` ended.
+func withLocalCluster<T>(size: Int, _ body: (LocalCluster) async throws -> T) async throws -> T {
+    let cluster = try LocalCluster(size: size)
+    return try await always(body: { try await body(cluster) }, then: { cluster.stopAndRemove() })
+}
+
 /// Real spoold processes forming one cluster on 127.0.0.1: clients on free ports, peers on
-/// ports picked free before the start, a temporary folder per broker. `stopAndRemove` (call it
-/// in a `defer`) kills what still runs and removes every folder, whatever the test did.
+/// ports picked free before the start, a temporary folder per broker. Made by `withLocalCluster`,
+/// which stops and removes it whatever the test did.
 final class LocalCluster: @unchecked Sendable {  // used by one test at a time
     let peerPorts: [Int]
     let folders: [String]
     private(set) var brokers: [SpooldProcess?]
 
     /// Picks the ports and folders; starts nothing.
-    init(size: Int) throws {
+    fileprivate init(size: Int) throws {
         peerPorts = try FreePorts.pick(size)
-        folders = (0..<size).map { _ in TestBroker.makeTemporaryDirectory() }
+        folders = try (0..<size).map { _ in try TestBroker.makeTemporaryDirectory() }
         brokers = Array(repeating: nil, count: size)
     }
 

@@ -7,14 +7,7 @@ import Testing
 struct MetadataTests {
     @Test("one BROKER line, then one PARTITION line per partition of every topic (sorted), then END METADATA")
     func singleBroker() async throws {
-        let broker = try await TestBroker.start()
-        do {
-            try Self.checkSingleBroker(broker)
-        } catch {
-            await broker.stopAndRemove()
-            throw error
-        }
-        await broker.stopAndRemove()
+        try await withTestBroker { broker in try Self.checkSingleBroker(broker) }
     }
 
     static func checkSingleBroker(_ broker: TestBroker) throws {
@@ -51,17 +44,14 @@ struct MetadataTests {
 
     @Test("spoold without cluster options is node 1 alone: METADATA says so and CREATE works as ever")
     func spooldWithoutClusterOptions() async throws {
-        let broker = try SpooldProcess.start(dataDirectory: TestBroker.makeTemporaryDirectory())
-        defer {
-            broker.kill()
-            try? FileManager.default.removeItem(atPath: broker.dataDirectory)
+        try await withSpoold { broker in
+            let socket = try RawSocket(port: broker.port)
+            try socket.send("CREATE t\n")
+            #expect(try socket.readLine() == "OK t partitions=1 replication=1")
+            #expect(try metadata(port: broker.port) == [
+                "BROKER 1 127.0.0.1:\(broker.port) up", "PARTITION t 0 leader=1 replicas=1 isr=1 high=0", "END METADATA",
+            ])
+            #expect(broker.terminate() == 0)
         }
-        let socket = try RawSocket(port: broker.port)
-        try socket.send("CREATE t\n")
-        #expect(try socket.readLine() == "OK t partitions=1 replication=1")
-        #expect(try metadata(port: broker.port) == [
-            "BROKER 1 127.0.0.1:\(broker.port) up", "PARTITION t 0 leader=1 replicas=1 isr=1 high=0", "END METADATA",
-        ])
-        #expect(broker.terminate() == 0)
     }
 }

@@ -14,7 +14,7 @@ struct ShutdownReplyTests {
             // broker counts it: requests_total counts CREATE, FETCH and each STATS asked here.
             let admin = try RawSocket(port: spoold.port)
             var asked = 0
-            try await eventually("the FETCH to start") {
+            try await eventually(timeout: .seconds(30), "the FETCH to start") {
                 asked += 1
                 let stats = try admin.askBlock("STATS")
                 let total = stats.first { $0.hasPrefix("STAT requests_total ") }.flatMap { Int($0.split(separator: " ")[2]) } ?? 0

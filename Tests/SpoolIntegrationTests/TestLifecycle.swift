@@ -10,6 +10,8 @@ import SpoolCore
 // - `withTestBroker`: a broker and server in this process.
 // - `withSpoold`: the real spoold as a child process, with arguments, environment, a shell
 //   prologue or a launcher; it dies with the test process (see `SpooldProcess`).
+// - `withSpooldFolder`: one folder and any number of spoolds started on it one after another
+//   (a restart on another port), every one killed and the folder removed at the end.
 // - `withTemporaryFolder`: a folder that outlives several brokers, for restart and crash tests:
 //   `withTemporaryFolder { folder in withSpoold(on: folder) {...}; withSpoold(on: folder) {...} }`.
 
@@ -64,6 +66,23 @@ func withSpoold<T>(
         dataDirectory: folder, extraArguments: arguments, environment: environment, shell: shell, launcher: launcher)
     defer { _ = spoold.terminate() }
     return try await body(spoold)
+}
+
+/// Runs `body` with a fresh data folder that is removed afterwards, and every spoold that
+/// `body` starts on it through `start` killed, also when `body` throws.
+func withSpooldFolder<T>(_ body: (_ folder: String, _ start: (_ port: Int?) throws -> SpooldProcess) async throws -> T) async throws -> T {
+    let folder = try TestBroker.makeTemporaryDirectory()
+    var started: [SpooldProcess] = []
+    defer {
+        for process in started { process.kill() }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+    return try await body(folder) { port in
+        let process = try SpooldProcess.start(
+            dataDirectory: folder, extraArguments: port.map { ["--listen", "127.0.0.1:\($0)"] } ?? [])
+        started.append(process)
+        return process
+    }
 }
 
 /// Runs `body`, then `cleanup` however `body` ended (an async `defer`), and returns or rethrows
