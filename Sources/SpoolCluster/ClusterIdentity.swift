@@ -1,4 +1,5 @@
 import Raft
+import SpoolCore
 
 /// Which cluster a broker belongs to and as which node: what `--cluster-id`, `--node-id` and
 /// `--peers` say, and what the data folder remembers from its first start. A folder belongs to

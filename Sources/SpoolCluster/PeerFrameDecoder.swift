@@ -1,5 +1,6 @@
 import NIOCore
 import Raft
+import SpoolCore
 
 /// Reads peer frames from a byte stream. Pure and incremental: `next` returns nil until a whole
 /// frame has arrived. The length is checked against `PeerLimits.frameBytes` before the body is

@@ -1,5 +1,6 @@
 import NIOCore
 import Raft
+import SpoolCore
 
 /// Writes peer frames (see `PeerFrame` for the layout). Pure: bytes in a buffer, no I/O.
 public enum PeerFrameEncoder {

@@ -106,6 +106,13 @@ enum CommandGrammar {
                 guard let range = args.positionals.first else { return .success(.metadata(nil)) }
                 return topic(line, range, verb: verb, limits: limits).map { .metadata($0) }
             }
+        case "VERIFY":
+            return collect(line, verb: verb, tokens: tokens, positionals: 1...2, options: []).flatMap { args in
+                topic(line, args.positionals[0], verb: verb, limits: limits).flatMap { topic in
+                    guard args.positionals.count == 2 else { return .success(.verify(topic, nil)) }
+                    return partition(line, args.positionals[1], verb: verb).map { .verify(topic, $0) }
+                }
+            }
         default:  // HELP: any word; whoever renders help answers unknown ones.
             return collect(line, verb: verb, tokens: tokens, positionals: 0...1, options: []).map { args in
                 .help(command: args.positionals.first.map { line.upper($0) })

@@ -133,6 +133,14 @@ public enum HelpText {
             ],
             example: "METADATA orders"),
         CommandHelp(
+            verb: "VERIFY", usage: "VERIFY <topic> [<partition>]",
+            description: [
+                "Checks that every replica holds the same records: per partition a line PARTITION",
+                "<topic> <p> from=<offset> upto=<offset> records=<n> replicas=<id>:<crc32c>,...",
+                "then agree, or differ=<ids> / unverified=<ids>; ends with END VERIFY <topic> <n>.",
+            ],
+            example: "VERIFY orders 0"),
+        CommandHelp(
             verb: "QUIT", usage: "QUIT",
             description: ["Answers OK bye and closes the connection after earlier replies are sent."],
             example: "QUIT"),

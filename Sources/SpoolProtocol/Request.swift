@@ -103,6 +103,8 @@ public enum Request: Equatable, Sendable {
     case quit
     /// `METADATA [<topic>]`: the brokers and where each partition's replicas are (nil: every topic)
     case metadata(TopicName?)
+    /// `VERIFY <topic> [<partition>]`: every replica's checksum of its committed records (nil: every partition)
+    case verify(TopicName, PartitionID?)
 
     /// The command word, upper case, for logs and metrics.
     public var verb: String {
@@ -124,6 +126,7 @@ public enum Request: Equatable, Sendable {
         case .stats: "STATS"
         case .quit: "QUIT"
         case .metadata: "METADATA"
+        case .verify: "VERIFY"
         }
     }
 }

@@ -82,6 +82,8 @@ extension ConnectionHandler {
             describeGroup(name, slot: slot, loop: loop)
         case .metadata(let topic):
             describeCluster(topic, slot: slot, loop: loop)
+        case .verify(let topic, let partition):
+            verify(topic, partition: partition, slot: slot, loop: loop)
         }
     }
 

@@ -11,7 +11,7 @@ extension ConnectionHandler {
         // Until replication is wired in, every partition is this broker's alone: it leads it,
         // holds its only replica, and its high watermark is the partition's next offset.
         let local = cluster.local.rawValue
-        func partitionLines(_ summary: TopicSummary, _ partitions: [PartitionSummary]) -> [String] {
+        @Sendable func partitionLines(_ summary: TopicSummary, _ partitions: [PartitionSummary]) -> [String] {
             partitions.map { p in
                 guard let reason = p.offline else {
                     return ReplyLine.metadataPartition(summary.name, p.partition, leader: local, replicas: [local], isr: [local], high: p.high)

@@ -1,5 +1,6 @@
 import Raft
 import SpoolCluster
+import SpoolCore
 import Testing
 
 /// What a data folder remembers of its cluster, and which starts it lets through.

@@ -96,7 +96,7 @@ struct ClusterMetadataTests {
         let create = MetadataCommand.createTopic(name: Self.orders, replicas: [[1, 2]], createdMs: 0).payload
         #expect(MetadataCommand(payload: create) != nil)
         #expect(MetadataCommand(payload: Array(create.dropLast(8))) == nil)  // a replica missing
-        var random = SplitMix(seed: 3)
+        var random = SpoolCore.SplitMix64(seed: 3)
         for _ in 0..<2_000 {
             var bytes = create
             bytes[random.below(bytes.count)] = UInt8(truncatingIfNeeded: random.next())

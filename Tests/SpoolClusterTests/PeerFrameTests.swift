@@ -116,7 +116,7 @@ struct PeerFrameTests {
     /// Random bodies with valid checksums, and random mutations of real frames: the decoder
     /// answers a frame or an error, and never traps.
     @Test func fuzzedBodiesNeverCrash() {
-        var random = SplitMix(seed: 7)
+        var random = SpoolCore.SplitMix64(seed: 7)
         let real = Self.samples.map { Array(PeerFrameEncoder.encode($0).readableBytesView.dropFirst(PeerLimits.headerBytes)) }
         for round in 0..<5_000 {
             var body: [UInt8]

@@ -15,6 +15,8 @@ struct RequestParserSuccessTests {
         .success("QUIT\r\n", .quit),
         .success("METADATA\n", .metadata(nil)),
         .success("metadata orders\r\n", .metadata(topic("orders"))),
+        .success("VERIFY orders\n", .verify(topic("orders"), nil)),
+        .success("verify orders 3\r\n", .verify(topic("orders"), PartitionID(3))),
         .success("CREATE orders\n", .create(topic: topic("orders"), partitions: 1)),
         .success("create orders PARTITIONS=8\n", .create(topic: topic("orders"), partitions: 8)),
         .success("CREATE a.b_c-9 partitions=1\n", .create(topic: topic("a.b_c-9"), partitions: 1)),

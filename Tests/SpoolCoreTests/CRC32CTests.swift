@@ -1,4 +1,4 @@
-import SpoolCluster
+import SpoolCore
 import Testing
 
 @Suite("CRC-32C")
@@ -16,7 +16,7 @@ struct CRC32CTests {
     /// The slicing-by-8 loop against the plain bit-by-bit definition, at every length and
     /// alignment around the 8-byte stride, and continued in pieces.
     @Test func slicedLoopMatchesTheDefinition() {
-        var random = SplitMix(seed: 42)
+        var random = SplitMix64(seed: 42)
         for length in 0..<100 {
             let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: random.next()) }
             let expected = Self.bitwise(bytes)
@@ -36,18 +36,4 @@ struct CRC32CTests {
         }
         return ~crc
     }
-}
-
-/// A seeded generator for test data (the tests' own, so they do not depend on another module's).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
