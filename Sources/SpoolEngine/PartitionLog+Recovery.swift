@@ -21,7 +21,9 @@ import SpoolStorage
 /// WAL comes back on replay, and an `ERR STORAGE` for a write must mean it is not stored, with
 /// offsets staying gap-free. That commit also proves the disk takes writes again. While the disk
 /// keeps failing, attempts repeat with back-off up to `writeRecoveryRetryMs`. A damaged file, or
-/// one that lost acknowledged records, takes the partition offline as `damaged`.
+/// one that lost acknowledged records, takes the partition offline as `damaged`. A close hurries
+/// the waiting attempt: at shutdown it is one last try (then the close goes on regardless), for a
+/// dropped topic none.
 ///
 /// The flush loop's `flushing` flag stays set from the failure to the end of the recovery, so
 /// the recovery is the store's one serial owner, as the loop was.
@@ -84,21 +86,23 @@ extension PartitionLog {
     /// One recovery attempt, on a storage thread (see the extension's comment). Does nothing
     /// unless `ticket` is the attempt awaited.
     func recover(ticket: Int) {
-        let begun: (failedFirst: Offset, closing: Bool, failedStore: PartitionStore?)? = state.withLockedValue { state in
+        let begun: (failedFirst: Offset, closing: CloseReason?, failedStore: PartitionStore?)? = state.withLockedValue { state in
             guard var recovery = state.recovery, recovery.begin(ticket: ticket) else { return nil }
             state.recovery = recovery
             let failedStore = state.store
             state.store = nil
-            return (recovery.failedFirst, state.closing != nil, failedStore)
+            return (recovery.failedFirst, state.closing, failedStore)
         }
         guard let begun else { return }
         begun.failedStore?.abandon()
-        if begun.closing {
-            // Shutdown or drop: nothing is queued (writes were refused), so the loop ends at once
-            // and finishes the close; the file is recovered when it next opens.
+        if begun.closing == .dropped {
+            // Its files are deleted next: nothing is queued (writes were refused), so the loop
+            // ends at once and finishes the close.
             flushLoop()
             return
         }
+        // At shutdown too, one attempt: the next start could not tell the failed write's records
+        // (if they reached the disk) from acknowledged ones.
         readers.closeIdle()
         let store: PartitionStore
         do {
@@ -156,18 +160,25 @@ extension PartitionLog {
     }
 
     /// The file could not be reopened, checked or cleaned (the disk still fails): try again later,
-    /// at once when the partition closes meanwhile.
+    /// or, when the partition closes meanwhile, let the close go on.
     private func failedAttempt(_ error: StorageError) {
         if error.isDamaged {
             giveUp(error)
             return
         }
-        let (next, attempts): ((ticket: Int, delayMs: Int64)?, Int) = state.withLockedValue { state in
-            guard var recovery = state.recovery else { return (nil, 0) }
-            var next = recovery.scheduleNext(limitMs: limits.writeRecoveryRetryMs)
-            if state.closing != nil { next.delayMs = 0 }
+        let (next, attempts, closing): ((ticket: Int, delayMs: Int64)?, Int, Bool) = state.withLockedValue { state in
+            guard var recovery = state.recovery, state.closing == nil else { return (nil, 0, state.closing != nil) }
+            let next = recovery.scheduleNext(limitMs: limits.writeRecoveryRetryMs)
             state.recovery = recovery
-            return (next, recovery.attempts)
+            return (next, recovery.attempts, false)
+        }
+        if closing {
+            // The broker stops (or the topic goes) with the disk still failing: the close goes on.
+            logger.warning(
+                "closing a partition that has not recovered from its failed write; its file is opened as it is at the next start",
+                metadata: ["topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)"])
+            flushLoop()
+            return
         }
         guard let next else { return }
         if attempts == 1 {

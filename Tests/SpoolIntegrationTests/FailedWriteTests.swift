@@ -133,6 +133,63 @@ struct FailedWriteTests {
         }
     }
 
+    /// The next reply on a group member's connection, past pushed records and assignments.
+    private func memberReply(_ member: RawSocket) throws -> String {
+        while true {
+            let line = try member.readLine()
+            if line.hasPrefix("MSG ") {
+                _ = try member.readLine()  // its one-line value
+                continue
+            }
+            if line.hasPrefix("ASSIGNED ") || line.hasPrefix("REVOKED ") { continue }
+            return line
+        }
+    }
+
+    /// A consumer commit rides in the group commit of its partition: when that write fails, the
+    /// commit fails with it, later commits are refused while the partition recovers, and after
+    /// it the member commits again, as stored in the file.
+    @Test func aConsumerCommitInAFailedWriteFailsAndIsRefusedUntilThePartitionRecovers() async throws {
+        try await withTemporaryFolder { scratch in
+            let control = scratch + "/fail"
+            let folder = scratch + "/data"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try await withFaultySpoold(on: folder, control: control, retryMs: 100) { spoold in
+                let socket = try RawSocket(port: spoold.port)
+                var acknowledged: [Int64: String] = [:]
+                try prepare(socket, &acknowledged)
+                let member = try RawSocket(port: spoold.port)
+                try member.send("SUB bad group=g from=earliest commit=manual\n")
+                var line = try member.readLine()
+                #expect(line.hasPrefix("OK subscribed bad group=g "), "\(line)")
+                while !line.hasPrefix("ASSIGNED bad 0,1 ") { line = try member.readLine() }
+                let commit = { (offset: Int) throws -> String in
+                    try member.send("COMMIT bad 0 \(offset)\n")
+                    return try memberReply(member)
+                }
+                #expect(try commit(2) == "OK committed bad 0 2")
+
+                try "sync \(Self.failing)\n".write(toFile: control, atomically: true, encoding: .utf8)
+                let failed = try commit(3)
+                #expect(failed.hasPrefix(Self.failedWrite) && failed.hasSuffix(Self.stoppedSuffix), "\(failed)")
+                #expect(try commit(4) == Self.recovering)
+                try FileManager.default.removeItem(atPath: control)
+                try await eventually(timeout: .seconds(30), pollEvery: .milliseconds(20), "a commit after recovery") {
+                    let reply = try commit(4)
+                    if reply == "OK committed bad 0 4" { return true }
+                    #expect(reply == Self.recovering)
+                    return false
+                }
+                let group = try socket.askBlock("GROUP g")
+                #expect(group.contains { $0.hasPrefix("LAG bad 0 ") && $0.contains(" committed=4 end=5 ") }, "\(group)")
+                #expect(spoold.terminate() == 0)
+            }
+            let connection = try SQLiteConnection(path: folder + "/topics/bad/0.sqlite3", mode: .readOnly)
+            defer { connection.close() }
+            #expect(try connection.scalarInt("SELECT next_offset FROM consumer_offsets WHERE group_name = 'g'") == 4)
+        }
+    }
+
     @Test func aDiskThatKeepsFailingKeepsThePartitionOfflineAndTheBrokerStopsCleanly() async throws {
         try await withTemporaryFolder { scratch in
             let control = scratch + "/fail"
