@@ -190,6 +190,36 @@ struct FailedWriteTests {
         }
     }
 
+    /// DROP does not wait for a recovery (its back-off may be long by then): the topic goes, and
+    /// one created under its name starts afresh.
+    @Test func aTopicRecoveringFromAFailedWriteCanBeDropped() async throws {
+        try await withTemporaryFolder { scratch in
+            let control = scratch + "/fail"
+            let folder = scratch + "/data"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try await withFaultySpoold(on: folder, control: control, retryMs: 60_000) { spoold in
+                let socket = try RawSocket(port: spoold.port)
+                var acknowledged: [Int64: String] = [:]
+                try prepare(socket, &acknowledged)
+                try "sync \(Self.failing)\n".write(toFile: control, atomically: true, encoding: .utf8)
+                let failed = try publish(socket, "lost-0", &acknowledged)
+                #expect(failed.hasPrefix(Self.failedWrite), "\(failed)")
+                let start = ContinuousClock.now
+                try await eventually(timeout: .seconds(30), pollEvery: .milliseconds(50), "a few recovery attempts") {
+                    let reply = try publish(socket, "lost", &acknowledged)
+                    #expect(reply == Self.recovering)
+                    return ContinuousClock.now - start > .milliseconds(700)
+                }
+                #expect(try socket.ask("DROP bad") == "OK dropped bad")
+                try FileManager.default.removeItem(atPath: control)
+                #expect(try socket.ask("CREATE bad partitions=2") == "OK bad partitions=2 replication=1")
+                #expect(try socket.ask("PUB bad partition=0 acks=all :new") == "OK bad 0 0")
+                #expect(try socket.ask("PUB good acks=all :still") == "OK good 0 0")
+                #expect(spoold.terminate() == 0)
+            }
+        }
+    }
+
     @Test func aDiskThatKeepsFailingKeepsThePartitionOfflineAndTheBrokerStopsCleanly() async throws {
         try await withTemporaryFolder { scratch in
             let control = scratch + "/fail"
