@@ -16,10 +16,10 @@ import SpoolStorage
 /// Then it recovers from its own file, on a storage thread, one attempt at a time from a timer
 /// (no thread waits): the failed connection is closed without a checkpoint, the idle readers
 /// too, and the file is reopened (SQLite replays the WAL from the disk and drops what was never
-/// committed), checked (`quick_check`), and every record at or past the first offset of the
-/// failed write is removed in one fsynced transaction: a failed COMMIT whose pages reached the
-/// WAL comes back on replay, and an `ERR STORAGE` for a write must mean it is not stored, with
-/// offsets staying gap-free. That commit also proves the disk takes writes again. While the disk
+/// committed), checked (`quick_check`, once per recovery: it reads the whole file), and every
+/// record at or past the first offset of the failed write is removed in one fsynced transaction:
+/// a failed COMMIT whose pages reached the WAL comes back on replay, and an `ERR STORAGE` for a
+/// write must mean it is not stored, with offsets staying gap-free. That commit also proves the disk takes writes again. While the disk
 /// keeps failing, attempts repeat with back-off up to `writeRecoveryRetryMs`. A damaged file, or
 /// one that lost acknowledged records, takes the partition offline as `damaged`. A close hurries
 /// the waiting attempt: at shutdown it is one last try (then the close goes on regardless), for a
@@ -112,11 +112,14 @@ extension PartitionLog {
             return
         }
         do {
-            let check = try store.quickCheck()
-            guard check == "ok" else {
-                store.abandon()
-                giveUp(StorageError.damaged("\(path): quick_check after a failed write: \(check)"))
-                return
+            if !state.withLockedValue({ $0.recovery?.fileChecked ?? true }) {
+                let check = try store.quickCheck()
+                guard check == "ok" else {
+                    store.abandon()
+                    giveUp(StorageError.damaged("\(path): quick_check after a failed write: \(check)"))
+                    return
+                }
+                state.withLockedValue { $0.recovery?.checked() }
             }
             let left = max(0, store.nextOffset - begun.failedFirst)
             state.withLockedValue { $0.recovery?.found(left) }

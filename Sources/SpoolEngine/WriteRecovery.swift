@@ -25,6 +25,9 @@ struct WriteRecovery: Sendable, Equatable {
     /// is replayed). An attempt whose removal then failed leaves its removal in the WAL too, so
     /// the next attempt may find fewer: the most found is what the failed write left.
     private(set) var recordsLeft: Int64 = 0
+    /// True once an attempt found the reopened file sound (`quick_check` reads all of it, so it
+    /// runs once per recovery, not on every attempt of a disk that keeps failing).
+    private(set) var fileChecked = false
 
     /// The wait before the first attempt: the failing write's connection gets no second use, and
     /// a disk that failed once is given a moment.
@@ -55,6 +58,11 @@ struct WriteRecovery: Sendable, Equatable {
         waiting = false
         attempts += 1
         return true
+    }
+
+    /// An attempt found the reopened file sound.
+    mutating func checked() {
+        fileChecked = true
     }
 
     /// An attempt found `count` records at or past `failedFirst` in the reopened file.

@@ -35,5 +35,11 @@ struct WriteRecoveryTests {
         #expect(now)
         #expect(recovery.attempts == 2)
         #expect(recovery.failedFirst == Offset(7))
+        #expect(!recovery.fileChecked)
+        recovery.checked()
+        recovery.found(3)
+        recovery.found(1)  // a later attempt finds the earlier attempt's removal replayed
+        #expect(recovery.fileChecked)
+        #expect(recovery.recordsLeft == 3)
     }
 }
