@@ -18,13 +18,20 @@
 //   comes through xRead, which overlays the pending writes.
 // - One global mutex guards all state: this is a test tool, simplicity beats concurrency. It is
 //   released around the real fsync so partitions still sync in parallel.
+// - Injected faults (spool_powerloss_set_fault_file, SPOOL_TEST_VFS_FAIL): while a control file
+//   exists, xSync and/or xWrite (and xTruncate) of the held files it selects fail with
+//   SQLITE_IOERR_FSYNC / SQLITE_IOERR_WRITE. A failed sync keeps the file's pending writes, as a
+//   kernel may keep dirty pages after a failed fsync: they can still reach the disk later (with
+//   the next sync that succeeds) or be lost at a power cut. Nothing else changes.
 #include "CSpoolTestVFS.h"
 
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BLOCK_BYTES 4096
@@ -56,6 +63,78 @@ static PendingFile *files = NULL;
 static int dead = 0;
 static unsigned long long tornSeed = 0;
 static sqlite3_vfs *realVfs = NULL;
+
+// MARK: Injected faults.
+
+#define FAULT_SYNC 1
+#define FAULT_WRITE 2
+
+// The control file and what its content asked for, re-read whenever the file changes (a stat per
+// call: cheap next to a test's fsync). Guarded by its own mutex, taken inside `mutex` or alone.
+static pthread_mutex_t faultMutex = PTHREAD_MUTEX_INITIALIZER;
+static char *faultPath = NULL;
+static struct {
+    int valid;                  // the fields below describe the control file as last read
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    int ops;                    // FAULT_SYNC | FAULT_WRITE
+    char match[1024];           // a path substring; empty: every held file
+} faultCache;
+
+// Parses the control file's first line: `<ops> [<path substring>]`, ops `sync`, `write` or
+// `sync,write`; an empty file means `sync` on every held file.
+static void readFaultFile(void) {
+    faultCache.ops = 0;
+    faultCache.match[0] = 0;
+    char text[1200] = {0};
+    FILE *file = fopen(faultPath, "r");
+    if (!file) return;
+    size_t bytes = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    text[bytes] = 0;
+    char *end = strpbrk(text, "\r\n");
+    if (end) *end = 0;
+    char *ops = text;
+    while (*ops == ' ' || *ops == '\t') ops++;
+    char *rest = strpbrk(ops, " \t");
+    if (rest) {
+        *rest++ = 0;
+        while (*rest == ' ' || *rest == '\t') rest++;
+        size_t length = strlen(rest);
+        while (length > 0 && (rest[length - 1] == ' ' || rest[length - 1] == '\t')) rest[--length] = 0;
+        snprintf(faultCache.match, sizeof faultCache.match, "%s", rest);
+    }
+    if (*ops == 0 || strcmp(ops, "sync") == 0) faultCache.ops = FAULT_SYNC;
+    else if (strcmp(ops, "write") == 0) faultCache.ops = FAULT_WRITE;
+    else if (strcmp(ops, "sync,write") == 0 || strcmp(ops, "write,sync") == 0) faultCache.ops = FAULT_SYNC | FAULT_WRITE;
+    else fprintf(stderr, "spool-powerloss: %s: unknown fault '%s' (sync, write or sync,write); none injected\n", faultPath, ops);
+}
+
+// Nonzero when `op` (FAULT_SYNC or FAULT_WRITE) on the held file `path` must fail now.
+static int faultInjected(const char *path, int op) {
+    pthread_mutex_lock(&faultMutex);
+    int fail = 0;
+    struct stat info;
+    if (faultPath && stat(faultPath, &info) == 0) {
+        if (!faultCache.valid || faultCache.dev != info.st_dev || faultCache.ino != info.st_ino ||
+            faultCache.size != info.st_size || faultCache.mtime.tv_sec != info.st_mtim.tv_sec ||
+            faultCache.mtime.tv_nsec != info.st_mtim.tv_nsec) {
+            readFaultFile();
+            faultCache.valid = 1;
+            faultCache.dev = info.st_dev;
+            faultCache.ino = info.st_ino;
+            faultCache.size = info.st_size;
+            faultCache.mtime = info.st_mtim;
+        }
+        fail = (faultCache.ops & op) && (faultCache.match[0] == 0 || strstr(path, faultCache.match) != NULL);
+    } else {
+        faultCache.valid = 0;
+    }
+    pthread_mutex_unlock(&faultMutex);
+    return fail;
+}
 
 // MARK: Pending state (call with the mutex held).
 
@@ -224,6 +303,10 @@ static int ioWrite(sqlite3_file *file, const void *data, int amount, sqlite3_int
     if (!h->file) return h->real->pMethods->xWrite(h->real, data, amount, offset);
     pthread_mutex_lock(&mutex);
     PendingFile *f = h->file;
+    if (!dead && faultInjected(f->path, FAULT_WRITE)) {
+        pthread_mutex_unlock(&mutex);
+        return SQLITE_IOERR_WRITE;
+    }
     int rc = dead ? SQLITE_OK : makeDirty(f, h->real);
     const unsigned char *in = data;
     for (sqlite3_int64 position = offset; !dead && rc == SQLITE_OK && position < offset + amount;) {
@@ -248,6 +331,10 @@ static int ioTruncate(sqlite3_file *file, sqlite3_int64 size) {
     Handle *h = (Handle *)file;
     if (!h->file) return h->real->pMethods->xTruncate(h->real, size);
     pthread_mutex_lock(&mutex);
+    if (!dead && faultInjected(h->file->path, FAULT_WRITE)) {
+        pthread_mutex_unlock(&mutex);
+        return SQLITE_IOERR_TRUNCATE;
+    }
     int rc = dead ? SQLITE_OK : makeDirty(h->file, h->real);
     if (!dead && rc == SQLITE_OK) truncateTo(h->file, size);
     pthread_mutex_unlock(&mutex);
@@ -259,6 +346,11 @@ static int ioSync(sqlite3_file *file, int flags) {
     if (!h->file) return h->real->pMethods->xSync(h->real, flags);
     pthread_mutex_lock(&mutex);
     int isDead = dead;
+    if (!isDead && faultInjected(h->file->path, FAULT_SYNC)) {
+        // The pending writes stay pending: they may still reach the disk with a later sync.
+        pthread_mutex_unlock(&mutex);
+        return SQLITE_IOERR_FSYNC;
+    }
     int rc = isDead ? SQLITE_OK : writeThrough(h->file, h->real);
     pthread_mutex_unlock(&mutex);
     // The fsync itself runs unlocked: what was written through is in the kernel now, and the
@@ -542,4 +634,12 @@ long long spool_powerloss_unsynced_bytes(void) {
     long long total = unsyncedBytes();
     pthread_mutex_unlock(&mutex);
     return total;
+}
+
+void spool_powerloss_set_fault_file(const char *path) {
+    pthread_mutex_lock(&faultMutex);
+    free(faultPath);
+    faultPath = path ? strdup(path) : NULL;
+    faultCache.valid = 0;
+    pthread_mutex_unlock(&faultMutex);
 }

@@ -50,6 +50,10 @@ public struct SpoolLimits: Sendable, Equatable {
     /// `sqlite3` shell without `-readonly`) holds its file's write lock, in ms; then they fail
     /// with `ERR STORAGE`. Only that partition waits: no storage thread sleeps meanwhile.
     public var partitionLockWaitMs: Int64 = 30_000
+    /// Longest wait between two attempts to recover a partition whose write failed (a failed
+    /// COMMIT or fsync, a full disk), in ms. It stops taking writes (`ERR PARTITION_OFFLINE`) and
+    /// reopens its file after 10 ms, then after twice as long each time, up to this.
+    public var writeRecoveryRetryMs: Int64 = 5_000
 
     /// Most record bytes (keys and values) one connection may have handed to group commit and not
     /// yet seen written, for every `acks` setting (`acks=none` too); past it the broker stops

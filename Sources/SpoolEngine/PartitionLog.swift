@@ -18,19 +18,24 @@ import Synchronization
 /// A partition whose file is lost or damaged is *offline*: it has no store, or its store stopped
 /// being used, and every request for it answers `ERR PARTITION_OFFLINE`, while the other
 /// partitions keep serving.
+///
+/// A write that fails for any other reason than a lock (a failed COMMIT or fsync, a full disk)
+/// stops the partition's writes until it has recovered from its own file
+/// (`PartitionLog+Recovery.swift`); its committed records stay readable meanwhile.
 final class PartitionLog: Sendable {
     let topic: TopicName
     let id: PartitionID
     let path: String
     let readers: ReaderPool
-    /// nil for a partition that was offline when the broker opened it.
-    private let store: PartitionStore?
     /// Set once, when the partition goes offline; read on every request (no lock).
-    private let offline = Atomic<Bool>(false)
-    private let pool: NIOThreadPool
-    private let limits: SpoolLimits
-    private let logger: Logger
-    private let state: NIOLockedValueBox<State>
+    let offline = Atomic<Bool>(false)
+    /// Set while the partition recovers from a failed write (`State.recovery`), for lock-free
+    /// reads (keyless records skip such a partition); the lock's state is the authority.
+    let writesStopped = Atomic<Bool>(false)
+    let pool: NIOThreadPool
+    let limits: SpoolLimits
+    let logger: Logger
+    let state: NIOLockedValueBox<State>
 
     struct Waiter {
         var after: Offset
@@ -42,7 +47,10 @@ final class PartitionLog: Sendable {
         var promise: EventLoopPromise<Void>
     }
 
-    private struct State {
+    struct State {
+        /// The writer; nil for a partition that was offline when the broker opened it, and
+        /// while a failed one is being replaced. Only the flush loop's owner (`flushing`) uses it.
+        var store: PartitionStore?
         var pending: [PendingAppend] = []
         var pendingCommits: [PendingCommit] = []
         var flushing = false
@@ -64,6 +72,8 @@ final class PartitionLog: Sendable {
         /// `queuedBytesPerPartition`: producers that find it full wait in `roomWaiters`.
         var queuedBytes = 0
         var roomWaiters: [EventLoopPromise<Void>] = []
+        /// Set from a failed write until the partition has recovered: no write is taken meanwhile.
+        var recovery: WriteRecovery?
     }
 
     enum CloseReason {
@@ -82,9 +92,8 @@ final class PartitionLog: Sendable {
         self.limits = limits
         self.logger = logger
         let store = try PartitionStore(path: path)
-        self.store = store
         self.readers = ReaderPool(path: path)
-        self.state = NIOLockedValueBox(State(high: store.nextOffset, earliest: store.earliestOffset))
+        self.state = NIOLockedValueBox(State(store: store, high: store.nextOffset, earliest: store.earliestOffset))
     }
 
     /// A partition that cannot be opened (its file is lost or damaged): it serves nothing and
@@ -96,9 +105,8 @@ final class PartitionLog: Sendable {
         self.pool = pool
         self.limits = limits
         self.logger = logger
-        self.store = nil
         self.readers = ReaderPool(path: path)
-        var state = State(high: .zero, earliest: .zero)
+        var state = State(store: nil, high: .zero, earliest: .zero)
         state.offlineReason = reason
         self.state = NIOLockedValueBox(state)
         offline.store(true, ordering: .releasing)
@@ -132,6 +140,7 @@ final class PartitionLog: Sendable {
     private func enqueue(bytes: Int, _ add: (inout State) -> Void) throws(SpoolError) -> Bool {
         let outcome: Result<(start: Bool, full: Bool), SpoolError> = state.withLockedValue { state in
             if let reason = state.closing { return .failure(closedError(reason)) }
+            if state.recovery != nil { return .failure(recoveringError()) }
             add(&state)
             state.queuedBytes += bytes
             let full = state.queuedBytes >= limits.queuedBytesPerPartition
@@ -160,14 +169,14 @@ final class PartitionLog: Sendable {
     }
 
     /// Producers waiting for room, once the queue is below its bound again (or empty for good).
-    private static func takeRoomWaiters(_ state: inout State, bound: Int) -> [EventLoopPromise<Void>] {
+    static func takeRoomWaiters(_ state: inout State, bound: Int) -> [EventLoopPromise<Void>] {
         guard !state.roomWaiters.isEmpty, state.queuedBytes < bound || state.closing != nil else { return [] }
         defer { state.roomWaiters = [] }
         return state.roomWaiters
     }
 
     /// What work sent to a closing log fails with.
-    private func closedError(_ reason: CloseReason) -> SpoolError {
+    func closedError(_ reason: CloseReason) -> SpoolError {
         switch reason {
         case .dropped: SpoolError(.unknownTopic, "topic \(topic) was dropped")
         case .shutdown: SpoolError(.shuttingDown, "the broker is shutting down")
@@ -175,9 +184,9 @@ final class PartitionLog: Sendable {
     }
 
     /// Runs on a storage thread while records are queued; exactly one instance per partition.
-    private func flushLoop() {
+    func flushLoop() {
         while let (batch, commits) = takeBatch() {
-            guard let store, !isOffline else {
+            guard let store = state.withLockedValue({ $0.store }), !isOffline else {
                 let error = offlineError()
                 Self.fail(batch, error)
                 for commit in commits { commit.promise.fail(error) }
@@ -216,10 +225,15 @@ final class PartitionLog: Sendable {
                     Self.fail(failedBatch, spoolError)
                     for commit in failedCommits { commit.promise.fail(spoolError) }
                 }
-            case .failure(let error):
+            case .failure(let error) where error.isDamaged:
                 let spoolError = storageFailure(error, while: "writing")
                 Self.fail(batch, spoolError)
                 for commit in commits { commit.promise.fail(spoolError) }
+            case .failure(let error):
+                // The file's state is unknown now (after a failed fsync, even what the kernel
+                // holds): nothing more is written on top of it until it is recovered.
+                stopWrites(after: error, batch, commits)
+                return  // `flushing` stays set: the recovery is this partition's flush loop now
             }
         }
     }
@@ -360,7 +374,7 @@ final class PartitionLog: Sendable {
     }
 
     /// Tells everyone waiting on records that were not written.
-    private static func fail(_ records: [PendingAppend], _ error: SpoolError) {
+    static func fail(_ records: [PendingAppend], _ error: SpoolError) {
         var byWaiter = WaiterGroups<any AppendWaiter, Int>()
         for record in records {
             guard case .waiter(let waiter, let token) = record.completion else { continue }
@@ -416,23 +430,29 @@ final class PartitionLog: Sendable {
         let promise = loop.makePromise(of: Void.self)
         var room: [EventLoopPromise<Void>] = []
         defer { for producer in room { producer.succeed() } }  // outside the lock: they may append again
-        let (runNow, waiters): (Bool, [Waiter]) = state.withLockedValue { state in
+        let (runNow, waiters, recoverNow): (Bool, [Waiter], Int?) = state.withLockedValue { state in
             if let existing = state.closed {
                 existing.futureResult.cascade(to: promise)
-                return (false, [])
+                return (false, [], nil)
             }
             state.closing = reason
             state.closed = promise
             let waiters = Array(state.waiters.values)
             state.waiters = [:]
             room = Self.takeRoomWaiters(&state, bound: limits.queuedBytesPerPartition)
-            if state.flushing { return (false, waiters) }
+            // A recovery waiting for its timer runs now and finishes the close, instead of
+            // holding the shutdown or the drop for up to `writeRecoveryRetryMs`.
+            let recoverNow = state.recovery?.hurry()
+            if state.flushing { return (false, waiters, recoverNow) }
             state.flushing = true  // hold the store for the close itself
-            return (true, waiters)
+            return (true, waiters, nil)
         }
         for waiter in waiters { waiter.promise.succeed() }
         if runNow {
             pool.submit { _ in self.finishClose(promise) }
+        }
+        if let recoverNow {
+            pool.submit { _ in self.recover(ticket: recoverNow) }
         }
         return promise.futureResult
     }
@@ -449,13 +469,13 @@ final class PartitionLog: Sendable {
     /// Closes a log that never took work (a CREATE or an open that failed). Storage thread only.
     func closeNow() {
         readers.close()
-        store?.close()
+        state.withLockedValue { $0.store }?.close()
     }
 
     /// Runs on a storage thread once no flush is running.
     private func finishClose(_ promise: EventLoopPromise<Void>) {
         readers.close()
-        store?.close()
+        state.withLockedValue { $0.store }?.close()
         promise.succeed()
     }
 
@@ -465,6 +485,9 @@ final class PartitionLog: Sendable {
     // MARK: Offline partitions and storage failures
 
     var isOffline: Bool { offline.load(ordering: .acquiring) }
+
+    /// False while the partition is offline or recovering from a failed write.
+    var takesWrites: Bool { !isOffline && !writesStopped.load(ordering: .acquiring) }
 
     var offlineReason: OfflineReason? { state.withLockedValue { $0.offlineReason } }
 

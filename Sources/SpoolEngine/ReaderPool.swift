@@ -35,6 +35,13 @@ final class ReaderPool: Sendable {
         return try body(reader)
     }
 
+    /// Closes the idle readers and keeps taking readers back: a writer that reopens its file
+    /// after a failed write then finds no other connection of this process holding the file's
+    /// WAL index, so SQLite rebuilds it from the WAL on disk (a reader in use still holds it).
+    func closeIdle() {
+        state.withLockedValue { $0.idle.removeAll() }
+    }
+
     /// Closes the idle readers and keeps no more (a reader in use closes when its read returns).
     func close() {
         state.withLockedValue { state in

@@ -32,14 +32,14 @@ final class Topic: Sendable {
     var offlineCount: Int { partitions.count(where: \.isOffline) }
 
     /// The next partition for a keyless record: round-robin over the partitions that serve (a
-    /// keyless record has no partition of its own, so an offline one is skipped, as Kafka's
-    /// producer skips unavailable partitions).
+    /// keyless record has no partition of its own, so one that is offline or recovering from a
+    /// failed write is skipped, as Kafka's producer skips unavailable partitions).
     func nextKeylessPartition() -> PartitionID {
         for _ in 0..<partitions.count {
             let n = nextKeyless.wrappingAdd(1, ordering: .relaxed).oldValue
             let id = (n & Int.max) % partitions.count
-            if !partitions[id].isOffline { return PartitionID(id) }
+            if partitions[id].takesWrites { return PartitionID(id) }
         }
-        return PartitionID(0)  // all offline: partition(_:) answers PARTITION_OFFLINE
+        return PartitionID(0)  // none takes writes: the append answers PARTITION_OFFLINE
     }
 }

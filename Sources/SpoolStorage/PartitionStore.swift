@@ -1,3 +1,4 @@
+import CSQLite
 import SpoolCore
 
 /// The write side of one partition's database: appends records at the next offsets.
@@ -59,19 +60,21 @@ public final class PartitionStore: @unchecked Sendable {
         // partition's batch later from a timer (PartitionLog).
         try connection.setPragma("busy_timeout", "0")
         statements = try Statements(connection)
+        (earliestOffset, nextOffset, lastTimestamp, lastRaftIndex) = try Self.readBounds(connection)
+    }
 
+    /// The offsets, newest timestamp and newest Raft index as the file has them.
+    private static func readBounds(
+        _ connection: SQLiteConnection
+    ) throws(StorageError) -> (earliest: Offset, next: Offset, lastTimestamp: TimestampMs, lastRaftIndex: Int64) {
         let bounds = try connection.prepare("SELECT min(offset), max(offset) FROM records")
         try bounds.step()
-        if bounds.columnIsNull(1) {
-            nextOffset = .zero
-            earliestOffset = .zero
-        } else {
-            earliestOffset = Offset(bounds.columnInt64(0))
-            nextOffset = Offset(bounds.columnInt64(1) + 1)
-        }
-        lastTimestamp = TimestampMs(try connection.scalarInt("SELECT timestamp_ms FROM records ORDER BY offset DESC LIMIT 1") ?? 0)
-        lastRaftIndex = try connection.scalarInt(
-            "SELECT coalesce((SELECT max(raft_index) FROM raft_log), snapshot_index) FROM raft_state") ?? 0
+        let earliest = bounds.columnIsNull(1) ? Offset.zero : Offset(bounds.columnInt64(0))
+        let next = bounds.columnIsNull(1) ? Offset.zero : Offset(bounds.columnInt64(1) + 1)
+        let lastTimestamp = TimestampMs(try connection.scalarInt("SELECT timestamp_ms FROM records ORDER BY offset DESC LIMIT 1") ?? 0)
+        let lastRaftIndex =
+            try connection.scalarInt("SELECT coalesce((SELECT max(raft_index) FROM raft_log), snapshot_index) FROM raft_state") ?? 0
+        return (earliest, next, lastTimestamp, lastRaftIndex)
     }
 
     /// Appends `records` at consecutive offsets and stores `commits` (consumer positions) in one
@@ -203,6 +206,68 @@ public final class PartitionStore: @unchecked Sendable {
         try? checkpoint()
         statements = nil
         connection.close()
+    }
+
+    /// Closes a connection whose write failed, without a checkpoint and without waiting for any
+    /// lock: its state is unknown, so nothing more is written through it, and the WAL stays for
+    /// the next open to replay (SQLite rolls back what was never committed).
+    public func abandon() {
+        guard statements != nil else { return }
+        statements = nil
+        spool_sqlite_no_checkpoint_on_close(connection.handle)
+        connection.close()
+    }
+
+    /// `PRAGMA quick_check`: "ok" when the file's pages and records are sound (integrity_check
+    /// without the index cross-checks, so a reopen after a failed write does not read each index).
+    public func quickCheck() throws(StorageError) -> String {
+        let statement = try connection.prepare("PRAGMA quick_check")
+        var lines: [String] = []
+        while try statement.step() { lines.append(statement.columnText(0) ?? "") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// After a failed write: removes every record at or past `first` (the first offset of the
+    /// write that failed, so never acknowledged) with its Raft entries, in one transaction, and
+    /// commits it, which fsyncs even when nothing was there to remove: that commit is also the
+    /// proof that the disk takes writes again. Then re-reads the bounds from the file.
+    ///
+    /// - Returns: how many records were removed (a failed COMMIT whose pages reached the WAL
+    ///   comes back when the WAL is replayed).
+    @discardableResult
+    public func discardUnacknowledged(from first: Offset) throws(StorageError) -> Int64 {
+        guard let statements else { preconditionFailure("\(path): discard after close") }
+        try run(statements.begin)
+        let removed: Int64
+        do {
+            let deleteRecords = try connection.prepare("DELETE FROM records WHERE offset >= ?")
+            try deleteRecords.bind(1, first.rawValue)
+            try deleteRecords.step()
+            removed = Int64(sqlite3_changes64(connection.handle))
+            let deleteEntries = try connection.prepare("DELETE FROM raft_log WHERE kind = 0 AND first_offset >= ?")
+            try deleteEntries.bind(1, first.rawValue)
+            try deleteEntries.step()
+            try connection.execute(
+                """
+                UPDATE raft_state SET commit_index = min(commit_index,
+                    coalesce((SELECT max(raft_index) FROM raft_log), snapshot_index))
+                """)
+            // A row written and removed again: its page goes to the WAL, so the COMMIT below
+            // writes and fsyncs even when there was nothing to remove (SQLite skips a commit that
+            // changed no page). The name is no valid group name (it has spaces).
+            try connection.execute(
+                """
+                INSERT INTO consumer_offsets (group_name, next_offset, generation, member, committed_ms)
+                    VALUES ('spool write probe', 0, 0, '', 0);
+                DELETE FROM consumer_offsets WHERE group_name = 'spool write probe'
+                """)
+            try run(statements.commit)
+        } catch {
+            appendRollback()
+            throw error
+        }
+        (earliestOffset, nextOffset, lastTimestamp, lastRaftIndex) = try Self.readBounds(connection)
+        return removed
     }
 
     /// Bytes of the partition's files on disk (database and WAL).

@@ -14,6 +14,12 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// A file found unsound by Spool's own checks (a failed `quick_check`, acknowledged records
+    /// missing): reported as SQLite's SQLITE_CORRUPT, so `isDamaged` holds.
+    public static func damaged(_ message: String) -> StorageError {
+        StorageError(code: SQLITE_CORRUPT, message: message)
+    }
+
     /// True when the disk (or a quota) is full: an operator problem, not a bug.
     public var isDiskFull: Bool { code & 0xff == SQLITE_FULL }
 

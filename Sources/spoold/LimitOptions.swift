@@ -44,6 +44,8 @@ struct LimitOptions: ParsableArguments {
     var maxGroups = defaults.groups
     @Option(help: "Longest wait of a partition's writes while another connection holds its write lock, in ms.")
     var partitionLockWaitMs = defaults.partitionLockWaitMs
+    @Option(help: "Longest wait between two attempts to recover a partition whose write failed, in ms.")
+    var writeRecoveryRetryMs = defaults.writeRecoveryRetryMs
     @Option(help: "Most record bytes one connection may have queued for group commit before the broker stops reading it.")
     var queuedBytesPerConnection = defaults.queuedBytesPerConnection
     @Option(help: "Most record bytes queued for one partition's group commit before its producers stop being read.")
@@ -74,6 +76,7 @@ struct LimitOptions: ParsableArguments {
             throw ValidationError("--auto-commit-interval-ms must be at least 10 and --max-groups at least 1")
         }
         guard partitionLockWaitMs >= 0 else { throw ValidationError("--partition-lock-wait-ms must be at least 0") }
+        guard writeRecoveryRetryMs >= 10 else { throw ValidationError("--write-recovery-retry-ms must be at least 10") }
         guard idleTimeoutMs >= 0, partialRequestTimeoutMs >= 0, maxConnectionsPerAddress >= 0 else {
             throw ValidationError(
                 "--idle-timeout-ms, --partial-request-timeout-ms and --max-connections-per-address must be at least 0 (0 turns them off)")
@@ -103,6 +106,7 @@ struct LimitOptions: ParsableArguments {
         limits.autoCommitIntervalMs = autoCommitIntervalMs
         limits.groups = maxGroups
         limits.partitionLockWaitMs = partitionLockWaitMs
+        limits.writeRecoveryRetryMs = writeRecoveryRetryMs
         limits.queuedBytesPerConnection = queuedBytesPerConnection
         limits.queuedBytesPerPartition = queuedBytesPerPartition
         limits.idleTimeoutMs = idleTimeoutMs

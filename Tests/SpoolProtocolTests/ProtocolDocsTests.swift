@@ -94,6 +94,7 @@ struct ProtocolDocsTests {
             "commitBatchBytes": "--commit-batch-bytes", "subscriptionBatchBytes": "--subscription-batch-bytes",
             "groupSessionTimeoutMs": "--group-session-timeout-ms", "groupSessionTimeoutMaxMs": "--group-session-timeout-max-ms",
             "autoCommitIntervalMs": "--auto-commit-interval-ms", "groups": "--max-groups",
+            "writeRecoveryRetryMs": "--write-recovery-retry-ms",
         ]
         for (name, flag) in flags.sorted(by: { $0.key < $1.key }) {
             #expect(text.contains("| `\(name)` |") && text.contains("`\(flag)`"), "limit \(name) / \(flag)")

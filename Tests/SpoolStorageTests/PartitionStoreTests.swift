@@ -192,6 +192,36 @@ struct PartitionStoreTests {
         #expect(try store.append([TestRecord("b")], timestamp: TimestampMs(3)) == Offset(1))
         #expect(try readAll(try PartitionReader(path: path)).map { String(decoding: $0.value, as: UTF8.self) } == ["a", "b"])
     }
+
+    /// After a failed write, what its transaction may have left (here written by another
+    /// connection, as a replayed WAL would bring it back) is removed with its Raft entry, and
+    /// appends continue at the first offset of the failed write.
+    @Test func discardingAFailedWriteRemovesItsRecordsAndRaftEntries() throws {
+        let path = temporaryDatabase()
+        let store = try PartitionStore(path: path)
+        try store.append([TestRecord("a"), TestRecord("b"), TestRecord("c")], timestamp: TimestampMs(1))
+        let other = try SQLiteConnection(path: path, mode: .readWrite)
+        try other.execute(
+            """
+            BEGIN;
+            INSERT INTO records (offset, term, timestamp_ms, key, value) VALUES (3, 1, 2, NULL, 'x'), (4, 1, 2, NULL, 'y');
+            INSERT INTO raft_log (raft_index, term, kind, first_offset, record_count) VALUES (2, 1, 0, 3, 2);
+            UPDATE raft_state SET commit_index = 2;
+            COMMIT
+            """)
+        #expect(try store.discardUnacknowledged(from: Offset(3)) == 2)
+        #expect(store.nextOffset == Offset(3))
+        #expect(try other.scalarInt("SELECT max(raft_index) FROM raft_log") == 1)
+        #expect(try other.scalarInt("SELECT commit_index FROM raft_state") == 1)
+        #expect(try other.scalarInt("SELECT count(*) FROM consumer_offsets") == 0, "the write probe leaves nothing")
+        // Nothing to remove: it still commits (and so fsyncs), and removes nothing.
+        #expect(try store.discardUnacknowledged(from: Offset(3)) == 0)
+        #expect(try store.quickCheck() == "ok")
+        #expect(try store.append([TestRecord("d")], timestamp: TimestampMs(3)) == Offset(3))
+        #expect(try readAll(try PartitionReader(path: path)).map { String(decoding: $0.value, as: UTF8.self) } == ["a", "b", "c", "d"])
+        store.abandon()
+        other.close()
+    }
 }
 
 @Suite("Migrations")

@@ -190,5 +190,45 @@ struct PowerLossVFSTests {
             #expect(throws: StorageError.self, "\(refused)") { try StorageTestMode.from(environment: refused) }
         }
         #expect(StorageTestMode(vfs: .powerloss, synchronousOff: true).warning.contains("NOT durable"))
+        // Injected faults: the power-loss VFS's, with an absolute control path.
+        #expect(
+            try StorageTestMode.from(environment: ["SPOOL_TEST_VFS": "powerloss", "SPOOL_TEST_VFS_FAIL": "/tmp/fail"])
+                == StorageTestMode(vfs: .powerloss, faultFile: "/tmp/fail"))
+        for refused in [
+            ["SPOOL_TEST_VFS_FAIL": "/tmp/fail"], ["SPOOL_TEST_VFS": "unix", "SPOOL_TEST_VFS_FAIL": "/tmp/fail"],
+            ["SPOOL_TEST_VFS": "powerloss", "SPOOL_TEST_VFS_FAIL": "fail"],
+        ] {
+            #expect(throws: StorageError.self, "\(refused)") { try StorageTestMode.from(environment: refused) }
+        }
+        #expect(StorageTestMode(vfs: .powerloss, faultFile: "/tmp/fail").warning.contains("SPOOL_TEST_VFS_FAIL=/tmp/fail"))
+    }
+
+    /// The fault switch: while the control file exists, a COMMIT of a selected file fails
+    /// (SQLITE_IOERR_FSYNC for `sync`, SQLITE_IOERR_WRITE for `write`), other files commit, and
+    /// once it is gone the same connection commits again.
+    @Test(arguments: [("sync", Int32(1034)), ("write", Int32(778))])
+    func anInjectedFaultFailsCommitsOfTheSelectedFilesWhileItsFileExists(_ op: String, _ code: Int32) throws {
+        let scratch = try Scratch()
+        let control = scratch.folder + "/fail"
+        spool_powerloss_set_fault_file(control)
+        defer { spool_powerloss_set_fault_file(nil) }
+        let writer = try scratch.open()
+        try writer.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)")
+        let other = try SQLiteConnection(path: scratch.folder + "/other.sqlite3", mode: .readWrite, vfs: SPOOL_POWERLOSS_VFS_NAME)
+        try other.setPragma("journal_mode", "WAL")
+        try other.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)")
+
+        try "\(op) /db.sqlite3\n".write(toFile: control, atomically: true, encoding: .utf8)
+        let failed = #expect(throws: StorageError.self) { try writer.execute("INSERT INTO t (v) VALUES ('a')") }
+        #expect(failed?.code == code, "\(String(describing: failed))")
+        try other.execute("INSERT INTO t (v) VALUES ('a')")  // not selected: it commits
+
+        try FileManager.default.removeItem(atPath: control)
+        try? writer.execute("ROLLBACK")
+        try writer.execute("INSERT INTO t (v) VALUES ('b')")
+        #expect(try writer.scalarText("SELECT group_concat(v) FROM t") == "b")
+        #expect(try count(other) == 1)
+        writer.close()
+        other.close()
     }
 }

@@ -31,4 +31,14 @@ void spool_powerloss_set_torn_write_seed(unsigned long long seed);
 /// Bytes held in memory, not yet synced, over every file (for tests).
 long long spool_powerloss_unsynced_bytes(void);
 
+/// Injected faults, for tests of failed writes (docs/testing.md): while the file at `path` exists,
+/// syncs and/or writes of the held files (main databases, WALs, rollback journals) it selects
+/// fail. Its first line is `<ops> [<path substring>]`: ops `sync` (xSync answers
+/// SQLITE_IOERR_FSYNC and keeps the file's pending writes), `write` (xWrite answers
+/// SQLITE_IOERR_WRITE, xTruncate SQLITE_IOERR_TRUNCATE, nothing is stored) or `sync,write`; only
+/// files whose path contains the substring fail (every held file without one). An empty file is
+/// `sync` on every held file. The file is checked on every call, so another process can switch
+/// faults on and off while this one runs. NULL turns the check off.
+void spool_powerloss_set_fault_file(const char *path);
+
 #endif
