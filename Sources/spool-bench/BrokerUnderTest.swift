@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOConcurrencyHelpers
 
 /// The broker the benchmark talks to: one it started (`--spawn`, so it can read the broker's
@@ -42,9 +45,12 @@ final class BrokerUnderTest: @unchecked Sendable {  // process is set once in in
         let deadline = Date().addingTimeInterval(30)
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) && Date() < deadline && process.isRunning {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
+            // read(2), not `availableData`, which traps when a signal (a child's SIGCHLD) interrupts it.
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            line.append(contentsOf: chunk[..<n])
         }
         let text = String(decoding: line, as: UTF8.self)
         guard let range = text.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression),

@@ -46,7 +46,7 @@ final class SpooldProcess: @unchecked Sendable {
         defer { watchdog.cancel() }
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = handle.availableData
+            let chunk = readSome(handle)
             if chunk.isEmpty { break }
             line.append(chunk)
         }
@@ -121,5 +121,17 @@ final class SpooldProcess: @unchecked Sendable {
             usleep(5_000)
         }
         return true
+    }
+}
+
+/// What `read(2)` returns from `handle` (empty at end of file or on an error), retried when a
+/// signal interrupts it. `FileHandle.availableData` traps on EINTR (Foundation's `try!`), and the
+/// test process does get signals: every child's exit is a SIGCHLD.
+func readSome(_ handle: FileHandle, upTo count: Int = 65_536) -> Data {
+    var buffer = [UInt8](repeating: 0, count: count)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, count) }
+        if n < 0 && errno == EINTR { continue }
+        return n > 0 ? Data(buffer[..<n]) : Data()
     }
 }

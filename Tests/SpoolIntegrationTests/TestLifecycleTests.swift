@@ -89,7 +89,7 @@ struct TestLifecycleTests {
             parent.standardOutput = output
             try parent.run()
             defer { if parent.isRunning { kill(parent.processIdentifier, SIGKILL) } }
-            let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+            let line = String(decoding: readSome(output.fileHandleForReading), as: UTF8.self)
             let pid = try #require(Int32(line.trimmingCharacters(in: .whitespacesAndNewlines)), "bash said \(line)")
             // Past every exec (the death signal is set just before the last one).
             try await eventually(timeout: .seconds(60), "\(how): spoold to run") { Self.isSpoold(pid, binary: binary, folder: folder) }
