@@ -47,12 +47,7 @@ final class BackgroundCommand: @unchecked Sendable {  // the Process is only sig
     /// mask of the thread that spawns it, and the test's threads block nearly every signal: a
     /// blocked SIGINT would never reach the command.
     private static func runUnblocked(_ process: Process) throws {
-        var none = sigset_t()
-        var previous = sigset_t()
-        sigemptyset(&none)
-        pthread_sigmask(SIG_SETMASK, &none, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        try process.run()
+        try ProcessSpawner.shared.run(process, unblockingSignals: true)
     }
 
     var out: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }

@@ -335,7 +335,7 @@ enum ChildProcess {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             box.process.terminationHandler = { _ in continuation.resume() }
             do {
-                try box.process.run()
+                try ProcessSpawner.shared.run(box.process)
             } catch {
                 box.process.terminationHandler = nil
                 continuation.resume(throwing: error)

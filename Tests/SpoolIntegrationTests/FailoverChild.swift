@@ -31,7 +31,7 @@ final class FailoverChild: @unchecked Sendable {  // the Process is only signall
         process.standardOutput = FileHandle(forWritingAtPath: folder + "/stdout")
         process.standardError = FileHandle(forWritingAtPath: folder + "/stderr")
         do {
-            try process.run()
+            try ProcessSpawner.shared.run(process)
         } catch {
             try? FileManager.default.removeItem(atPath: folder)
             throw error

@@ -19,7 +19,7 @@ struct HandleLimitTests {
             let lowered = Process()
             lowered.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
             lowered.arguments = ["--pid", "\(spoold.pid)", "--nofile=64:64"]
-            try lowered.run()
+            try ProcessSpawner.shared.run(lowered)
             lowered.waitUntilExit()
             #expect(lowered.terminationStatus == 0)
             let existing = try RawSocket(port: spoold.port)

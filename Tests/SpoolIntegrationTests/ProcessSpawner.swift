@@ -7,6 +7,10 @@ import Foundation
 /// forks on the calling thread, and the threads that run Swift tasks come and go (Dispatch ends
 /// idle workers), so a spoold started from a task could be killed in the middle of its test.
 /// Started from here, it is killed exactly when the test process dies.
+///
+/// Every child of the tests starts here, one at a time: `Process.run` called from several
+/// threads at once crashed the test process (SIGSEGV in a memcpy inside `Process.run`, seen in a
+/// full run while `spool` children and spoolds started together).
 final class ProcessSpawner: @unchecked Sendable {  // `jobs` is guarded by `condition`
     static let shared = ProcessSpawner()
 
@@ -20,12 +24,21 @@ final class ProcessSpawner: @unchecked Sendable {  // `jobs` is guarded by `cond
     }
 
     /// Runs `process` (`Process.run`) on the spawner's thread; returns once it has started.
-    func run(_ process: Process) throws {
+    /// `unblockingSignals`: the child starts with no signal blocked (a child inherits the
+    /// spawning thread's mask, and a test that must send it SIGINT needs it unblocked).
+    func run(_ process: Process, unblockingSignals: Bool = false) throws {
         let box = SpawnBox(process)
         let done = DispatchSemaphore(value: 0)
         condition.lock()
         jobs.append {
+            var previous = sigset_t()
+            if unblockingSignals {
+                var none = sigset_t()
+                sigemptyset(&none)
+                pthread_sigmask(SIG_SETMASK, &none, &previous)
+            }
             do { try box.process.run() } catch { box.error = error }
+            if unblockingSignals { pthread_sigmask(SIG_SETMASK, &previous, nil) }
             done.signal()
         }
         condition.signal()

@@ -87,7 +87,7 @@ struct TestLifecycleTests {
             parent.arguments = ["-c", #""$@" > /dev/null 2>&1 & echo $!; wait"#, "bash"] + command
             let output = Pipe()
             parent.standardOutput = output
-            try parent.run()
+            try ProcessSpawner.shared.run(parent)
             defer { if parent.isRunning { kill(parent.processIdentifier, SIGKILL) } }
             let line = String(decoding: readSome(output.fileHandleForReading), as: UTF8.self)
             let pid = try #require(Int32(line.trimmingCharacters(in: .whitespacesAndNewlines)), "bash said \(line)")
