@@ -20,6 +20,10 @@ public struct ReplicaConfig: Sendable {
     public var maxProposalBytesPerCycle: Int = 8 << 20
     /// Raft messages received and not yet stepped; beyond it new ones are dropped (Raft resends).
     public var maxQueuedMessages: Int = 65_536
+    /// Entries persisted and not yet applied that the driver keeps in memory, in bytes, so a
+    /// commit does not read its batches back out of the file (`ReplicaStorage`). Usually only
+    /// what is between a cycle's fsync and its commit; beyond the bound entries are read back.
+    public var maxUnappliedCacheBytes: UInt64 = 16 << 20
     /// Seeds the node's randomized election timeouts (distinct per broker, or they campaign together).
     public var randomSeed: UInt64
     /// Milliseconds since the epoch; the leader stamps each batch's records with it (never earlier

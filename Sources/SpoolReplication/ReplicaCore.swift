@@ -32,6 +32,8 @@ final class ReplicaCore {
     let group: RaftGroupID
     private(set) var node: RaftNode
     let store: RaftLogStore
+    /// The node's view of `store`, with the entries persisted and not yet applied in memory.
+    private let storage: ReplicaStorage
     private let config: ReplicaConfig
     private let sender: any RaftMessageSender
     private let onApply: ReplicaApply
@@ -66,6 +68,7 @@ final class ReplicaCore {
 
     init(store: RaftLogStore, group: RaftGroupID, config: ReplicaConfig, sender: any RaftMessageSender, onApply: @escaping ReplicaApply) {
         self.store = store
+        self.storage = ReplicaStorage(store: store, maxBytes: config.maxUnappliedCacheBytes)
         self.group = group
         self.config = config
         self.sender = sender
@@ -76,7 +79,7 @@ final class ReplicaCore {
         // instead would read every retained record back out of SQLite at each start.
         let applied = max(store.hardState().commit, store.firstIndex() - 1)
         raft.appliedIndex = applied
-        node = RaftNode(config: raft, storage: store, random: Raft.SplitMix64(seed: config.randomSeed))
+        node = RaftNode(config: raft, storage: storage, random: Raft.SplitMix64(seed: config.randomSeed))
         highWatermark = store.expectedOffset(forEntryAt: applied + 1) ?? .zero
         lastStamp = store.lastRecordTimestamp() ?? TimestampMs(0)
     }
@@ -167,7 +170,7 @@ final class ReplicaCore {
             let previousLast = store.lastIndex()
             if ready.needsPersistence {
                 do {
-                    try store.persist(ready)
+                    try storage.persist(ready)
                 } catch {
                     preconditionFailure("\(group): persisting a Ready failed: \(error)")
                 }
@@ -219,6 +222,7 @@ final class ReplicaCore {
                 waiter.events(.failed(.superseded))
             }
         }
+        storage.applied(through: committed[committed.count - 1].index)
         onApply(committed, highWatermark)
     }
 
