@@ -27,6 +27,7 @@ final class ReplicaTestCluster: Sendable {
 
     let ids: [NodeID]
     let folder: String
+    let proposalTimeoutTicks: Int
     let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let pool = NIOThreadPool(numberOfThreads: 2)
     private let state = NIOLockedValueBox(State())
@@ -45,15 +46,16 @@ final class ReplicaTestCluster: Sendable {
         var proxies: [[NodeID]: FaultProxy] = [:]
     }
 
-    private init(nodes: Int, folder: String) {
+    private init(nodes: Int, folder: String, proposalTimeoutTicks: Int) {
         ids = (1 ... nodes).map { NodeID(UInt64($0)) }
         self.folder = folder
+        self.proposalTimeoutTicks = proposalTimeoutTicks
         pool.start()
     }
 
-    static func with(nodes: Int, _ body: (ReplicaTestCluster) async throws -> Void) async throws {
+    static func with(nodes: Int, proposalTimeoutTicks: Int = 200, _ body: (ReplicaTestCluster) async throws -> Void) async throws {
         try await TemporaryFolder.with { folder in
-            let cluster = ReplicaTestCluster(nodes: nodes, folder: folder)
+            let cluster = ReplicaTestCluster(nodes: nodes, folder: folder, proposalTimeoutTicks: proposalTimeoutTicks)
             do {
                 // Highest id first: each dialer finds its (higher) peers listening, and its proxies
                 // know where to forward.
@@ -97,7 +99,7 @@ final class ReplicaTestCluster: Sendable {
         }
         router.attach(transport)
         let driver = try await ReplicaDriver.open(
-            path: path(id), group: Self.group, config: testReplicaConfig(id: id, voters: ids), pool: pool,
+            path: path(id), group: Self.group, config: testReplicaConfig(id: id, voters: ids, proposalTimeoutTicks: proposalTimeoutTicks), pool: pool,
             eventLoop: loops.next(), sender: router)
         router.register(driver)
         let bound = transport.localAddress!.port!
@@ -148,8 +150,13 @@ final class ReplicaTestCluster: Sendable {
     /// Waits until every broker in `among` has committed through `highWatermark` offsets.
     func waitForHighWatermark(_ highWatermark: Offset, among: [NodeID]? = nil) async throws {
         let members = among ?? running
-        try await eventually("high watermark \(highWatermark) on \(members)") {
-            members.allSatisfy { status($0).highWatermark == highWatermark }
+        do {
+            try await eventually("high watermark \(highWatermark) on \(members)") {
+                members.allSatisfy { status($0).highWatermark == highWatermark }
+            }
+        } catch {
+            Issue.record("statuses: \(describe())")
+            throw error
         }
     }
 

@@ -46,11 +46,11 @@ func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: (
 }
 
 /// A config for tests: 25 ms ticks (elections after 250–500 ms of silence), proposals that give up
-/// after 2 s.
-func testReplicaConfig(id: NodeID, voters: [NodeID]) -> ReplicaConfig {
+/// after `proposalTimeoutTicks` (200: 5 s).
+func testReplicaConfig(id: NodeID, voters: [NodeID], proposalTimeoutTicks: Int = 200) -> ReplicaConfig {
     var config = ReplicaConfig(raft: RaftConfig(id: id, voters: voters), randomSeed: 1000 + id.rawValue)
     config.tickIntervalMs = 25
-    config.proposalTimeoutTicks = 80
+    config.proposalTimeoutTicks = proposalTimeoutTicks
     return config
 }
 
