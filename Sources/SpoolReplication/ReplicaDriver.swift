@@ -116,8 +116,9 @@ public final class ReplicaDriver: Sendable {
     }
 
     /// Proposes `records` as one Raft entry; `events` hears what becomes of it (`ProposalEvent`),
-    /// on the storage thread. Fails at once with `.overloaded` beyond `maxPendingProposals` and
-    /// with `.stopped` after `stop()`; with `.notLeader` in the next cycle on a follower.
+    /// on the storage thread — except `.overloaded` (beyond `maxPendingProposals`) and `.stopped`
+    /// (after `stop()`), which fail it at once on the caller's thread. A follower fails it with
+    /// `.notLeader` in its next cycle.
     public func propose(records: ProduceBatch, _ events: @escaping @Sendable (ProposalEvent) -> Void) {
         precondition(records.count > 0, "a produce batch without records")
         let proposal = PendingProposal(payload: records.unplacedPayload(), count: records.count, events: events)
