@@ -110,6 +110,8 @@ final class ReplicaCore {
 
     func transferLeadership(to transferee: NodeID) { node.transferLeadership(to: transferee) }
 
+    func campaign() { node.campaign() }
+
     /// Proposes every batch as one Raft entry each, in one `propose` (one Ready, one fsync): the
     /// leader places each batch at the offsets after the records of its whole log (committed or
     /// not, durable or not), so offsets stay gap-free; followers store them as given.

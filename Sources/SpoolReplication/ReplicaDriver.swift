@@ -38,13 +38,16 @@ public final class ReplicaDriver: Sendable {
         var proposals: [PendingProposal] = []
         var proposalBytes = 0
         var transfer: NodeID?
+        var campaign = false
         /// Proposals queued here plus those the core waits on (as of its last cycle).
         var waiting = 0
         var running = false
         var stopRequested: EventLoopPromise<Void>?
         var stopped = false
 
-        var isEmpty: Bool { messages.isEmpty && ticks == 0 && proposals.isEmpty && transfer == nil && stopRequested == nil }
+        var isEmpty: Bool {
+            messages.isEmpty && ticks == 0 && proposals.isEmpty && transfer == nil && !campaign && stopRequested == nil
+        }
     }
 
     /// One cycle's inputs, taken out of the mailbox.
@@ -53,6 +56,7 @@ public final class ReplicaDriver: Sendable {
         var ticks: Int
         var proposals: [PendingProposal]
         var transfer: NodeID?
+        var campaign: Bool
         var stop: EventLoopPromise<Void>?
     }
 
@@ -83,13 +87,16 @@ public final class ReplicaDriver: Sendable {
         let core = try await pool.runIfActive { () throws -> CoreBox in
             let store = try RaftLogStore.openPartition(path: path, voters: config.raft.voters)
             let stored = (try? store.snapshot().voters) ?? []
-            guard stored == config.raft.voters else {
+            guard stored == config.raft.voters.sorted() else {
                 store.connection.close()
                 throw StorageError(code: -1, message: "\(path): the group's voters are \(stored), not \(config.raft.voters) (membership is static)")
             }
             return CoreBox(ReplicaCore(store: store, group: group, config: config, sender: sender, onApply: onApply))
         }
         let driver = ReplicaDriver(core: core.core!, config: config, pool: pool, eventLoop: eventLoop)
+        // A group of one needs nobody's vote: it leads at once instead of after an election
+        // timeout, so a single broker's partitions take writes as soon as they are open.
+        if config.raft.voters == [config.raft.id] { driver.post { $0.campaign = true } }
         let interval = TimeAmount.milliseconds(config.tickIntervalMs)
         driver.ticker.withLockedValue {
             $0 = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak driver] _ in
@@ -223,10 +230,12 @@ public final class ReplicaDriver: Sendable {
                 mailbox.proposals.removeFirst(taken)
                 mailbox.proposalBytes -= proposals.reduce(0) { $0 + $1.payload.count }
             }
-            let work = Work(messages: mailbox.messages, ticks: mailbox.ticks, proposals: proposals, transfer: mailbox.transfer, stop: mailbox.stopRequested)
+            let work = Work(messages: mailbox.messages, ticks: mailbox.ticks, proposals: proposals, transfer: mailbox.transfer, campaign: mailbox.campaign,
+                stop: mailbox.stopRequested)
             mailbox.messages = []
             mailbox.ticks = 0
             mailbox.transfer = nil
+            mailbox.campaign = false
             if work.stop != nil { mailbox.stopped = true }
             return work
         }
@@ -238,6 +247,7 @@ public final class ReplicaDriver: Sendable {
         guard let core = core.core else { return }
         core.step(work.messages)
         core.tick(work.ticks)
+        if work.campaign { core.campaign() }
         if let transferee = work.transfer { core.transferLeadership(to: transferee) }
         core.propose(work.proposals)
         core.handleReadies()
