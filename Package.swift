@@ -96,6 +96,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // One Raft group's replica run for real: the driver (RaftNode + RaftLogStore on a storage
+        // thread, ticks, the Ready loop, proposals) and the router between drivers and the transport.
+        .target(
+            name: "SpoolReplication",
+            dependencies: [
+                "Raft", "SpoolCore", "SpoolStorage", "SpoolCluster", "SpoolPeer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // Test support: a TCP proxy that cuts, stalls, delays or discards one peer link's bytes.
         .target(
             name: "SpoolFaultProxy",
@@ -185,6 +196,16 @@ let package = Package(
                 "SpoolPeer", "SpoolCluster", "Raft",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "SpoolReplicationTests",
+            dependencies: [
+                "SpoolReplication", "SpoolStorage", "SpoolPeer", "SpoolFaultProxy", "SpoolCluster", "SpoolCore", "Raft",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -90,7 +90,7 @@ public enum RecordBatch {
 
     /// Builds a payload record by record (the leader, and storage rebuilding an entry from its
     /// records rows). One growing array, no per-record allocation.
-    public struct Builder {
+    public struct Builder: Sendable {
         public private(set) var bytes: [UInt8]
         public private(set) var count = 0
         public let firstOffset: Offset

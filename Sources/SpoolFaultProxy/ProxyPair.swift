@@ -34,6 +34,13 @@ final class ProxyPair: Sendable {
         faultChanged()
     }
 
+    /// The accepted side became active. The connection to the target can complete before that
+    /// (a loopback connect may finish at once), and a `read()` issued while the accepted channel
+    /// was not active yet is lost: without this second one it would never read a byte.
+    func inboundActive() {
+        if state.withLockedValue({ $0.outbound != nil && !$0.closed }) { inbound.read() }
+    }
+
     /// The channel bytes of `direction` are written to (nil until connected).
     private func destination(_ direction: LinkDirection) -> Channel? {
         switch direction {
@@ -120,6 +127,11 @@ final class ProxyHandler: ChannelInboundHandler {
     init(pair: ProxyPair, direction: LinkDirection) {
         self.pair = pair
         self.direction = direction
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if direction == .clientToServer { pair.inboundActive() }
+        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -172,7 +172,12 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
     /// Persists one `Ready`'s durable part in ONE transaction with one fsync, in the order the
     /// Ready contract gives: the snapshot (as `applySnapshot`), the entries (as `append`), the
     /// hard state (as `setHardState`). `.snapshotOutOfDate` before anything is written.
-    public func persist(snapshot: Snapshot?, entries: [Entry], hardState: HardState?) throws(RaftStorageError) {
+    ///
+    /// `sync: false` commits the transaction without an fsync (WAL with synchronous=NORMAL for
+    /// that one transaction): atomic, and durable with the next synced write or checkpoint. Only
+    /// for what the Ready contract allows to be lost (a `Ready` whose `mustSync` is false: a
+    /// commit index that moved, which a restart learns again from the leader).
+    public func persist(snapshot: Snapshot?, entries: [Entry], hardState: HardState?, sync: Bool = true) throws(RaftStorageError) {
         if let snapshot, snapshot.index < cache.snapshot.index { throw .snapshotOutOfDate }
         var next = cache
         if let snapshot {
@@ -183,7 +188,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         }
         let usable = Self.usable(entries, after: next)
         if snapshot == nil && usable.isEmpty && hardState == nil { return }
-        write("persist") { () throws(StorageError) in
+        write("persist", sync: sync || snapshot != nil || !usable.isEmpty) { () throws(StorageError) in
             if let snapshot {
                 // The snapshot replaces the whole log and the state it covers.
                 try run(statements.deleteAllLog)
@@ -204,9 +209,20 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         cache = next
     }
 
-    /// Persists a whole `Ready` (snapshot, entries, hard state) in one transaction.
+    /// Persists a whole `Ready` (snapshot, entries, hard state) in one transaction, synced to
+    /// disk when the Ready says `mustSync` (term, vote, entries or a snapshot changed).
     public func persist(_ ready: Ready) throws(RaftStorageError) {
-        try persist(snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState)
+        try persist(snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState, sync: ready.mustSync)
+    }
+
+    /// The timestamp of the newest stored record, nil when there is none (a leader stamps new
+    /// records no earlier than it, so append times never go back across a restart).
+    public func lastRecordTimestamp() -> TimestampMs? {
+        do {
+            return try connection.scalarInt("SELECT timestamp_ms FROM records ORDER BY offset DESC LIMIT 1").map { TimestampMs($0) }
+        } catch {
+            stop("lastRecordTimestamp()", error)
+        }
     }
 
     // MARK: Internals
@@ -373,8 +389,13 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
 
     /// Runs `body` in one write transaction and commits it (one fsync). Any failure stops the
     /// process: see the type's documentation.
-    private func write(_ what: String, _ body: () throws(StorageError) -> Void) {
+    private func write(_ what: String, sync: Bool = true, _ body: () throws(StorageError) -> Void) {
+        // Outside the transaction: SQLite refuses to change the setting inside one. Executed, not
+        // prepared once: SQLite applies this pragma when it compiles the statement, not when it
+        // steps it. The test mode without any fsync (StorageTestMode) is left alone.
+        let unsynced = !sync && StorageTestMode.installed?.synchronousOff != true
         do {
+            if unsynced { try connection.execute("PRAGMA synchronous = NORMAL") }
             try begin()
         } catch {
             stop(what, error)
@@ -383,6 +404,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
             try body()
             beforeCommit?()
             try run(statements.commit)
+            if unsynced { try connection.execute("PRAGMA synchronous = FULL") }
         } catch {
             try? run(statements.rollback)
             stop(what, error)

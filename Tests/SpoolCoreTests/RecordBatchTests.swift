@@ -33,6 +33,28 @@ struct RecordBatchTests {
             + RecordBatch.encodedBytes(keyCount: 1, valueCount: 2) + RecordBatch.encodedBytes(keyCount: nil, valueCount: 0))
     }
 
+    /// The leader places a producer's batch: its first offset and one timestamp for every record,
+    /// written in place; keys and values are untouched, and a malformed batch is left alone.
+    @Test func placeSetsTheFirstOffsetAndEveryTimestampInPlace() {
+        var builder = RecordBatch.Builder(firstOffset: .zero)
+        builder.append(timestamp: TimestampMs(1), key: Array("k".utf8), value: Array("one".utf8))
+        builder.append(timestamp: TimestampMs(2), key: nil, value: [])
+        builder.append(timestamp: TimestampMs(3), key: [], value: [9, 9])
+        var payload = builder.finish()
+        #expect(RecordBatch.place(&payload, firstOffset: Offset(500), timestamp: TimestampMs(77)) == RecordBatch.Header(firstOffset: Offset(500), count: 3))
+        let (header, records) = Self.decode(payload)
+        #expect(header == RecordBatch.Header(firstOffset: Offset(500), count: 3))
+        #expect(records == [
+            Decoded(offset: 500, timestamp: 77, key: Array("k".utf8), value: Array("one".utf8)),
+            Decoded(offset: 501, timestamp: 77, key: nil, value: []),
+            Decoded(offset: 502, timestamp: 77, key: [], value: [9, 9]),
+        ])
+        var broken = Array(payload.dropLast())
+        let before = broken
+        #expect(RecordBatch.place(&broken, firstOffset: Offset(1), timestamp: TimestampMs(1)) == nil)
+        #expect(broken == before)
+    }
+
     @Test func roundTripsKeysValuesTimestampsAndOffsets() {
         var builder = RecordBatch.Builder(firstOffset: Offset(41))
         let records = [

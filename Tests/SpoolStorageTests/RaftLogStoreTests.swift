@@ -259,4 +259,22 @@ struct RaftLogStoreTests {
             try fixture.store.persist(snapshot: Snapshot(index: 5, term: 1, voters: [1]), entries: [], hardState: nil)
         }
     }
+
+    /// A Ready that only moves the commit index (mustSync false) is one transaction without an
+    /// fsync (synchronous=NORMAL inside it, FULL again after); every other Ready is synced.
+    @Test func aReadyThatNeedsNoSyncIsWrittenWithoutFsync() throws {
+        let fixture = try RaftLogFixture()
+        var levels: [Int64] = []
+        fixture.store.beforeCommit = { levels.append((try? fixture.connection.scalarInt("PRAGMA synchronous")) ?? -1) }
+        try fixture.store.persist(Ready(
+            hardState: HardState(term: 1, vote: 1, commit: 0), entries: [batchEntry(1, term: 1, first: 0, count: 2)], mustSync: true))
+        try fixture.store.persist(Ready(hardState: HardState(term: 1, vote: 1, commit: 1), mustSync: false))
+        // Entries always sync, whatever the Ready says.
+        try fixture.store.persist(Ready(entries: [batchEntry(2, term: 1, first: 2, count: 1)], mustSync: false))
+        #expect(levels == [2, 1, 2], "FULL, NORMAL, FULL inside the three transactions")
+        #expect(try fixture.connection.scalarInt("PRAGMA synchronous") == 2, "FULL again after")
+        try fixture.reopen()
+        #expect(fixture.store.hardState() == HardState(term: 1, vote: 1, commit: 1))
+        #expect(try recordValues(fixture.path) == ["0=v0", "1=v1", "2=v2"])
+    }
 }

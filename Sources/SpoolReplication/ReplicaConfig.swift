@@ -1,0 +1,37 @@
+import Raft
+import SpoolCore
+
+/// How one replica driver runs its Raft group. Every limit carries its unit in its name.
+public struct ReplicaConfig: Sendable {
+    /// The Raft node: this broker's id, the group's voters, election and heartbeat ticks.
+    public var raft: RaftConfig
+    /// Wall-clock length of one Raft tick, in milliseconds. With RaftConfig's defaults (election
+    /// timeout 10 ticks, heartbeat 1 tick) 100 ms gives elections after 1–2 s of silence and a
+    /// heartbeat every 100 ms, etcd's recommended ratio.
+    public var tickIntervalMs: Int64 = 100
+    /// Ticks a proposal may wait for its commit before it fails with `.noQuorum` (50 ticks = 5 s
+    /// at 100 ms). The outcome is then unknown: the entry may still commit later.
+    public var proposalTimeoutTicks: Int = 50
+    /// Proposals queued or waiting for their commit, beyond which new ones fail at once with
+    /// `.overloaded` (the producer's backpressure; a leader that cannot commit must not grow).
+    public var maxPendingProposals: Int = 4096
+    /// Record-batch bytes taken into one Raft `propose` (one Ready, one transaction); the rest wait
+    /// for the next cycle, so one transaction stays bounded however many producers wait.
+    public var maxProposalBytesPerCycle: Int = 8 << 20
+    /// Raft messages received and not yet stepped; beyond it new ones are dropped (Raft resends).
+    public var maxQueuedMessages: Int = 65_536
+    /// Entries persisted and not yet applied that the driver keeps in memory, in bytes, so a
+    /// commit does not read its batches back out of the file (`ReplicaStorage`). Usually only
+    /// what is between a cycle's fsync and its commit; beyond the bound entries are read back.
+    public var maxUnappliedCacheBytes: UInt64 = 16 << 20
+    /// Seeds the node's randomized election timeouts (distinct per broker, or they campaign together).
+    public var randomSeed: UInt64
+    /// Milliseconds since the epoch; the leader stamps each batch's records with it (never earlier
+    /// than the newest record already stored).
+    public var clockMs: @Sendable () -> Int64 = { WallClock.nowMs() }
+
+    public init(raft: RaftConfig, randomSeed: UInt64? = nil) {
+        self.raft = raft
+        self.randomSeed = randomSeed ?? (raft.id.rawValue &* 0x9E37_79B9_7F4A_7C15 ^ WallClock.monotonicNs())
+    }
+}

@@ -1,0 +1,30 @@
+import Raft
+
+/// Why a proposal did not complete as committed. Values, not crashes: the partition log maps them
+/// to wire errors (`notLeader` to a redirect or a forward, the others to `ERR UNAVAILABLE`).
+public enum ReplicaError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// This replica is not the leader; `leaderHint` is the leader it knows of, or `NodeID.none`.
+    case notLeader(leaderHint: NodeID)
+    /// The leader is handing leadership over and takes no proposals until it is done.
+    case leadershipTransferInProgress
+    /// Not committed within `proposalTimeoutTicks`: no quorum answered in time. The outcome is
+    /// unknown (the entry may still commit), so a producer that retries may write it twice.
+    case noQuorum(waitedTicks: Int)
+    /// The entry was replaced in the log by another leader's: it is certainly not committed.
+    case superseded
+    /// Too many proposals pending (`maxPendingProposals`): nothing was proposed.
+    case overloaded
+    /// The driver stopped before the proposal completed (its outcome is unknown if it was accepted).
+    case stopped
+
+    public var description: String {
+        switch self {
+        case .notLeader(let hint): hint == .none ? "not the leader (no leader known)" : "not the leader (leader \(hint))"
+        case .leadershipTransferInProgress: "leadership transfer in progress"
+        case .noQuorum(let ticks): "not committed within \(ticks) ticks (no quorum)"
+        case .superseded: "replaced by another leader's entry"
+        case .overloaded: "too many proposals pending"
+        case .stopped: "the replica stopped"
+        }
+    }
+}
