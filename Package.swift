@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "SpoolIntegrationTests",
             dependencies: [
-                "SpoolServer", "SpoolClient", "SpoolStorage", "SpoolProtocol", "SpoolCore",
+                "SpoolServer", "SpoolClient", "SpoolStorage", "SpoolProtocol", "SpoolCore", "SpoolFaultProxy",
                 // Tests run these binaries as child processes, so `swift test` must build them.
                 "spoold", "spool", "spool-example", "spool-bench", "spool-sim",
                 .product(name: "NIOCore", package: "swift-nio"),

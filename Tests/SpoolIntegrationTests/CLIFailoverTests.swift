@@ -1,6 +1,7 @@
 import Foundation
 import SpoolClient
 import SpoolCore
+import SpoolFaultProxy
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -100,34 +101,39 @@ struct CLIFailoverTests {
             let admin = try await SpoolClient.connect(host: "127.0.0.1", port: first.port)
             try await admin.createTopic("t")
             await admin.close()
-            let producer = try FailoverChild(
-                ["produce", "t", "-v", "--batch", "1", "--server", Self.list(first.port, secondPort)], withInput: true)
-            defer { producer.stop() }
-            try producer.write((1...20).map { "r\($0)\n" }.joined())
-            try await eventually(timeout: .seconds(20), "20 acknowledgements") { producer.lines.count == 20 }
+            // The producer reaches the first broker through a proxy, so that a record can be held
+            // on its way: sent by the producer, never read by the broker.
+            let proxy = try await FaultProxy.start(targetPort: first.port)
+            try await always(body: {
+                let producer = try FailoverChild(
+                    ["produce", "t", "-v", "--batch", "1", "--server", Self.list(proxy.port, secondPort)], withInput: true)
+                defer { producer.stop() }
+                try producer.write((1...20).map { "r\($0)\n" }.joined())
+                try await eventually(timeout: .seconds(30), "20 acknowledgements") { producer.lines.count == 20 }
 
-            // The broker stops reading; record 21 reaches its socket and is never answered.
-            kill(first.pid, SIGSTOP)
-            try producer.write("r21\n")
-            try await eventually(timeout: .seconds(30), "r21 to wait in the stopped broker's socket") { FailoverPorts.unreadBytes(atPort: first.port) > 0 }
-            first.kill()
-            let second = try start(secondPort)
-            try producer.write((22...30).map { "r\($0)\n" }.joined())
-            try producer.closeInput()
-            let status = try await producer.waitForExit(timeout: .seconds(40))
+                // Record 21 leaves the producer and is held by the proxy; then the broker dies.
+                proxy.set(.stall, .clientToServer)
+                try producer.write("r21\n")
+                try await eventually(timeout: .seconds(30), "r21 to be held on its way to the broker") { proxy.bytesHeld(.clientToServer) > 0 }
+                first.kill()
+                let second = try start(secondPort)
+                try producer.write((22...30).map { "r\($0)\n" }.joined())
+                try producer.closeInput()
+                let status = try await producer.waitForExit(timeout: .seconds(40))
 
-            #expect(status == 69, "\(producer.err)")
-            #expect(
-                producer.err.contains(
-                    "spool: 1 record (input line 21) sent to 127.0.0.1:\(first.port) got no reply before the connection was lost: outcome unknown, not resent"),
-                "\(producer.err)")
-            #expect(producer.err.contains("spool: 1 record of unknown outcome"), "\(producer.err)")
-            #expect(producer.lines == (0..<29).map { "0 \($0)" })
-            let reader = try await SpoolClient.connect(host: "127.0.0.1", port: second.port)
-            let stored = try await reader.fetch(topic: "t", partition: 0, from: .earliest).messages.map(\.valueString)
-            await reader.close()
-            // The broker never read r21, so it is not there; every acknowledged record is, once.
-            #expect(stored == (1...20).map { "r\($0)" } + (22...30).map { "r\($0)" })
+                #expect(status == 69, "\(producer.err)")
+                #expect(
+                    producer.err.contains(
+                        "spool: 1 record (input line 21) sent to 127.0.0.1:\(proxy.port) got no reply before the connection was lost: outcome unknown, not resent"),
+                    "\(producer.err)")
+                #expect(producer.err.contains("spool: 1 record of unknown outcome"), "\(producer.err)")
+                #expect(producer.lines == (0..<29).map { "0 \($0)" })
+                let reader = try await SpoolClient.connect(host: "127.0.0.1", port: second.port)
+                let stored = try await reader.fetch(topic: "t", partition: 0, from: .earliest).messages.map(\.valueString)
+                await reader.close()
+                // The broker never received r21, so it is not there; every acknowledged record is, once.
+                #expect(stored == (1...20).map { "r\($0)" } + (22...30).map { "r\($0)" })
+            }, then: { await proxy.shutdown() })
         }
     }
 

@@ -80,24 +80,6 @@ enum FailoverPorts {
         return port
     }
 
-    /// Bytes waiting, unread, in the receive queue of a TCP socket on 127.0.0.1 whose local
-    /// port is `port` and that is connected (not the listening socket): what a stopped
-    /// (SIGSTOPped) broker was sent and has not read. Read from /proc/net/tcp.
-    static func unreadBytes(atPort port: Int) -> Int {
-        let table = readProcFile("/proc/net/tcp")
-        var total = 0
-        for row in table.split(separator: "\n").dropFirst() {
-            let fields = row.split(separator: " ")
-            // sl local_address rem_address st tx_queue:rx_queue ...; state 01 is ESTABLISHED.
-            guard fields.count > 4, fields[3] == "01" else { continue }
-            let local = fields[1].split(separator: ":")
-            guard local.count == 2, Int(local[1], radix: 16) == port else { continue }
-            let queues = fields[4].split(separator: ":")
-            if queues.count == 2, let rx = Int(queues[1], radix: 16) { total += rx }
-        }
-        return total
-    }
-
     /// A /proc file read to its end with read(2): such files report size 0, and a reader that
     /// trusts the size (or stops after one chunk) sees only their first page.
     static func readProcFile(_ path: String) -> String {
