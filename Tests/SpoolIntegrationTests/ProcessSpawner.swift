@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Starts child processes from one thread that lives as long as the test process.
 ///
@@ -18,6 +21,20 @@ final class ProcessSpawner: @unchecked Sendable {  // `jobs` is guarded by `cond
     private var jobs: [@Sendable () -> Void] = []
 
     private init() {
+        // Foundation's `Process.run` on Linux finds the highest open descriptor by reading
+        // /proc/self/fd, copying each entry's 256-byte `d_name` whatever the name's length. With
+        // more than about 1,360 descriptors open (a full parallel run has 1,700: a network thread
+        // per in-process broker is three), the last entry sits at the end of glibc's 32 KiB
+        // directory buffer and the copy reads past it; when that buffer ends a heap mapping, the
+        // test process dies (SIGSEGV in memcpy inside `Process.run`, 3 of 6 full runs). From 32 KiB
+        // up, allocations get mappings of their own, rounded up to whole pages, which leaves that
+        // buffer 4 KiB of slack to read into.
+        // (mallopt is in <malloc.h>, which the Glibc module does not export; M_MMAP_THRESHOLD is -3.)
+        if let mallopt = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+            typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+            let set = unsafeBitCast(mallopt, to: Mallopt.self)(-3, 32 * 1024)
+            precondition(set == 1, "mallopt(M_MMAP_THRESHOLD) failed")
+        }
         let thread = Thread { [self] in serve() }
         thread.name = "spool-test-spawner"
         thread.start()
