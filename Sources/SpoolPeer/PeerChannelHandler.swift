@@ -29,6 +29,8 @@ final class PeerChannelHandler: ChannelInboundHandler {
     private let decoder: PeerFrameDecoder
     private var phase = Phase.awaitingHello
     private var buffer = ByteBuffer()
+    /// Closes the connection if the peer's hello has not come within `helloTimeoutMs`.
+    private var helloDeadline: Scheduled<Void>?
 
     init(transport: PeerTransport, role: Role) {
         self.transport = transport
@@ -39,6 +41,13 @@ final class PeerChannelHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         if case .dialer = role {
             context.writeAndFlush(wrapOutboundOut(PeerFrameEncoder.encode(.hello(transport.hello))), promise: nil)
+        }
+        let timeoutMs = transport.config.helloTimeoutMs
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        helloDeadline = context.eventLoop.scheduleTask(in: .milliseconds(timeoutMs)) {
+            let (handler, context) = bound.value
+            guard case .awaitingHello = handler.phase else { return }
+            handler.reject(context, "no hello from \(context.remoteAddress.map { "\($0)" } ?? "?") within \(timeoutMs) ms")
         }
         context.fireChannelActive()
     }
@@ -72,6 +81,8 @@ final class PeerChannelHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(PeerFrameEncoder.encode(.hello(transport.hello))), promise: nil)
             }
             phase = .established(hello.node)
+            helloDeadline?.cancel()
+            helloDeadline = nil
             transport.linkUp(hello.node, channel: context.channel, clientAddress: hello.clientAddress)
         case (.awaitingHello, .refused(let reason)):
             reject(context, "the peer refused this broker: \(reason)")
@@ -103,6 +114,8 @@ final class PeerChannelHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        helloDeadline?.cancel()
+        helloDeadline = nil
         if case .established(let peer) = phase { transport.linkDown(peer, channel: context.channel) }
         if case .dialer(let expected) = role { transport.dialEnded(expected) }
         phase = .closing

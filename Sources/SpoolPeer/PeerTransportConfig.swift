@@ -20,12 +20,18 @@ public struct PeerTransportConfig: Sendable {
     /// First and longest wait before dialing a peer again, in milliseconds (doubling in between).
     public var reconnectInitialMs: Int64
     public var reconnectMaxMs: Int64
+    /// How long a new connection may go without the peer's hello, in milliseconds, before it is
+    /// closed: a dialer whose peer accepted and then went silent (a stopped process, a proxy
+    /// holding bytes) would otherwise wait on it forever instead of dialing again, and an
+    /// acceptor would keep a silent stranger's connection open.
+    public var helloTimeoutMs: Int64
 
     public init(
         node: NodeID, clusterID: String, clientAddress: String, listen: PeerAddress, peers: [NodeID: PeerAddress],
         limits: PeerLimits = PeerLimits(), queuedBytesPerPeer: Int = 64 * 1024 * 1024, reconnectInitialMs: Int64 = 50,
-        reconnectMaxMs: Int64 = 1000
+        reconnectMaxMs: Int64 = 1000, helloTimeoutMs: Int64 = 5000
     ) {
+        precondition(helloTimeoutMs > 0, "the hello timeout must be positive")
         precondition(node != .none, "node id 0 is reserved")
         precondition(peers[node] == nil, "peers lists the other brokers, not this one")
         self.node = node
@@ -37,6 +43,7 @@ public struct PeerTransportConfig: Sendable {
         self.queuedBytesPerPeer = queuedBytesPerPeer
         self.reconnectInitialMs = reconnectInitialMs
         self.reconnectMaxMs = reconnectMaxMs
+        self.helloTimeoutMs = helloTimeoutMs
     }
 
     /// Exactly one connection per pair of brokers: the lower id dials the higher, and both

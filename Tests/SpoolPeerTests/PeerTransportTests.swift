@@ -108,6 +108,44 @@ struct PeerTransportTests {
         }
     }
 
+    /// A connection whose peer never says hello is closed after `helloTimeoutMs`, on either end:
+    /// the acceptor drops a silent stranger, the dialer gives up on a silent peer and dials again.
+    @Test func aSilentConnectionIsClosedAfterTheHelloTimeout() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // A "peer" that accepts and never answers, counting the connections it gets.
+        let accepted = NIOLockedValueBox(0)
+        let silent = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                accepted.withLockedValue { $0 += 1 }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let config = PeerTransportConfig(
+            node: 1, clusterID: PeerTestCluster.clusterID, clientAddress: "x", listen: .loopbackAnyPort,
+            peers: [2: PeerAddress(host: "127.0.0.1", port: silent.localAddress!.port!)], helloTimeoutMs: 200)
+        let transport = try await PeerTransport.start(config: config, group: group, logger: PeerTestCluster.logger) { _, _ in }
+        do {
+            // Dialer: the silent peer is dialed again and again, never counted as connected.
+            try await eventually("node 1 to dial its silent peer again", timeout: .seconds(10)) { accepted.withLockedValue { $0 } >= 3 }
+            #expect(!transport.isConnected(2))
+
+            // Acceptor: a client that connects and sends nothing is closed.
+            let before = transport.stats.connectionsRejected.load(ordering: .relaxed)
+            let stranger = try BlockingSocket(port: transport.localAddress!.port!)
+            defer { stranger.close() }
+            #expect(stranger.readsToEnd(), "closed within the socket's 5 s receive timeout")
+            #expect(transport.stats.connectionsRejected.load(ordering: .relaxed) > before)
+        } catch {
+            await transport.shutdown()
+            try? await silent.close()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        await transport.shutdown()
+        try? await silent.close()
+        try? await group.shutdownGracefully()
+    }
+
     /// A peer that is down costs at most `queuedBytesPerPeer`: the rest is dropped and counted.
     @Test func messagesForAnUnreachablePeerAreBounded() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
