@@ -193,7 +193,7 @@ let package = Package(
         .testTarget(
             name: "SpoolPeerTests",
             dependencies: [
-                "SpoolPeer", "SpoolCluster", "Raft",
+                "SpoolPeer", "SpoolCluster", "Raft", "SpoolFaultProxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

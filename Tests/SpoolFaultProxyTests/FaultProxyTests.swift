@@ -12,7 +12,7 @@ import Glibc
 struct FaultProxyTests {
     @Test func passesBytesBothWays() async throws {
         try await withEchoAndProxy { proxy in
-            let socket = try ProxySocket(port: proxy.port)
+            let socket = try TestSocket(port: proxy.port)
             defer { socket.close() }
             try socket.send("hello")
             #expect(try socket.read(5) == "hello")
@@ -23,7 +23,7 @@ struct FaultProxyTests {
     /// A stalled direction holds every byte and delivers them, in order, when it heals.
     @Test func aStallHoldsBytesUntilHealed() async throws {
         try await withEchoAndProxy { proxy in
-            let socket = try ProxySocket(port: proxy.port)
+            let socket = try TestSocket(port: proxy.port)
             defer { socket.close() }
             try socket.send("a")
             #expect(try socket.read(1) == "a")
@@ -40,7 +40,7 @@ struct FaultProxyTests {
     /// Only the cut direction stops: the server's bytes still reach the client.
     @Test func aOneWayStallLeavesTheOtherDirection() async throws {
         try await withEchoAndProxy { proxy in
-            let socket = try ProxySocket(port: proxy.port)
+            let socket = try TestSocket(port: proxy.port)
             defer { socket.close() }
             try socket.send("x")
             #expect(try socket.read(1) == "x")
@@ -55,7 +55,7 @@ struct FaultProxyTests {
 
     @Test func discardLosesBytesAndPassResumes() async throws {
         try await withEchoAndProxy { proxy in
-            let socket = try ProxySocket(port: proxy.port)
+            let socket = try TestSocket(port: proxy.port)
             defer { socket.close() }
             try socket.send("1")
             #expect(try socket.read(1) == "1")
@@ -71,7 +71,7 @@ struct FaultProxyTests {
     /// Delivery never comes before the delay (a lower bound, not a speed claim), order is kept.
     @Test func delayHoldsBackInOrder() async throws {
         try await withEchoAndProxy { proxy in
-            let socket = try ProxySocket(port: proxy.port)
+            let socket = try TestSocket(port: proxy.port)
             defer { socket.close() }
             proxy.set(.delay(ms: 150), .clientToServer)
             let start = ContinuousClock.now
@@ -84,17 +84,17 @@ struct FaultProxyTests {
 
     @Test func isolateClosesAndRefusesUntilHealed() async throws {
         try await withEchoAndProxy { proxy in
-            let socket = try ProxySocket(port: proxy.port)
+            let socket = try TestSocket(port: proxy.port)
             defer { socket.close() }
             try socket.send("q")
             #expect(try socket.read(1) == "q")
             proxy.isolate()
             #expect(socket.readsToEnd(), "the open connection is closed")
-            let refused = try ProxySocket(port: proxy.port)
+            let refused = try TestSocket(port: proxy.port)
             #expect(refused.readsToEnd(), "a new connection is closed at once")
             refused.close()
             proxy.heal()
-            let again = try ProxySocket(port: proxy.port)
+            let again = try TestSocket(port: proxy.port)
             defer { again.close() }
             try again.send("r")
             #expect(try again.read(1) == "r")
@@ -140,55 +140,4 @@ func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: (
     if try condition() { return }
     Issue.record("timed out waiting for \(what)")
     throw CancellationError()
-}
-
-/// A blocking client socket with a 5 s receive timeout, so no read can hang a test.
-final class ProxySocket {
-    private var fd: Int32
-
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
-    }
-
-    func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
-        let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == bytes.count else { throw POSIXError(.EPIPE) }
-    }
-
-    /// Exactly `count` bytes, or an error at the timeout or end of stream.
-    func read(_ count: Int) throws -> String {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: count)
-        while bytes.count < count {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, count - bytes.count, 0) }
-            guard n > 0 else { throw POSIXError(.ETIMEDOUT) }
-            bytes += chunk[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    func readsToEnd() -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 256)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n == 0 { return true }
-            if n < 0 { return errno == ECONNRESET }
-        }
-    }
-
-    func close() {
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
-    }
 }

@@ -6,6 +6,7 @@ import NIOPosix
 import Raft
 import SpoolCluster
 import SpoolCore
+import SpoolFaultProxy
 import SpoolPeer
 import Testing
 
@@ -81,14 +82,14 @@ struct PeerTransportTests {
             oversized.writeInteger(UInt32(0))
             var beforeHello = PeerFrameEncoder.encode(.raft([]))
             for (name, after) in [("a bad checksum", corrupt), ("a message from another node", stray), ("an oversized length", oversized)] {
-                let socket = try BlockingSocket(port: port)
+                let socket = try TestSocket(port: port)
                 defer { socket.close() }
                 try socket.send(hello)
                 #expect(socket.readsSomething(), "node 2 answers the hello")
                 try socket.send(after)
                 #expect(socket.readsToEnd(), "\(name): node 2 closes the connection")
             }
-            let socket = try BlockingSocket(port: port)
+            let socket = try TestSocket(port: port)
             try socket.send(beforeHello.readBytes(length: beforeHello.readableBytes)!)
             #expect(socket.readsToEnd(), "a Raft frame before the hello closes the connection")
             socket.close()
@@ -131,7 +132,7 @@ struct PeerTransportTests {
 
             // Acceptor: a client that connects and sends nothing is closed.
             let before = transport.stats.connectionsRejected.load(ordering: .relaxed)
-            let stranger = try BlockingSocket(port: transport.localAddress!.port!)
+            let stranger = try TestSocket(port: transport.localAddress!.port!)
             defer { stranger.close() }
             #expect(stranger.readsToEnd(), "closed within the socket's 5 s receive timeout")
             #expect(transport.stats.connectionsRejected.load(ordering: .relaxed) > before)
@@ -252,51 +253,4 @@ func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: (
     if try await condition() { return }
     Issue.record("timed out waiting for \(what)")
     throw CancellationError()
-}
-
-/// A blocking client socket for hand-made bytes, with a receive timeout so no read can hang.
-final class BlockingSocket {
-    private var fd: Int32
-
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
-    }
-
-    func send(_ buffer: ByteBuffer) throws { try send(Array(buffer.readableBytesView)) }
-
-    func send(_ bytes: [UInt8]) throws {
-        let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == bytes.count else { throw POSIXError(.EPIPE) }
-    }
-
-    /// True when some bytes arrive before the timeout.
-    func readsSomething() -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        return chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } > 0
-    }
-
-    /// True when the peer closes (end of stream or reset) before the timeout.
-    func readsToEnd() -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n == 0 { return true }
-            if n < 0 { return errno == ECONNRESET }
-        }
-    }
-
-    func close() {
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
-    }
 }
