@@ -18,7 +18,7 @@ import Synchronization
 /// Group commit: producers only enqueue. While anything is queued, one flush loop runs on a
 /// storage thread and repeatedly takes *everything* queued (up to the batch limits) into one
 /// SQLite transaction and one fsync. The more producers wait, the bigger the batches, so the
-/// fsync cost is shared. The store is touched only by that loop (the `flushing` flag makes it the
+/// fsync cost is shared. The store is touched only by that loop (the machine's `writing` flag makes it the
 /// serial owner); SQLite never runs on an event loop.
 ///
 /// A partition whose file is lost or damaged is *offline*: it has no store, or its store stopped
