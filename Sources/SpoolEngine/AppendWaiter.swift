@@ -13,9 +13,21 @@ public protocol AppendWaiter: AnyObject, Sendable {
     func appendFailed(tokens: [Int], error: SpoolError)
 }
 
-/// Who hears that a queued record was committed.
+/// When a producer hears that its record is written.
+public enum AckPoint: Sendable, Equatable {
+    /// acks=leader: once the record is fsynced on this broker (its batch is durable).
+    case durable
+    /// acks=all: once the record is committed (on one broker, at the same time as durable; with
+    /// replication, when a majority has it).
+    case committed
+}
+
+/// Who hears that a queued record was written, and when.
 enum AppendCompletion: Sendable {
     /// acks=none: nobody.
     case none
-    case waiter(any AppendWaiter, token: Int)
+    /// acks=leader: told when the record's batch is durable.
+    case durable(any AppendWaiter, token: Int)
+    /// acks=all: told when the record's batch is committed.
+    case committed(any AppendWaiter, token: Int)
 }

@@ -4,15 +4,17 @@ import SpoolStorage
 
 extension Broker {
     /// Appends one record and returns its partition at once: `partition` when given, else
-    /// murmur2 of the key (Kafka's default partitioner), else round-robin. With a `waiter`
-    /// (acks=leader/all; one replica, so the leader's write is the majority) it hears `token` and
-    /// the offset once the record is fsynced, together with its other records of the same commit:
-    /// one task per batch, nothing allocated per record. Without one (acks=none) nobody is told.
+    /// murmur2 of the key (Kafka's default partitioner), else round-robin. With a `waiter` it
+    /// hears `token` and the offset at `ackPoint`: once the record is fsynced (`.durable`,
+    /// acks=leader) or committed (`.committed`, acks=all; on one replica both happen together),
+    /// together with its other records of the same commit: one task per batch, nothing
+    /// allocated per record. Without one (acks=none) nobody is told.
     /// When it throws, the record was not queued and the waiter hears nothing of it. The receipt
     /// says when the partition's queue is full (`queuedBytesPerPartition`, see `waitForRoom`).
     @discardableResult
     public func produce(
-        topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, waiter: (any AppendWaiter)?, token: Int = 0
+        topic name: TopicName, key: ByteBuffer?, partition: PartitionID?, value: ByteBuffer, waiter: (any AppendWaiter)?, token: Int = 0,
+        ackPoint: AckPoint = .durable
     ) throws(SpoolError) -> ProduceReceipt {
         try checkRunning()
         let topic = try self.topic(name)
@@ -33,12 +35,19 @@ extension Broker {
         let log = try topic.partition(id)
         BrokerStats.add(stats.recordsIn, 1)
         BrokerStats.add(stats.bytesIn, value.readableBytes)
-        let full = try log.append(PendingAppend(key: key, value: value, completion: waiter.map { .waiter($0, token: token) } ?? .none))
+        let completion: AppendCompletion
+        switch (waiter, ackPoint) {
+        case (nil, _): completion = .none
+        case (let waiter?, .durable): completion = .durable(waiter, token: token)
+        case (let waiter?, .committed): completion = .committed(waiter, token: token)
+        }
+        let full = try log.append(PendingAppend(key: key, value: value, completion: completion))
         return ProduceReceipt(partition: id, queueFull: full)
     }
 
     /// Reads records from `start`, rendered by `render` into one buffer. When `start` is the high
-    /// watermark and `waitMs > 0`, waits (without polling) for a record or the time to pass.
+    /// watermark (`committed`: reads never see a record that is not committed) and `waitMs > 0`,
+    /// waits (without polling) for a record or the time to pass.
     public func fetch(
         topic name: TopicName, partition: PartitionID, start: StartPosition, maxRecords: Int, maxBytes: Int? = nil,
         waitMs: Int64, on loop: EventLoop, render: @escaping RecordRenderer
@@ -80,7 +89,7 @@ extension Broker {
         }
     }
 
-    /// One read on a storage thread, bounded by the high watermark taken when it starts.
+    /// One read on a storage thread, bounded by the committed watermark taken when it starts.
     func read(
         _ log: PartitionLog, from offset: Offset, maxRecords: Int, maxBytes: Int, on loop: EventLoop,
         render: @escaping RecordRenderer

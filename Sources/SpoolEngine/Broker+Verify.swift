@@ -19,7 +19,7 @@ extension Broker {
     static let verifyRecordsPerTask = 10_000
 
     /// The checksum of every partition of `name` (or only `partition`) over its committed records
-    /// from the first retained offset to the high watermark as it was when the verification
+    /// from the first retained offset to the high watermark (`committed`) as it was when the verification
     /// started (records appended meanwhile are not counted). Read on the storage threads.
     public func verify(_ name: TopicName, partition: PartitionID?, on loop: EventLoop) -> EventLoopFuture<[PartitionChecksum]> {
         let logs: [PartitionLog]

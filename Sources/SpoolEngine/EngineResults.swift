@@ -15,7 +15,7 @@ public struct PartitionSummary: Sendable, Equatable {
     public var partition: PartitionID
     /// The first retained offset.
     public var earliest: Offset
-    /// The next offset to be written (the high watermark).
+    /// The high watermark: the first offset not yet committed (on one broker, the next to be written).
     public var high: Offset
     public var records: Int64
     /// Bytes of the partition's files on disk (database and WAL).
@@ -30,7 +30,7 @@ public struct FetchResult: Sendable {
     public var count: Int
     /// The offset to fetch next.
     public var next: Offset
-    /// The high watermark when the read ran.
+    /// The high watermark (`committed`) when the read ran.
     public var high: Offset
 }
 

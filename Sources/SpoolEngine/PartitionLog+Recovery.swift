@@ -25,8 +25,9 @@ import SpoolStorage
 /// the waiting attempt: at shutdown it is one last try (then the close goes on regardless), for a
 /// dropped topic none.
 ///
-/// The flush loop's `flushing` flag stays set from the failure to the end of the recovery, so
-/// the recovery is the store's one serial owner, as the loop was.
+/// The decisions (who fails with what, tickets, when writes resume) are `PartitionState`'s; this
+/// extension owns the file and the timers. The machine's writer stays set from the failure to
+/// the end of the recovery, so the recovery is the store's one serial owner, as the loop was.
 extension PartitionLog {
     /// What a write to a recovering partition fails with.
     func recoveringError() -> SpoolError {
@@ -35,45 +36,24 @@ extension PartitionLog {
 
     /// The flush loop met a failed write: fails it and everything queued, stops taking writes and
     /// schedules the first recovery attempt. Storage thread, as the flush loop's owner.
-    func stopWrites(after error: StorageError, _ batch: [PendingAppend], _ commits: [PendingCommit]) {
+    func stopWrites(after error: StorageError) {
         let now = WallClock.monotonicNs()
-        var room: [EventLoopPromise<Void>] = []
-        let (first, queued, queuedCommits, next) = state.withLockedValue { state in
-            var recovery = WriteRecovery(failedFirst: state.high, sinceNs: now)
-            var queued = state.pending
-            var queuedCommits = state.pendingCommits
-            if let retrying = state.retrying {  // not expected (the failed batch was the retried one)
-                queued = retrying.batch + queued
-                queuedCommits = retrying.commits + queuedCommits
-                state.retrying = nil
-            }
-            state.pending = []
-            state.pendingCommits = []
-            state.queuedBytes = 0
-            state.lockedSinceNs = nil
-            room = Self.takeRoomWaiters(&state, bound: limits.queuedBytesPerPartition)
-            let next = recovery.scheduleNext(limitMs: limits.writeRecoveryRetryMs)
-            state.recovery = recovery
-            return (recovery.failedFirst, queued, queuedCommits, next)
-        }
+        let stopped = state.withLockedValue { $0.machine.writeFailed(nowNs: now) }
         writesStopped.store(true, ordering: .releasing)
         logger.error(
             "a write of the partition failed; it stopped taking writes and recovers from its file",
             metadata: [
                 "topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)",
-                "offset.first": "\(first)", "records.failed": "\(batch.count + queued.count)",
-                "commits.failed": "\(commits.count + queuedCommits.count)",
+                "offset.first": "\(stopped.failedFirst)", "records.failed": "\(stopped.batch.records.count + stopped.queued.records.count)",
+                "commits.failed": "\(stopped.batch.commits.count + stopped.queued.commits.count)",
             ])
         let failed = SpoolError(
             .storage,
             "writing partition \(id) of \(topic) failed: \(error.summary); the partition stopped taking writes and is recovering")
-        Self.fail(batch, failed)
-        for commit in commits { commit.promise.fail(failed) }
-        let stopped = recoveringError()
-        Self.fail(queued, stopped)
-        for commit in queuedCommits { commit.promise.fail(stopped) }
-        for waiter in room { waiter.succeed() }
-        scheduleRecovery(ticket: next.ticket, afterMs: next.delayMs)
+        Self.fail(stopped.batch, failed)
+        Self.fail(stopped.queued, recoveringError())
+        for waiter in stopped.room { waiter.succeed() }
+        scheduleRecovery(ticket: stopped.next.ticket, afterMs: stopped.next.delayMs)
     }
 
     /// Runs attempt `ticket` after `afterMs`, from a timer: no thread waits meanwhile.
@@ -87,11 +67,10 @@ extension PartitionLog {
     /// unless `ticket` is the attempt awaited.
     func recover(ticket: Int) {
         let begun: (failedFirst: Offset, closing: CloseReason?, failedStore: PartitionStore?)? = state.withLockedValue { state in
-            guard var recovery = state.recovery, recovery.begin(ticket: ticket) else { return nil }
-            state.recovery = recovery
+            guard let begun = state.machine.beginRecovery(ticket: ticket) else { return nil }
             let failedStore = state.store
             state.store = nil
-            return (recovery.failedFirst, state.closing, failedStore)
+            return (begun.failedFirst, begun.closing, failedStore)
         }
         guard let begun else { return }
         begun.failedStore?.abandon()
@@ -112,17 +91,17 @@ extension PartitionLog {
             return
         }
         do {
-            if !state.withLockedValue({ $0.recovery?.fileChecked ?? true }) {
+            if !state.withLockedValue({ $0.machine.recoveryFileChecked }) {
                 let check = try store.quickCheck()
                 guard check == "ok" else {
                     store.abandon()
                     giveUp(StorageError.damaged("\(path): quick_check after a failed write: \(check)"))
                     return
                 }
-                state.withLockedValue { $0.recovery?.checked() }
+                state.withLockedValue { $0.machine.recoveryChecked() }
             }
             let left = max(0, store.nextOffset - begun.failedFirst)
-            state.withLockedValue { $0.recovery?.found(left) }
+            state.withLockedValue { $0.machine.recoveryFound(left) }
             try store.discardUnacknowledged(from: begun.failedFirst)
             guard store.nextOffset == begun.failedFirst else {
                 // Records below the failed write were acknowledged: a file without them is not
@@ -146,10 +125,7 @@ extension PartitionLog {
         let now = WallClock.monotonicNs()
         let recovery: WriteRecovery? = state.withLockedValue { state in
             state.store = store
-            state.high = store.nextOffset
-            state.earliest = store.earliestOffset
-            defer { state.recovery = nil }
-            return state.recovery
+            return state.machine.recovered(earliest: store.earliestOffset, next: store.nextOffset)
         }
         writesStopped.store(false, ordering: .releasing)
         logger.info(
@@ -169,37 +145,33 @@ extension PartitionLog {
             giveUp(error)
             return
         }
-        let (next, attempts, closing): ((ticket: Int, delayMs: Int64)?, Int, Bool) = state.withLockedValue { state in
-            guard var recovery = state.recovery, state.closing == nil else { return (nil, 0, state.closing != nil) }
-            let next = recovery.scheduleNext(limitMs: limits.writeRecoveryRetryMs)
-            state.recovery = recovery
-            return (next, recovery.attempts, false)
-        }
-        if closing {
+        switch state.withLockedValue({ $0.machine.recoveryAttemptFailed() }) {
+        case .closing:
             // The broker stops (or the topic goes) with the disk still failing: the close goes on.
             logger.warning(
                 "closing a partition that has not recovered from its failed write; its file is opened as it is at the next start",
                 metadata: ["topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)"])
             flushLoop()
+        case .none:
             return
+        case .retry(let ticket, let delayMs, let attempts):
+            if attempts == 1 {
+                logger.warning(
+                    "the partition's file still fails after its failed write; recovery retries",
+                    metadata: [
+                        "topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)",
+                        "retry.max.ms": "\(limits.writeRecoveryRetryMs)",
+                    ])
+            }
+            scheduleRecovery(ticket: ticket, afterMs: delayMs)
         }
-        guard let next else { return }
-        if attempts == 1 {
-            logger.warning(
-                "the partition's file still fails after its failed write; recovery retries",
-                metadata: [
-                    "topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)",
-                    "retry.max.ms": "\(limits.writeRecoveryRetryMs)",
-                ])
-        }
-        scheduleRecovery(ticket: next.ticket, afterMs: next.delayMs)
     }
 
     /// The file is damaged: the partition goes offline as `damaged`, as a damaged file met
     /// anywhere else does.
     private func giveUp(_ error: StorageError) {
         takeOffline(error)
-        state.withLockedValue { $0.recovery = nil }
+        state.withLockedValue { $0.machine.recoveryAbandoned() }
         writesStopped.store(false, ordering: .releasing)
         flushLoop()  // ends the loop (and finishes a close that came meanwhile)
     }

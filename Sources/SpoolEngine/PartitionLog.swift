@@ -6,13 +6,19 @@ import SpoolCore
 import SpoolStorage
 import Synchronization
 
-/// One partition of a topic on this broker: its queue of pending appends, its group-commit flush
-/// loop, its high watermark and the consumers waiting for new records.
+/// One partition of a topic on this broker: the driver of its state machine (`PartitionState`,
+/// which decides the batches, the watermarks and who completes or fails on each event). This
+/// class owns the store, the storage thread and the timers, and performs those decisions:
+/// promises and waiters are completed outside the lock, on their event loops.
+///
+/// Where replication goes: `flushLoop` is "propose" (a cut batch is written to the local log)
+/// and `batchWritten` is local durability; a Raft driver will report the commit index through
+/// `PartitionState.commitAdvanced(to:)` ("apply") instead of the state's `commitFollowsDurable`.
 ///
 /// Group commit: producers only enqueue. While anything is queued, one flush loop runs on a
 /// storage thread and repeatedly takes *everything* queued (up to the batch limits) into one
 /// SQLite transaction and one fsync. The more producers wait, the bigger the batches, so the
-/// fsync cost is shared. The store is touched only by that loop (the `flushing` flag makes it the
+/// fsync cost is shared. The store is touched only by that loop (the machine's `writing` flag makes it the
 /// serial owner); SQLite never runs on an event loop.
 ///
 /// A partition whose file is lost or damaged is *offline*: it has no store, or its store stopped
@@ -29,58 +35,35 @@ final class PartitionLog: Sendable {
     let readers: ReaderPool
     /// Set once, when the partition goes offline; read on every request (no lock).
     let offline = Atomic<Bool>(false)
-    /// Set while the partition recovers from a failed write (`State.recovery`), for lock-free
-    /// reads (keyless records skip such a partition); the lock's state is the authority.
+    /// Set while the partition recovers from a failed write (`PartitionState.recovery`), for
+    /// lock-free reads (keyless records skip such a partition); the state machine is the authority.
     let writesStopped = Atomic<Bool>(false)
     let pool: NIOThreadPool
     let limits: SpoolLimits
     let logger: Logger
-    let state: NIOLockedValueBox<State>
+    let state: NIOLockedValueBox<Locked>
 
-    struct Waiter {
-        var after: Offset
+    struct Waiter: Sendable {
         var promise: EventLoopPromise<Void>
     }
 
-    struct PendingCommit {
+    struct PendingCommit: Sendable {
         var commit: OffsetCommit
         var promise: EventLoopPromise<Void>
     }
 
-    struct State {
-        /// The writer; nil for a partition that was offline when the broker opened it, and
-        /// while a failed one is being replaced. Only the flush loop's owner (`flushing`) uses it.
-        var store: PartitionStore?
-        var pending: [PendingAppend] = []
-        var pendingCommits: [PendingCommit] = []
-        var flushing = false
-        /// The next offset to be written; records below it are durable and visible.
-        var high: Offset
-        var earliest: Offset
-        var waiters: [Int: Waiter] = [:]
-        var nextWaiterID = 0
-        var closing: CloseReason?
-        var closed: EventLoopPromise<Void>?
-        /// Why the partition is offline, once it is.
-        var offlineReason: OfflineReason?
-        /// A batch that found the file locked by another connection, to write first on the next try.
-        var retrying: (batch: [PendingAppend], commits: [PendingCommit])?
-        /// When the current run of "locked by another connection" began.
-        var lockedSinceNs: UInt64?
-        var lockedRetries = 0
-        /// Record bytes in `pending` (not yet taken into a transaction), bounded by
-        /// `queuedBytesPerPartition`: producers that find it full wait in `roomWaiters`.
-        var queuedBytes = 0
-        var roomWaiters: [EventLoopPromise<Void>] = []
-        /// Set from a failed write until the partition has recovered: no write is taken meanwhile.
-        var recovery: WriteRecovery?
-    }
+    typealias Machine = PartitionState<PendingAppend, PendingCommit, Waiter, EventLoopPromise<Void>>
+    typealias Batch = Machine.Batch
+    typealias CloseReason = PartitionCloseReason
 
-    enum CloseReason {
-        /// Broker shutdown: finish what is queued, then close.
-        case shutdown
-        /// Topic dropped: fail what is queued.
-        case dropped
+    /// What the lock guards: the decisions, and the two things only the driver holds.
+    struct Locked: Sendable {
+        var machine: Machine
+        /// The writer; nil for a partition that was offline when the broker opened it, and
+        /// while a failed one is being replaced. Only the machine's writer (`writing`) uses it.
+        var store: PartitionStore?
+        /// The close's promise, once a close was asked.
+        var closed: EventLoopPromise<Void>?
     }
 
     /// Opens (or creates) the partition's database. Call on a storage thread.
@@ -93,7 +76,8 @@ final class PartitionLog: Sendable {
         self.logger = logger
         let store = try PartitionStore(path: path)
         self.readers = ReaderPool(path: path)
-        self.state = NIOLockedValueBox(State(store: store, high: store.nextOffset, earliest: store.earliestOffset))
+        let machine = Machine(earliest: store.earliestOffset, next: store.nextOffset, limits: limits)
+        self.state = NIOLockedValueBox(Locked(machine: machine, store: store))
     }
 
     /// A partition that cannot be opened (its file is lost or damaged): it serves nothing and
@@ -106,73 +90,67 @@ final class PartitionLog: Sendable {
         self.limits = limits
         self.logger = logger
         self.readers = ReaderPool(path: path)
-        var state = State(store: nil, high: .zero, earliest: .zero)
-        state.offlineReason = reason
-        self.state = NIOLockedValueBox(state)
+        self.state = NIOLockedValueBox(Locked(machine: Machine(offline: reason, limits: limits), store: nil))
         offline.store(true, ordering: .releasing)
     }
 
-    /// The offsets of the first retained record and of the next record to be written.
+    /// The offsets of the first retained record and of the first record not yet committed: every
+    /// reader is bounded by these (records at or past `high` may be written but not committed).
     var bounds: (earliest: Offset, high: Offset) {
-        state.withLockedValue { ($0.earliest, $0.high) }
+        state.withLockedValue { ($0.machine.earliest, $0.machine.committed) }
+    }
+
+    /// The three watermarks (`PartitionState`), for tests and diagnostics.
+    var watermarks: (assigned: Offset, durable: Offset, committed: Offset) {
+        state.withLockedValue { ($0.machine.assigned, $0.machine.durable, $0.machine.committed) }
     }
 
     // MARK: Appending
 
     /// Queues a record for the next group commit. Its `completion` hears the offset once the
-    /// record is fsynced, or the `SpoolError` it failed with. Returns true when the queue is now
-    /// at `queuedBytesPerPartition` or past it: the record is queued all the same (it is in
-    /// memory already), and the caller should produce nothing more to this partition until
-    /// `waitForRoom` completes.
+    /// record is durable (acks=leader) or committed (acks=all), or the `SpoolError` it failed
+    /// with. Returns true when the queue is now at `queuedBytesPerPartition` or past it: the
+    /// record is queued all the same (it is in memory already), and the caller should produce
+    /// nothing more to this partition until `waitForRoom` completes.
     func append(_ record: PendingAppend) throws(SpoolError) -> Bool {
-        try enqueue(bytes: record.byteCount) { $0.pending.append(record) }
+        try started(state.withLockedValue { $0.machine.enqueue(record) })
     }
 
     /// Queues a consumer-group commit for the next group commit: it is written in the same
-    /// transaction (and fsync) as the records queued with it. Throws (and leaves `promise` to the
-    /// caller) when the log is closing.
+    /// transaction (and fsync) as the records queued with it, and completes when they are
+    /// committed. Throws (and leaves `promise` to the caller) when the log is closing.
     func commit(_ commit: OffsetCommit, promise: EventLoopPromise<Void>) throws(SpoolError) {
-        _ = try enqueue(bytes: 0) { $0.pendingCommits.append(PendingCommit(commit: commit, promise: promise)) }
+        _ = try started(state.withLockedValue { $0.machine.enqueue(commit: PendingCommit(commit: commit, promise: promise)) })
     }
 
-    /// Adds work to the queue and starts the flush loop when it is not running. Returns true when
-    /// the queued bytes are at their bound.
-    private func enqueue(bytes: Int, _ add: (inout State) -> Void) throws(SpoolError) -> Bool {
-        let outcome: Result<(start: Bool, full: Bool), SpoolError> = state.withLockedValue { state in
-            if let reason = state.closing { return .failure(closedError(reason)) }
-            if state.recovery != nil { return .failure(recoveringError()) }
-            add(&state)
-            state.queuedBytes += bytes
-            let full = state.queuedBytes >= limits.queuedBytesPerPartition
-            guard !state.flushing else { return .success((false, full)) }
-            state.flushing = true
-            return .success((true, full))
+    /// Starts the flush loop when the machine says none runs. Returns true when the queued bytes
+    /// are at their bound.
+    private func started(_ enqueued: Machine.Enqueued) throws(SpoolError) -> Bool {
+        switch enqueued {
+        case .refused(let refusal):
+            throw error(refusal)
+        case .queued(let startWriter, let full):
+            if startWriter {
+                pool.submit { _ in self.flushLoop() }
+            }
+            return full
         }
-        let (start, full) = try outcome.get()
-        if start {
-            pool.submit { _ in self.flushLoop() }
+    }
+
+    /// The client's words for a refusal.
+    func error(_ refusal: PartitionRefusal) -> SpoolError {
+        switch refusal {
+        case .closing(let reason): closedError(reason)
+        case .recovering: recoveringError()
         }
-        return full
     }
 
     /// Completes once the queue is below `queuedBytesPerPartition` (at once when it is), or the
     /// log closes (then the next append says why).
     func waitForRoom(on loop: EventLoop) -> EventLoopFuture<Void> {
         let promise = loop.makePromise(of: Void.self)
-        let waiting = state.withLockedValue { state in
-            guard state.queuedBytes >= limits.queuedBytesPerPartition, state.closing == nil else { return false }
-            state.roomWaiters.append(promise)
-            return true
-        }
-        if !waiting { promise.succeed() }
+        if !state.withLockedValue({ $0.machine.waitForRoom(promise) }) { promise.succeed() }
         return promise.futureResult
-    }
-
-    /// Producers waiting for room, once the queue is below its bound again (or empty for good).
-    static func takeRoomWaiters(_ state: inout State, bound: Int) -> [EventLoopPromise<Void>] {
-        guard !state.roomWaiters.isEmpty, state.queuedBytes < bound || state.closing != nil else { return [] }
-        defer { state.roomWaiters = [] }
-        return state.roomWaiters
     }
 
     /// What work sent to a closing log fails with.
@@ -183,107 +161,77 @@ final class PartitionLog: Sendable {
         }
     }
 
-    /// Runs on a storage thread while records are queued; exactly one instance per partition.
+    /// Runs on a storage thread while records are queued; exactly one instance per partition
+    /// (the machine's writer).
     func flushLoop() {
-        while let (batch, commits) = takeBatch() {
-            guard let store = state.withLockedValue({ $0.store }), !isOffline else {
-                let error = offlineError()
-                Self.fail(batch, error)
-                for commit in commits { commit.promise.fail(error) }
+        while let (batch, store) = takeBatch() {
+            guard let store, !isOffline else {
+                let rejected = state.withLockedValue { $0.machine.batchRejected() }
+                Self.fail(rejected, offlineError())
                 continue
             }
             let result: Result<Offset, StorageError>
             do {
                 result = .success(
-                    try store.append(batch, commits: commits.map(\.commit), timestamp: TimestampMs(WallClock.nowMs())))
+                    try store.append(
+                        batch.records, commits: batch.commits.map(\.commit), at: batch.first, timestamp: TimestampMs(WallClock.nowMs())))
             } catch {
                 result = .failure(error)
             }
             switch result {
-            case .success(let first):
-                let woken = state.withLockedValue { state -> [Waiter] in
-                    state.high = store.nextOffset
-                    state.lockedSinceNs = nil
-                    return Self.takeWaiters(&state, below: state.high)
-                }
-                Self.complete(batch, first: first, topic: topic, partition: id)
-                for commit in commits { commit.promise.succeed() }
-                for waiter in woken { waiter.promise.succeed() }
+            case .success:
+                precondition(store.nextOffset == batch.next, "the store ends at \(store.nextOffset), the batch at \(batch.next)")
+                let written = state.withLockedValue { $0.machine.batchWritten() }
+                Self.complete(written.durable, at: .durable, topic: topic, partition: id)
+                for committed in written.committed { Self.committed(committed, topic: topic, partition: id) }
+                for waiter in written.woken { waiter.promise.succeed() }
             case .failure(let error) where error.isBusy:
                 // Another connection holds the write lock. Sleeping in SQLite's busy handler
                 // would hold this storage thread, which every partition shares; instead the
                 // batch stays first in line and this partition alone tries again shortly.
-                switch lockedOut(batch, commits) {
-                case .retry(let delayMs):
+                switch lockedOut() {
+                case .retry(let delayMs, _):
                     scheduleRetry(afterMs: delayMs)
-                    return  // `flushing` stays set: the retry is this partition's flush loop
-                case .giveUp(let failedBatch, let failedCommits):
+                    return  // the writer stays set: the retry is this partition's flush loop
+                case .giveUp(let failed, _):
                     let spoolError = SpoolError(
                         .storage,
                         "partition \(id) of \(topic) stayed locked by another connection for \(limits.partitionLockWaitMs) ms "
                             + "(an sqlite3 shell without -readonly?); the records were not written")
-                    Self.fail(failedBatch, spoolError)
-                    for commit in failedCommits { commit.promise.fail(spoolError) }
+                    Self.fail(failed, spoolError)
                 }
             case .failure(let error) where error.isDamaged:
                 let spoolError = storageFailure(error, while: "writing")
-                Self.fail(batch, spoolError)
-                for commit in commits { commit.promise.fail(spoolError) }
+                let rejected = state.withLockedValue { $0.machine.batchRejected() }
+                Self.fail(rejected, spoolError)
             case .failure(let error):
                 // The file's state is unknown now (after a failed fsync, even what the kernel
                 // holds): nothing more is written on top of it until it is recovered.
-                stopWrites(after: error, batch, commits)
-                return  // `flushing` stays set: the recovery is this partition's flush loop now
+                stopWrites(after: error)
+                return  // the writer stays set: the recovery is this partition's flush loop now
             }
         }
     }
 
-    private enum LockedOutcome {
-        case retry(delayMs: Int64)
-        /// The lock was held past `partitionLockWaitMs`: fail this batch and all queued behind it.
-        case giveUp([PendingAppend], [PendingCommit])
-    }
-
-    /// Decides what a batch that found the file locked does next.
-    private func lockedOut(_ batch: [PendingAppend], _ commits: [PendingCommit]) -> LockedOutcome {
+    /// Asks the machine what a batch that found the file locked does next, and logs it.
+    private func lockedOut() -> Machine.Locked {
         let now = WallClock.monotonicNs()
-        var room: [EventLoopPromise<Void>] = []
-        defer { for waiter in room { waiter.succeed() } }
-        let (outcome, first): (LockedOutcome, Bool) = state.withLockedValue { state in
-            let first = state.lockedSinceNs == nil
-            if first {
-                state.lockedSinceNs = now
-                state.lockedRetries = 0
-            }
-            let lockedMs = Int64((now - (state.lockedSinceNs ?? now)) / 1_000_000)
-            if lockedMs >= limits.partitionLockWaitMs && state.closing != .dropped {
-                let failed = (batch + state.pending, commits + state.pendingCommits)
-                state.pending = []
-                state.pendingCommits = []
-                state.queuedBytes = 0
-                room = Self.takeRoomWaiters(&state, bound: limits.queuedBytesPerPartition)
-                state.lockedSinceNs = nil
-                return (.giveUp(failed.0, failed.1), first)
-            }
-            state.retrying = (batch, commits)
-            state.lockedRetries += 1
-            // 1, 2, 4 ... 64 ms, then every 100 ms; at once when dropped (takeBatch fails it).
-            let delay = state.closing == .dropped ? 0 : min(100, Int64(1) << min(state.lockedRetries - 1, 6))
-            return (.retry(delayMs: delay), first)
-        }
+        let outcome = state.withLockedValue { $0.machine.writeLocked(nowNs: now) }
         switch outcome {
-        case .retry where first:
-            logger.warning(
-                "partition file is locked by another connection; its writes wait (sqlite3 without -readonly?)",
-                metadata: ["topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)"])
-        case .giveUp(let failed, _):
+        case .retry(_, let firstWarning):
+            if firstWarning {
+                logger.warning(
+                    "partition file is locked by another connection; its writes wait (sqlite3 without -readonly?)",
+                    metadata: ["topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)"])
+            }
+        case .giveUp(let failed, let room):
             logger.error(
                 "partition file stayed locked; failing its queued writes",
                 metadata: [
-                    "topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "records": "\(failed.count)",
+                    "topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "records": "\(failed.records.count)",
                     "waited.ms": "\(limits.partitionLockWaitMs)",
                 ])
-        case .retry: break
+            for waiter in room { waiter.succeed() }
         }
         return outcome
     }
@@ -295,72 +243,40 @@ final class PartitionLog: Sendable {
         }
     }
 
-    /// Takes the next batch, or ends the loop (and finishes a pending close) when none is queued.
-    private func takeBatch() -> ([PendingAppend], [PendingCommit])? {
-        typealias Taken = (batch: [PendingAppend]?, commits: [PendingCommit], closed: EventLoopPromise<Void>?, failed: [PendingAppend], failedCommits: [PendingCommit])
-        var room: [EventLoopPromise<Void>] = []
-        defer { for waiter in room { waiter.succeed() } }
-        let taken: Taken = state.withLockedValue { state in
-            if state.closing == .dropped {
-                state.queuedBytes = 0
-                room = Self.takeRoomWaiters(&state, bound: limits.queuedBytesPerPartition)
-                var failed = state.pending
-                var failedCommits = state.pendingCommits
-                if let retrying = state.retrying {
-                    failed = retrying.batch + failed
-                    failedCommits = retrying.commits + failedCommits
-                    state.retrying = nil
-                }
-                state.pending = []
-                state.pendingCommits = []
-                state.flushing = false
-                return (nil, [], state.closed, failed, failedCommits)
-            }
-            if let retrying = state.retrying {
-                state.retrying = nil
-                return (retrying.batch, retrying.commits, nil, [], [])
-            }
-            let commits = state.pendingCommits
-            state.pendingCommits = []
-            guard !state.pending.isEmpty || !commits.isEmpty else {
-                state.flushing = false
-                return (nil, [], state.closing == nil ? nil : state.closed, [], [])
-            }
-            var count = 0
-            var bytes = 0
-            for record in state.pending {
-                if count > 0 && (count >= limits.commitBatchRecords || bytes + record.byteCount > limits.commitBatchBytes) { break }
-                count += 1
-                bytes += record.byteCount
-            }
-            state.queuedBytes -= bytes
-            room = Self.takeRoomWaiters(&state, bound: limits.queuedBytesPerPartition)
-            if count == state.pending.count {
-                let batch = state.pending
-                state.pending = []
-                state.pending.reserveCapacity(batch.count)
-                return (batch, commits, nil, [], [])
-            }
-            let batch = Array(state.pending[..<count])
-            state.pending.removeFirst(count)
-            return (batch, commits, nil, [], [])
+    /// Takes the next batch and the store to write it with, or ends the loop (and finishes a
+    /// pending close) when none is queued.
+    private func takeBatch() -> (Batch, PartitionStore?)? {
+        let (taken, store, closed) = state.withLockedValue { state -> (Machine.Taken, PartitionStore?, EventLoopPromise<Void>?) in
+            let taken = state.machine.nextBatch()
+            guard case .idle(finishClose: true) = taken.step else { return (taken, state.store, nil) }
+            return (taken, state.store, state.closed)
         }
-        let dropped = closedError(.dropped)
-        Self.fail(taken.failed, dropped)
-        for commit in taken.failedCommits { commit.promise.fail(dropped) }
-        if let closed = taken.closed { finishClose(closed) }
-        return taken.batch.map { ($0, taken.commits) }
+        for waiter in taken.room { waiter.succeed() }
+        if !taken.dropped.isEmpty { Self.fail(taken.dropped, closedError(.dropped)) }
+        switch taken.step {
+        case .write(let batch):
+            return (batch, store)
+        case .idle:
+            if let closed { finishClose(closed) }
+            return nil
+        }
     }
 
-    /// Tells everyone waiting on a committed batch: one task per event loop with the results of
+    /// Tells everyone waiting on `batch` at `point`: one task per event loop with the results of
     /// each of its connections, never one per record, and no allocation per record
     /// (`WaiterGroups`).
-    private static func complete(_ batch: [PendingAppend], first: Offset, topic: TopicName, partition: PartitionID) {
+    private static func complete(_ batch: Batch, at point: AckPoint, topic: TopicName, partition: PartitionID) {
         var byWaiter = WaiterGroups<any AppendWaiter, (token: Int, offset: Offset)>()
-        for index in batch.indices {
-            guard case .waiter(let waiter, let token) = batch[index].completion else { continue }
-            byWaiter.add((token, first + Int64(index)), for: waiter, id: ObjectIdentifier(waiter))
+        let first = batch.first
+        for index in batch.records.indices {
+            switch (batch.records[index].completion, point) {
+            case (.durable(let waiter, let token), .durable), (.committed(let waiter, let token), .committed):
+                byWaiter.add((token, first + Int64(index)), for: waiter, id: ObjectIdentifier(waiter))
+            default:
+                continue
+            }
         }
+        guard !byWaiter.groups.isEmpty else { return }
         // One task per event loop, not per connection: fewer cross-thread wake-ups.
         var byLoop = WaiterGroups<any EventLoop, (waiter: any AppendWaiter, results: [(token: Int, offset: Offset)])>()
         for (waiter, results) in byWaiter.groups {
@@ -373,32 +289,40 @@ final class PartitionLog: Sendable {
         }
     }
 
-    /// Tells everyone waiting on records that were not written.
-    static func fail(_ records: [PendingAppend], _ error: SpoolError) {
+    /// The second completion point: `batch` is committed (acks=all records, offset commits).
+    private static func committed(_ batch: Batch, topic: TopicName, partition: PartitionID) {
+        complete(batch, at: .committed, topic: topic, partition: partition)
+        for commit in batch.commits { commit.promise.succeed() }
+    }
+
+    static func fail(_ batch: Batch, _ error: SpoolError) {
+        fail(FailedWork(records: batch.records, commits: batch.commits), error)
+    }
+
+    /// Tells everyone waiting on records and commits that were not written.
+    static func fail(_ work: FailedWork<PendingAppend, PendingCommit>, _ error: SpoolError) {
         var byWaiter = WaiterGroups<any AppendWaiter, Int>()
-        for record in records {
-            guard case .waiter(let waiter, let token) = record.completion else { continue }
-            byWaiter.add(token, for: waiter, id: ObjectIdentifier(waiter))
+        for record in work.records {
+            switch record.completion {
+            case .durable(let waiter, let token), .committed(let waiter, let token):
+                byWaiter.add(token, for: waiter, id: ObjectIdentifier(waiter))
+            case .none:
+                continue
+            }
         }
         for (waiter, tokens) in byWaiter.groups {
             waiter.eventLoop.execute { waiter.appendFailed(tokens: tokens, error: error) }
         }
+        for commit in work.commits { commit.promise.fail(error) }
     }
 
     // MARK: Waiting for records
 
-    /// Completes once a record at or after `after` is visible (or the log closes). The id cancels
-    /// the wait with `cancelWait`.
+    /// Completes once a record at or after `after` is committed (or the log closes). The id
+    /// cancels the wait with `cancelWait`.
     func waitForRecords(after offset: Offset, on loop: EventLoop) -> (id: Int, future: EventLoopFuture<Void>) {
         let promise = loop.makePromise(of: Void.self)
-        let id: Int? = state.withLockedValue { state in
-            guard state.high <= offset, state.closing == nil else { return nil }
-            let id = state.nextWaiterID
-            state.nextWaiterID += 1
-            state.waiters[id] = Waiter(after: offset, promise: promise)
-            return id
-        }
-        guard let id else {
+        guard let id = state.withLockedValue({ $0.machine.waitForRecords(after: offset, Waiter(promise: promise)) }) else {
             promise.succeed()
             return (-1, promise.futureResult)
         }
@@ -407,18 +331,8 @@ final class PartitionLog: Sendable {
 
     /// Ends a wait early (timeout, unsubscribe, closed connection): its future succeeds.
     func cancelWait(_ id: Int) {
-        let waiter = state.withLockedValue { $0.waiters.removeValue(forKey: id) }
+        let waiter = state.withLockedValue { $0.machine.cancelWait(id) }
         waiter?.promise.succeed()
-    }
-
-    private static func takeWaiters(_ state: inout State, below high: Offset) -> [Waiter] {
-        guard !state.waiters.isEmpty else { return [] }
-        var woken: [Waiter] = []
-        for (id, waiter) in state.waiters where waiter.after < high {
-            woken.append(waiter)
-            state.waiters.removeValue(forKey: id)
-        }
-        return woken
     }
 
     // MARK: Closing
@@ -428,27 +342,18 @@ final class PartitionLog: Sendable {
     /// checkpointed and closed.
     func close(_ reason: CloseReason, on loop: EventLoop) -> EventLoopFuture<Void> {
         let promise = loop.makePromise(of: Void.self)
-        var room: [EventLoopPromise<Void>] = []
-        defer { for producer in room { producer.succeed() } }  // outside the lock: they may append again
-        let (runNow, waiters, recoverNow): (Bool, [Waiter], Int?) = state.withLockedValue { state in
-            if let existing = state.closed {
-                existing.futureResult.cascade(to: promise)
-                return (false, [], nil)
+        let closing = state.withLockedValue { state -> Machine.Closing in
+            let closing = state.machine.close(reason)
+            switch closing {
+            case .already: state.closed?.futureResult.cascade(to: promise)
+            case .started: state.closed = promise
             }
-            state.closing = reason
-            state.closed = promise
-            let waiters = Array(state.waiters.values)
-            state.waiters = [:]
-            room = Self.takeRoomWaiters(&state, bound: limits.queuedBytesPerPartition)
-            // A recovery waiting for its timer runs now and finishes the close, instead of
-            // holding the shutdown or the drop for up to `writeRecoveryRetryMs`.
-            let recoverNow = state.recovery?.hurry()
-            if state.flushing { return (false, waiters, recoverNow) }
-            state.flushing = true  // hold the store for the close itself
-            return (true, waiters, nil)
+            return closing
         }
-        for waiter in waiters { waiter.promise.succeed() }
-        if runNow {
+        guard case .started(let woken, let room, let finishNow, let recoverNow) = closing else { return promise.futureResult }
+        for waiter in woken { waiter.promise.succeed() }
+        for producer in room { producer.succeed() }  // outside the lock: they may append again
+        if finishNow {
             pool.submit { _ in self.finishClose(promise) }
         }
         if let recoverNow {
@@ -457,13 +362,13 @@ final class PartitionLog: Sendable {
         return promise.futureResult
     }
 
-    var isClosing: Bool { state.withLockedValue { $0.closing != nil } }
+    var isClosing: Bool { state.withLockedValue { $0.machine.closing != nil } }
 
     /// What a request for this partition fails with now: nil while it serves. Offline first (it
     /// is the partition's own state), then closing (dropped, or the broker stopping).
     var unavailableError: SpoolError? {
         if isOffline { return offlineError() }
-        return state.withLockedValue { $0.closing }.map(closedError)
+        return state.withLockedValue { $0.machine.closing }.map(closedError)
     }
 
     /// Closes a log that never took work (a CREATE or an open that failed). Storage thread only.
@@ -489,7 +394,7 @@ final class PartitionLog: Sendable {
     /// False while the partition is offline or recovering from a failed write.
     var takesWrites: Bool { !isOffline && !writesStopped.load(ordering: .acquiring) }
 
-    var offlineReason: OfflineReason? { state.withLockedValue { $0.offlineReason } }
+    var offlineReason: OfflineReason? { state.withLockedValue { $0.machine.offline } }
 
     func offlineError() -> SpoolError {
         let reason = offlineReason ?? .damaged
@@ -501,13 +406,7 @@ final class PartitionLog: Sendable {
     /// file's path, every waiting consumer woken (it finds the partition offline).
     @discardableResult
     func takeOffline(_ error: StorageError) -> SpoolError {
-        let (first, waiters): (Bool, [Waiter]) = state.withLockedValue { state in
-            guard state.offlineReason == nil else { return (false, []) }
-            state.offlineReason = .damaged
-            let waiters = Array(state.waiters.values)
-            state.waiters = [:]
-            return (true, waiters)
-        }
+        let (first, waiters) = state.withLockedValue { $0.machine.takeOffline(.damaged) }
         offline.store(true, ordering: .releasing)
         if first {
             logger.error(

@@ -3,10 +3,10 @@ import SpoolCore
 import SpoolStorage
 
 /// A produced record waiting in its partition's queue for the next group commit.
-struct PendingAppend: AppendRecord, Sendable {
+struct PendingAppend: AppendRecord, QueuedRecord, Sendable {
     var key: ByteBuffer?
     var value: ByteBuffer
-    /// Told the record's offset once it is fsynced (`.none` for acks=none).
+    /// Told the record's offset once it is durable or committed (`.none` for acks=none).
     var completion: AppendCompletion
 
     var byteCount: Int { value.readableBytes + (key?.readableBytes ?? 0) }

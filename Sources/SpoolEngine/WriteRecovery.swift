@@ -10,7 +10,7 @@ import SpoolCore
 /// for, and only the awaited ticket runs, so a close that hurries an attempt (`hurry`) and the
 /// timer that fires later never run it twice.
 struct WriteRecovery: Sendable, Equatable {
-    /// The first offset of the write that failed (the high watermark when it failed): no record
+    /// The first offset of the write that failed (the durable watermark when it failed): no record
     /// at or past it was ever acknowledged.
     let failedFirst: Offset
     /// When the partition stopped taking writes (monotonic ns).

@@ -120,7 +120,7 @@ extension ConnectionHandler {
             // one task (PublishWaiter), no promise or closure per record.
             let receipt = try broker.produce(
                 topic: publish.topic, key: publish.key, partition: publish.partition, value: publish.value,
-                waiter: publishWaiter(loop), token: slot)
+                waiter: publishWaiter(loop), token: slot, ackPoint: publish.acks == .all ? .committed : .durable)
             if receipt.queueFull { waitForRoom(publish.topic, receipt.partition) }
         } catch {
             fail(slot, error)

@@ -86,15 +86,22 @@ public final class PartitionStore: @unchecked Sendable {
     /// one heap allocation. The SQLite work is in the concrete `appendBegin` / `appendRecord` /
     /// `appendCommit` / `appendRollback` below.
     ///
+    /// `expectedFirst` is the first offset the caller assigned to the batch (the engine assigns
+    /// offsets when it cuts a batch): it must be the file's next offset, or the caller's view of
+    /// the log and the file have parted, which no write may paper over (precondition).
+    ///
     /// - Returns: the offset of the first record (the next offset when `records` is empty).
     @inlinable
     @discardableResult
     public func append<Records: Collection>(
-        _ records: Records, commits: [OffsetCommit] = [], term: Int64 = 1, timestamp: TimestampMs
+        _ records: Records, commits: [OffsetCommit] = [], at expectedFirst: Offset? = nil, term: Int64 = 1, timestamp: TimestampMs
     ) throws(StorageError) -> Offset
     where Records.Element: AppendRecord {
         precondition(!records.isEmpty || !commits.isEmpty, "append needs a record or a commit")
         let first = nextOffset
+        if let expectedFirst {
+            precondition(expectedFirst == first, "\(path): a batch assigned offset \(expectedFirst) but the file's next is \(first)")
+        }
         let stamp = try appendBegin(timestamp)
         do {
             var offset = first

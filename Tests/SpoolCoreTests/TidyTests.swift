@@ -95,6 +95,22 @@ struct TidyTests {
         }
     }
 
+    /// Pure files inside a module that is not (SpoolEngine drives NIO and SQLite): the partition
+    /// state machine and the recovery back-off decide without I/O, so they import only SpoolCore.
+    /// (In SpoolEngine, not a module of their own, so the hot path's generics specialise without
+    /// `@inlinable` across a module boundary.)
+    static let pureFiles = [
+        "Sources/SpoolEngine/PartitionState.swift", "Sources/SpoolEngine/WriteRecovery.swift",
+    ]
+
+    @Test("pure files inside a driver module import only SpoolCore", arguments: pureFiles)
+    func pureFileImports(_ path: String) throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)
+        for imported in Self.importedModules(text) {
+            #expect(imported == "SpoolCore", "\(path) imports \(imported)")
+        }
+    }
+
     /// Where a broker may be started by hand: the lifecycle helpers, and the tests of them.
     static let lifecycleFiles: Set<String> = [
         "TestBroker.swift", "SpooldProcess.swift", "TestLifecycle.swift", "TestLifecycleTests.swift", "LocalCluster.swift",

@@ -217,4 +217,26 @@ struct RawProtocolTests {
             await client.close()
         }
     }
+
+    /// acks=leader completes when a batch is durable and acks=all when it is committed: two
+    /// completion points, which on one broker fire for the same batch one after the other. A
+    /// pipelined mix on one connection still answers in request order, at gap-free offsets.
+    @Test func pipelinedAcksLeaderAndAllAnswerInOrder() async throws {
+        try await withTestBroker { broker in
+            let socket = try broker.socket()
+            #expect(try socket.ask("CREATE mixed") == "OK mixed partitions=1 replication=1")
+            let count = 200
+            var requests = ""
+            for index in 0..<count {
+                let acks = ["leader", "all", "none"][index % 3]
+                requests += "PUB mixed acks=\(acks) :v\(index)\n"
+            }
+            try socket.send(requests)
+            for index in 0..<count {
+                let expected = index % 3 == 2 ? "OK mixed 0 -" : "OK mixed 0 \(index)"
+                #expect(try socket.readLine() == expected)
+            }
+            #expect(try socket.ask("OFFSETS mixed 0") == "OK mixed 0 earliest=0 latest=\(count)")
+        }
+    }
 }

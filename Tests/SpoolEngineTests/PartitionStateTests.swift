@@ -1,0 +1,365 @@
+import SpoolCore
+import Testing
+
+@testable import SpoolEngine
+
+/// A queued record as the tests see it: a name and a size.
+struct TestRecord: QueuedRecord, Equatable {
+    var name: String
+    var byteCount: Int
+}
+
+/// The pure partition state machine, driven directly: no broker, no file, no clock.
+@Suite("Partition state machine", .timeLimit(.minutes(1)))
+struct PartitionStateTests {
+    typealias Machine = PartitionState<TestRecord, String, String, Int>
+
+    static func limits(batchRecords: Int = 10_000, batchBytes: Int = 1 << 24, queuedBytes: Int = 1 << 26, lockWaitMs: Int64 = 1_000)
+        -> SpoolLimits
+    {
+        var limits = SpoolLimits()
+        limits.commitBatchRecords = batchRecords
+        limits.commitBatchBytes = batchBytes
+        limits.queuedBytesPerPartition = queuedBytes
+        limits.partitionLockWaitMs = lockWaitMs
+        limits.writeRecoveryRetryMs = 1_000
+        return limits
+    }
+
+    static func record(_ name: String, bytes: Int = 10) -> TestRecord { TestRecord(name: name, byteCount: bytes) }
+
+    /// The batch the writer takes next (fails the test when it is idle).
+    static func cut(_ machine: inout Machine) -> Machine.Batch? {
+        guard case .write(let batch) = machine.nextBatch().step else { return nil }
+        return batch
+    }
+
+    static func watermarks(_ machine: Machine) -> [Offset] { [machine.assigned, machine.durable, machine.committed] }
+
+    // MARK: Group commit
+
+    @Test func theFirstAppendStartsTheWriterAndLaterOnesJoinTheSameBatch() throws {
+        var machine = Machine(earliest: Offset(0), next: Offset(5), limits: Self.limits())
+        #expect(machine.enqueue(Self.record("a")) == .queued(startWriter: true, full: false))
+        #expect(machine.enqueue(Self.record("b")) == .queued(startWriter: false, full: false))
+        #expect(machine.enqueue(commit: "group-1") == .queued(startWriter: false, full: false))
+        let batch = try #require(Self.cut(&machine))
+        #expect(batch.first == Offset(5))
+        #expect(batch.records.map(\.name) == ["a", "b"])
+        #expect(batch.commits == ["group-1"])
+        #expect(Self.watermarks(machine) == [Offset(7), Offset(5), Offset(5)], "assigned counts the batch being written")
+        // Queued while the batch is written: the next batch, after it.
+        #expect(machine.enqueue(Self.record("c")) == .queued(startWriter: false, full: false))
+        let written = machine.batchWritten()
+        #expect(written.durable.first == Offset(5))
+        #expect(written.committed.map(\.first) == [Offset(5)], "one broker: durable is committed")
+        #expect(Self.watermarks(machine) == [Offset(7), Offset(7), Offset(7)])
+        let next = try #require(Self.cut(&machine))
+        #expect(next.first == Offset(7))
+        #expect(next.records.map(\.name) == ["c"])
+        _ = machine.batchWritten()
+        guard case .idle(finishClose: false) = machine.nextBatch().step else {
+            Issue.record("an empty queue stops the writer")
+            return
+        }
+        #expect(!machine.writing)
+        #expect(machine.enqueue(Self.record("d")) == .queued(startWriter: true, full: false), "a stopped writer is started again")
+    }
+
+    @Test func batchesAreCutByRecordsAndBytesButNeverEmpty() throws {
+        var machine = Machine(earliest: .zero, next: .zero, limits: Self.limits(batchRecords: 3, batchBytes: 25))
+        for name in ["a", "b", "c", "d"] { _ = machine.enqueue(Self.record(name, bytes: 10)) }
+        _ = machine.enqueue(Self.record("huge", bytes: 100))
+        let first = try #require(Self.cut(&machine))
+        #expect(first.records.map(\.name) == ["a", "b"], "a third record would pass 25 bytes")
+        _ = machine.batchWritten()
+        let second = try #require(Self.cut(&machine))
+        #expect(second.records.map(\.name) == ["c", "d"])
+        _ = machine.batchWritten()
+        let third = try #require(Self.cut(&machine))
+        #expect(third.records.map(\.name) == ["huge"], "a record over the byte limit goes alone")
+        #expect(third.first == Offset(4))
+        var byCount = Machine(earliest: .zero, next: .zero, limits: Self.limits(batchRecords: 3))
+        for index in 0..<7 { _ = byCount.enqueue(Self.record("r\(index)")) }
+        let counted = try #require(Self.cut(&byCount))
+        #expect(counted.records.count == 3)
+    }
+
+    @Test func aBatchOfOnlyOffsetCommitsTakesNoOffsets() throws {
+        var machine = Machine(earliest: .zero, next: Offset(3), limits: Self.limits())
+        _ = machine.enqueue(commit: "g")
+        let batch = try #require(Self.cut(&machine))
+        #expect(batch.records.isEmpty && batch.first == Offset(3) && batch.next == Offset(3))
+        let written = machine.batchWritten()
+        #expect(written.committed.first?.commits == ["g"])
+        #expect(Self.watermarks(machine) == [Offset(3), Offset(3), Offset(3)])
+    }
+
+    // MARK: Watermarks and the second completion point
+
+    @Test func readersAndWaitersSeeOnlyCommittedRecordsWhenCommitLagsDurable() throws {
+        var machine = Machine(earliest: .zero, next: .zero, limits: Self.limits(), commitFollowsDurable: false)
+        #expect(machine.waitForRecords(after: .zero, "poll-0") != nil)
+        _ = machine.enqueue(Self.record("a"))
+        _ = machine.enqueue(Self.record("b"))
+        _ = try #require(Self.cut(&machine))
+        let written = machine.batchWritten()
+        #expect(written.durable.records.count == 2)
+        #expect(written.committed.isEmpty && written.woken.isEmpty, "durable is not committed yet")
+        #expect(Self.watermarks(machine) == [Offset(2), Offset(2), Offset(0)])
+        #expect(machine.waitForRecords(after: .zero, "poll-1") != nil, "nothing committed at 0 yet")
+        _ = machine.enqueue(Self.record("c"))
+        _ = try #require(Self.cut(&machine))
+        _ = machine.batchWritten()
+        let partial = machine.commitAdvanced(to: Offset(2))
+        #expect(partial.committed.map(\.first) == [Offset(0)], "only whole batches below the commit index")
+        #expect(partial.woken == ["poll-0", "poll-1"], "in the order they began")
+        let beyond = machine.commitAdvanced(to: Offset(99))
+        #expect(beyond.committed.map(\.first) == [Offset(2)])
+        #expect(machine.committed == Offset(3), "never past durable")
+        #expect(machine.commitAdvanced(to: Offset(1)).committed.isEmpty, "never backwards")
+        #expect(machine.committed == Offset(3))
+    }
+
+    // MARK: Long polls
+
+    @Test func longPollsWakeWhenARecordAtTheirOffsetCommitsAndCanBeCancelled() throws {
+        var machine = Machine(earliest: .zero, next: Offset(10), limits: Self.limits())
+        #expect(machine.waitForRecords(after: Offset(9), "behind") == nil, "a committed record answers at once")
+        let atHighMaybe = machine.waitForRecords(after: Offset(10), "at-high")
+        let atHigh = try #require(atHighMaybe)
+        let aheadMaybe = machine.waitForRecords(after: Offset(11), "ahead")
+        let ahead = try #require(aheadMaybe)
+        let cancelledMaybe = machine.waitForRecords(after: Offset(10), "cancelled")
+        let cancelled = try #require(cancelledMaybe)
+        #expect(machine.cancelWait(cancelled) == "cancelled")
+        #expect(machine.cancelWait(cancelled) == nil, "a wait is cancelled once")
+        _ = machine.enqueue(Self.record("a"))
+        _ = try #require(Self.cut(&machine))
+        #expect(machine.batchWritten().woken == ["at-high"])
+        #expect(machine.waiters.keys.sorted() == [ahead])
+        _ = atHigh
+    }
+
+    // MARK: Backpressure
+
+    @Test func producersWaitForRoomUntilTheQueueIsCutBelowItsBound() throws {
+        var machine = Machine(earliest: .zero, next: .zero, limits: Self.limits(batchRecords: 1, queuedBytes: 20))
+        #expect(machine.waitForRoom(1) == false, "room at once")
+        _ = machine.enqueue(Self.record("a", bytes: 10))
+        #expect(machine.enqueue(Self.record("b", bytes: 10)) == .queued(startWriter: false, full: true))
+        #expect(machine.enqueue(Self.record("c", bytes: 10)) == .queued(startWriter: false, full: true), "queued all the same")
+        let waits7 = machine.waitForRoom(7)
+        #expect(waits7)
+        let waits8 = machine.waitForRoom(8)
+        #expect(waits8)
+        let first = machine.nextBatch()
+        #expect(first.room.isEmpty, "20 bytes are still queued")
+        _ = machine.batchWritten()
+        let second = machine.nextBatch()
+        #expect(second.room == [7, 8], "10 bytes queued: below the bound")
+        #expect(machine.queuedBytes == 10)
+        _ = machine.batchWritten()
+        #expect(machine.waitForRoom(9) == false)
+    }
+
+    // MARK: A locked file
+
+    @Test func aLockedBatchRetriesWithBackOffAndGoesFirst() throws {
+        var machine = Machine(earliest: .zero, next: .zero, limits: Self.limits(lockWaitMs: 1_000))
+        _ = machine.enqueue(Self.record("a"))
+        let batch = try #require(Self.cut(&machine))
+        var delays: [Int64] = []
+        var warnings = 0
+        for step in 0..<9 {
+            guard case .retry(let delay, let first) = machine.writeLocked(nowNs: UInt64(step) * 1_000_000) else {
+                Issue.record("gave up too early")
+                return
+            }
+            delays.append(delay)
+            if first { warnings += 1 }
+            _ = machine.enqueue(Self.record("behind-\(step)"))
+            let retried = try #require(Self.cut(&machine))
+            #expect(retried.first == batch.first && retried.records.map(\.name) == ["a"], "the locked batch goes first, unchanged")
+        }
+        #expect(delays == [1, 2, 4, 8, 16, 32, 64, 64, 64])
+        #expect(warnings == 1, "logged once per run of locks")
+        _ = machine.batchWritten()
+        #expect(machine.lockedSinceNs == nil, "a written batch ends the run")
+        let behind = try #require(Self.cut(&machine))
+        #expect(behind.first == Offset(1) && behind.records.count == 9)
+    }
+
+    @Test func aLockHeldPastTheLimitFailsTheBatchAndEverythingQueued() throws {
+        var machine = Machine(earliest: .zero, next: Offset(4), limits: Self.limits(queuedBytes: 15, lockWaitMs: 1_000))
+        _ = machine.enqueue(Self.record("a"))
+        _ = try #require(Self.cut(&machine))
+        _ = machine.enqueue(Self.record("b"))
+        _ = machine.enqueue(Self.record("c"))
+        _ = machine.enqueue(commit: "g")
+        let waits1 = machine.waitForRoom(1)
+        #expect(waits1)
+        _ = machine.writeLocked(nowNs: 5_000_000)
+        _ = try #require(Self.cut(&machine))
+        guard case .giveUp(let failed, let room) = machine.writeLocked(nowNs: 1_005_000_000) else {
+            Issue.record("a lock held for the limit gives up")
+            return
+        }
+        #expect(failed.records.map(\.name) == ["a", "b", "c"])
+        #expect(failed.commits == ["g"])
+        #expect(room == [1])
+        #expect(Self.watermarks(machine) == [Offset(4), Offset(4), Offset(4)], "the failed offsets are given again")
+        guard case .idle = machine.nextBatch().step else {
+            Issue.record("nothing is left to write")
+            return
+        }
+        _ = machine.enqueue(Self.record("d"))
+        #expect(try #require(Self.cut(&machine)).first == Offset(4))
+    }
+
+    // MARK: Failures and recovery
+
+    @Test func aFailedWriteStopsWritesUntilRecoveryAndGivesItsOffsetsAgain() throws {
+        var machine = Machine(earliest: Offset(2), next: Offset(8), limits: Self.limits())
+        _ = machine.enqueue(Self.record("a"))
+        _ = try #require(Self.cut(&machine))
+        _ = machine.enqueue(Self.record("b"))
+        _ = machine.enqueue(commit: "g")
+        #expect(machine.waitForRoom(3) == false)
+        let stopped = machine.writeFailed(nowNs: 42)
+        #expect(stopped.batch.records.map(\.name) == ["a"])
+        #expect(stopped.queued.records.map(\.name) == ["b"] && stopped.queued.commits == ["g"])
+        #expect(stopped.failedFirst == Offset(8))
+        #expect(stopped.next.delayMs == WriteRecovery.firstDelayMs)
+        #expect(machine.writing, "the recovery owns the store")
+        #expect(machine.enqueue(Self.record("refused")) == .refused(.recovering))
+        #expect(machine.enqueue(commit: "refused") == .refused(.recovering))
+        // The first attempt finds the disk still failing.
+        #expect(machine.beginRecovery(ticket: stopped.next.ticket + 1) == nil, "only the awaited ticket runs")
+        let begunMaybe = machine.beginRecovery(ticket: stopped.next.ticket)
+        let begun = try #require(begunMaybe)
+        #expect(begun.failedFirst == Offset(8) && begun.closing == nil)
+        guard case .retry(let ticket, let delayMs, let attempts) = machine.recoveryAttemptFailed() else {
+            Issue.record("a failed attempt retries")
+            return
+        }
+        #expect(delayMs == 20 && attempts == 1)
+        let resumedMaybe = machine.beginRecovery(ticket: ticket)
+        _ = try #require(resumedMaybe)
+        #expect(!machine.recoveryFileChecked)
+        machine.recoveryChecked()
+        machine.recoveryFound(1)
+        let ended = machine.recovered(earliest: Offset(2), next: Offset(8))
+        #expect(ended.recordsLeft == 1 && ended.attempts == 2)
+        #expect(machine.recovery == nil)
+        #expect(Self.watermarks(machine) == [Offset(8), Offset(8), Offset(8)])
+        guard case .idle(finishClose: false) = machine.nextBatch().step else {
+            Issue.record("nothing was queued while writes were stopped")
+            return
+        }
+        #expect(machine.enqueue(Self.record("c")) == .queued(startWriter: true, full: false))
+        #expect(try #require(Self.cut(&machine)).first == Offset(8))
+    }
+
+    @Test func aRejectedBatchFailsAloneAndTheWriterGoesOn() throws {
+        var machine = Machine(earliest: .zero, next: Offset(1), limits: Self.limits(batchRecords: 1))
+        _ = machine.enqueue(Self.record("a"))
+        _ = machine.enqueue(Self.record("b"))
+        _ = try #require(Self.cut(&machine))
+        #expect(machine.batchRejected().records.map(\.name) == ["a"])
+        #expect(machine.assigned == Offset(1))
+        let next = try #require(Self.cut(&machine))
+        #expect(next.first == Offset(1) && next.records.map(\.name) == ["b"])
+    }
+
+    @Test func goingOfflineWakesEveryWaiterOnce() throws {
+        var machine = Machine(earliest: .zero, next: .zero, limits: Self.limits())
+        _ = machine.waitForRecords(after: .zero, "w1")
+        _ = machine.waitForRecords(after: Offset(5), "w2")
+        let taken = machine.takeOffline(.damaged)
+        #expect(taken.first && taken.woken == ["w1", "w2"])
+        #expect(machine.takeOffline(.damaged).first == false)
+        #expect(machine.offline == .damaged)
+        #expect(Machine(offline: .lost, limits: Self.limits()).offline == .lost)
+    }
+
+    // MARK: Closing
+
+    @Test func shutdownWritesWhatIsQueuedThenFinishesTheClose() throws {
+        var machine = Machine(earliest: .zero, next: .zero, limits: Self.limits())
+        _ = machine.waitForRecords(after: .zero, "poll")
+        _ = machine.enqueue(Self.record("a"))
+        guard case .started(let woken, _, let finishNow, let recoverNow) = machine.close(.shutdown) else {
+            Issue.record("the first close starts")
+            return
+        }
+        #expect(woken == ["poll"] && !finishNow && recoverNow == nil, "the running writer finishes the close")
+        guard case .already = machine.close(.dropped) else {
+            Issue.record("a second close joins the first")
+            return
+        }
+        #expect(machine.enqueue(Self.record("late")) == .refused(.closing(.shutdown)))
+        #expect(machine.waitForRecords(after: Offset(9), "late") == nil)
+        #expect(try #require(Self.cut(&machine)).records.map(\.name) == ["a"], "queued work is written at shutdown")
+        _ = machine.batchWritten()
+        guard case .idle(finishClose: true) = machine.nextBatch().step else {
+            Issue.record("the writer finishes the close")
+            return
+        }
+    }
+
+    @Test func dropFailsTheQueueAndTheBatchWaitingForALock() throws {
+        var machine = Machine(earliest: .zero, next: .zero, limits: Self.limits(queuedBytes: 10))
+        _ = machine.enqueue(Self.record("a"))
+        _ = try #require(Self.cut(&machine))
+        #expect(machine.enqueue(Self.record("b")) == .queued(startWriter: false, full: true))
+        _ = machine.enqueue(commit: "g")
+        let waits5 = machine.waitForRoom(5)
+        #expect(waits5)
+        _ = machine.writeLocked(nowNs: 0)
+        guard case .started(_, let room, false, nil) = machine.close(.dropped) else {
+            Issue.record("the close waits for the writer")
+            return
+        }
+        #expect(room == [5], "producers waiting for room are let go")
+        guard case .retry(0, _) = machine.writeLocked(nowNs: 10_000_000_000) else {
+            Issue.record("a dropped partition retries at once and never gives up on the lock")
+            return
+        }
+        let taken = machine.nextBatch()
+        guard case .idle(finishClose: true) = taken.step else {
+            Issue.record("a drop ends the writer")
+            return
+        }
+        #expect(taken.dropped.records.map(\.name) == ["a", "b"] && taken.dropped.commits == ["g"])
+        #expect(!machine.writing)
+    }
+
+    @Test func aCloseWithNoWriterHoldsTheStoreAndHurriesAWaitingRecovery() throws {
+        var idle = Machine(earliest: .zero, next: .zero, limits: Self.limits())
+        guard case .started(_, _, true, nil) = idle.close(.shutdown) else {
+            Issue.record("no writer: the close closes the files now")
+            return
+        }
+        #expect(idle.writing, "the close owns the store")
+        var recovering = Machine(earliest: .zero, next: .zero, limits: Self.limits())
+        _ = recovering.enqueue(Self.record("a"))
+        _ = try #require(Self.cut(&recovering))
+        let stopped = recovering.writeFailed(nowNs: 0)
+        guard case .started(_, _, false, let recoverNow?) = recovering.close(.shutdown) else {
+            Issue.record("a waiting recovery is hurried")
+            return
+        }
+        #expect(recovering.beginRecovery(ticket: stopped.next.ticket) == nil, "the timer's ticket no longer runs")
+        let hurried = recovering.beginRecovery(ticket: recoverNow)
+        #expect(try #require(hurried).closing == .shutdown)
+        guard case .closing = recovering.recoveryAttemptFailed() else {
+            Issue.record("a failed attempt while closing lets the close go on")
+            return
+        }
+        guard case .idle(finishClose: true) = recovering.nextBatch().step else {
+            Issue.record("the writer finishes the close")
+            return
+        }
+    }
+}
