@@ -50,6 +50,13 @@ public final class SpoolClient: Sendable {
                 }
             }
             .connect(host: host, port: port).get()
+        // TCP's simultaneous open: connecting to a port on this host that nobody listens on
+        // (a broker just stopped) can pick that very port as the source port and "connect" to
+        // itself. Nothing answers such a connection; it is a refusal.
+        if let local = channel.localAddress, let remote = channel.remoteAddress, local == remote {
+            try? await channel.close()
+            throw IOError(errnoCode: ECONNREFUSED, reason: "connect")
+        }
         return SpoolClient(channel: channel, address: ServerAddress(host: host, port: port), deliveries: stream, groupEvents: events)
     }
 

@@ -67,7 +67,8 @@ public final class FaultProxy: Sendable {
         for direction in LinkDirection.allCases { set(fault, direction) }
     }
 
-    /// Closes every proxied connection and refuses new ones until `heal()`.
+    /// Closes every proxied connection and refuses new ones until `heal()`. Nothing read on a
+    /// closed connection passes once this returns, even while its channels are still closing.
     public func isolate() {
         let pairs = state.withLockedValue { state -> [ProxyPair] in
             state.isolated = true

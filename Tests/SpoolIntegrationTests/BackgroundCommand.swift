@@ -13,7 +13,7 @@ struct DocShellError: Error, CustomStringConvertible {
 /// A command started by `DocShell.launch`, as if in its own terminal.
 final class BackgroundCommand: @unchecked Sendable {  // the Process is only signalled and polled
     let line: String
-    let process: Process
+    let process: SpawnedProcess
     private let outputPath: String
     private let errorPath: String
 
@@ -23,7 +23,7 @@ final class BackgroundCommand: @unchecked Sendable {  // the Process is only sig
         outputPath = shell.folder + "/out-\(id).txt"
         errorPath = shell.folder + "/err-\(id).txt"
         for path in [outputPath, errorPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        process = Process()
+        process = SpawnedProcess()
         process.executableURL = DocShell.bash
         process.arguments = ["-c", line]
         var variables = ProcessInfo.processInfo.environment
@@ -34,7 +34,7 @@ final class BackgroundCommand: @unchecked Sendable {  // the Process is only sig
         process.standardOutput = FileHandle(forWritingAtPath: outputPath)
         process.standardError = FileHandle(forWritingAtPath: errorPath)
         try Self.runUnblocked(process)
-        // Foundation starts a child in a process group of its own (group id = its pid), as a
+        // A `SpawnedProcess` starts in a process group of its own (group id = its pid), as a
         // terminal does for a pipeline: `interrupt` and `stop` signal the whole group.
         let group = getpgid(process.processIdentifier)
         guard group == process.processIdentifier || !process.isRunning else {
@@ -43,11 +43,11 @@ final class BackgroundCommand: @unchecked Sendable {  // the Process is only sig
         }
     }
 
-    /// Starts `process` with no signal blocked, as from a terminal. A child inherits the signal
-    /// mask of the thread that spawns it, and the test's threads block nearly every signal: a
-    /// blocked SIGINT would never reach the command.
-    private static func runUnblocked(_ process: Process) throws {
-        try ProcessSpawner.shared.run(process, unblockingSignals: true)
+    /// Starts `process` with no signal blocked, as from a terminal (a `SpawnedProcess` always
+    /// starts so; the test's threads block nearly every signal, and a child that inherited that
+    /// mask would never see the SIGINT a test sends it).
+    private static func runUnblocked(_ process: SpawnedProcess) throws {
+        try process.run()
     }
 
     var out: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }

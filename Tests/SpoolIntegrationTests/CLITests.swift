@@ -314,7 +314,7 @@ enum ChildProcess {
         try Data(stdin).write(to: URL(fileURLWithPath: inPath))
         for path in [outPath, errPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
 
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = executable
         process.arguments = arguments
         var variables = ProcessInfo.processInfo.environment
@@ -335,7 +335,7 @@ enum ChildProcess {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             box.process.terminationHandler = { _ in continuation.resume() }
             do {
-                try ProcessSpawner.shared.run(box.process)
+                try box.process.run()
             } catch {
                 box.process.terminationHandler = nil
                 continuation.resume(throwing: error)
@@ -371,8 +371,8 @@ enum ChildProcess {
         .deletingLastPathComponent()
 }
 
-/// `Process` crosses into the watchdog task; it is only terminated there.
+/// The process crosses into the watchdog task; it is only terminated there.
 private final class ProcessBox: @unchecked Sendable {
-    let process: Process
-    init(_ process: Process) { self.process = process }
+    let process: SpawnedProcess
+    init(_ process: SpawnedProcess) { self.process = process }
 }

@@ -11,7 +11,7 @@ import Glibc
 /// a pipe the test writes to (or /dev/null). `stop()` kills it and removes the folder; call it in
 /// a `defer` so a failing test leaves nothing behind.
 final class FailoverChild: @unchecked Sendable {  // the Process is only signalled and polled
-    let process: Process
+    let process: SpawnedProcess
     let folder: String
     private let input: Pipe?
 
@@ -20,7 +20,7 @@ final class FailoverChild: @unchecked Sendable {  // the Process is only signall
         folder = NSTemporaryDirectory() + "spool-failover-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for name in ["stdout", "stderr"] { _ = FileManager.default.createFile(atPath: folder + "/" + name, contents: nil) }
-        process = Process()
+        process = SpawnedProcess()
         process.executableURL = executable
         process.arguments = arguments
         var variables = ProcessInfo.processInfo.environment
@@ -31,7 +31,7 @@ final class FailoverChild: @unchecked Sendable {  // the Process is only signall
         process.standardOutput = FileHandle(forWritingAtPath: folder + "/stdout")
         process.standardError = FileHandle(forWritingAtPath: folder + "/stderr")
         do {
-            try ProcessSpawner.shared.run(process)
+            try process.run()
         } catch {
             try? FileManager.default.removeItem(atPath: folder)
             throw error

@@ -16,10 +16,10 @@ struct HandleLimitTests {
     /// SwiftNIO assertion).
     @Test func atTheHandleLimitTheBrokerServesRefusesIdlesAndStopsCleanly() async throws {
         try await withSpoold { spoold in
-            let lowered = Process()
+            let lowered = SpawnedProcess()
             lowered.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
             lowered.arguments = ["--pid", "\(spoold.pid)", "--nofile=64:64"]
-            try ProcessSpawner.shared.run(lowered)
+            try lowered.run()
             lowered.waitUntilExit()
             #expect(lowered.terminationStatus == 0)
             let existing = try RawSocket(port: spoold.port)

@@ -11,7 +11,7 @@ import Glibc
 /// thread that lives as long as the test process. (A spoold that outlived a crashed test process
 /// kept the run's output pipe open, and `swift test` waited for it forever.)
 final class SpooldProcess: @unchecked Sendable {
-    let process: Process
+    let process: SpawnedProcess
     let port: Int
     let dataDirectory: String
 
@@ -27,7 +27,7 @@ final class SpooldProcess: @unchecked Sendable {
     ) throws -> SpooldProcess {
         precondition(shell == nil || launcher.isEmpty, "a shell or a launcher, not both")
         guard let binary = ChildProcess.builtProduct("spoold") else { throw TimeoutError(what: "spoold to be built by swift test") }
-        let process = Process()
+        let process = SpawnedProcess()
         let command = Self.command(binary: binary.path, dataDirectory: dataDirectory, extraArguments: extraArguments, shell: shell, launcher: launcher)
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
@@ -37,7 +37,7 @@ final class SpooldProcess: @unchecked Sendable {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.standardError
-        try ProcessSpawner.shared.run(process)
+        try process.run()
         // Read the first line with a deadline: the broker prints where it listens once it is ready.
         // A read blocks, so a watchdog kills a broker that says nothing, which ends the read.
         let handle = output.fileHandleForReading
@@ -73,7 +73,7 @@ final class SpooldProcess: @unchecked Sendable {
 
     static let deathSignal = "/usr/bin/setpriv"
 
-    private init(process: Process, port: Int, dataDirectory: String) {
+    private init(process: SpawnedProcess, port: Int, dataDirectory: String) {
         self.process = process
         self.port = port
         self.dataDirectory = dataDirectory

@@ -82,12 +82,12 @@ struct TestLifecycleTests {
         let binary = try #require(ChildProcess.builtProduct("spoold"))
         try await withTemporaryFolder { folder in
             let command = SpooldProcess.command(binary: binary.path, dataDirectory: folder, extraArguments: [], shell: how.shell, launcher: how.launcher)
-            let parent = Process()
+            let parent = SpawnedProcess()
             parent.executableURL = URL(fileURLWithPath: "/bin/bash")
             parent.arguments = ["-c", #""$@" > /dev/null 2>&1 & echo $!; wait"#, "bash"] + command
             let output = Pipe()
             parent.standardOutput = output
-            try ProcessSpawner.shared.run(parent)
+            try parent.run()
             defer { if parent.isRunning { kill(parent.processIdentifier, SIGKILL) } }
             let line = String(decoding: readSome(output.fileHandleForReading), as: UTF8.self)
             let pid = try #require(Int32(line.trimmingCharacters(in: .whitespacesAndNewlines)), "bash said \(line)")

@@ -122,16 +122,6 @@ final class ReplicaTestCluster: Sendable {
         for (pair, proxy) in state.withLockedValue({ $0.proxies }) where pair.contains(id) { proxy.isolate() }
     }
 
-    /// Whether `id` and every other running replica see the link between them down (after
-    /// `isolate`, whose proxies close their connections on their own event loops).
-    func isCutOff(_ id: NodeID) -> Bool {
-        state.withLockedValue { state in
-            state.brokers.allSatisfy { other, broker in
-                other == id ? ids.filter { $0 != id }.allSatisfy { !broker.transport.isConnected($0) } : !broker.transport.isConnected(id)
-            }
-        }
-    }
-
     func heal() {
         for proxy in state.withLockedValue({ $0.proxies.values }) { proxy.heal() }
     }
