@@ -1,6 +1,8 @@
-/// The only errors a Raft storage may report. Anything else (an I/O error, a corrupt file) is not
-/// recoverable by Raft: an implementation must stop the process (`precondition`) and let it
-/// restart from disk, as etcd-io/raft panics.
+/// The only errors a Raft storage may report. A read (`RaftStorage`) that fails for any other
+/// reason (an I/O error, a corrupt file) is not recoverable by Raft, which reads in the middle of
+/// its own steps: an implementation must stop the process (`precondition`) and let it restart
+/// from disk, as etcd-io/raft panics. A write (`RaftStorageWriter`) is made by the driver, which
+/// can handle its failure: it throws `writeFailed`.
 public enum RaftStorageError: Error, Hashable, Sendable {
     /// The requested index is below the first retained entry (compacted away, e.g. by retention).
     case compacted
@@ -10,4 +12,9 @@ public enum RaftStorageError: Error, Hashable, Sendable {
     case snapshotTemporarilyUnavailable
     /// A snapshot older than the current one was offered to `applySnapshot`.
     case snapshotOutOfDate
+    /// A write (`RaftStorageWriter`) did not complete: an I/O error, a failed fsync, a full disk.
+    /// Nothing of the call may be relied on as durable (it may or may not be on disk), and the
+    /// storage takes no further write. Never thrown by reads. The driver stops using the node:
+    /// it must not send the Ready's messages or call `advance` (docs/replication.md §11).
+    case writeFailed(String)
 }

@@ -5,13 +5,13 @@ import SpoolCore
 public struct ReplicaConfig: Sendable {
     /// The Raft node: this broker's id, the group's voters, election and heartbeat ticks.
     public var raft: RaftConfig
-    /// Wall-clock length of one Raft tick, in milliseconds. With RaftConfig's defaults (election
-    /// timeout 10 ticks, heartbeat 1 tick) 100 ms gives elections after 1–2 s of silence and a
-    /// heartbeat every 100 ms, etcd's recommended ratio.
-    public var tickIntervalMs: Int64 = 100
     /// Ticks a proposal may wait for its commit before it fails with `.noQuorum` (50 ticks = 5 s
-    /// at 100 ms). The outcome is then unknown: the entry may still commit later.
+    /// with `ReplicaTicker`'s 100 ms). The outcome is then unknown: the entry may still commit later.
     public var proposalTimeoutTicks: Int = 50
+    /// Ticks an idle replica may hold back before a cycle hands them to its node although no timer
+    /// is due (100 ticks = 10 s at 100 ms): a group alone in its group never needs a tick, and
+    /// this bounds the catch-up loop of its next cycle (`RaftNode.ticksUntilTimerFires`).
+    public var maxHeldTicks: Int = 100
     /// Proposals queued or waiting for their commit, beyond which new ones fail at once with
     /// `.overloaded` (the producer's backpressure; a leader that cannot commit must not grow).
     public var maxPendingProposals: Int = 4096

@@ -50,6 +50,8 @@ final class ReplicaCore {
     private var lastStamp: TimestampMs
     private(set) var writes = 0
     private(set) var syncedWrites = 0
+    /// Why a write to the file failed; from then on the core does nothing (docs/replication.md §11).
+    private(set) var storageFailure: String?
 
     struct Waiter {
         var term: Term
@@ -87,7 +89,17 @@ final class ReplicaCore {
     var status: ReplicaStatus {
         ReplicaStatus(
             role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex, lastIndex: node.lastIndex,
-            highWatermark: highWatermark, pendingProposals: waiters.count, writes: writes, syncedWrites: syncedWrites, stopped: false)
+            highWatermark: highWatermark, pendingProposals: waiters.count, writes: writes, syncedWrites: syncedWrites, ticks: ticks,
+            stopped: false, storageFailure: storageFailure)
+    }
+
+    /// Ticks the driver may hold back before it must run a cycle: the node's next timer
+    /// (`RaftNode.ticksUntilTimerFires`), every tick while a proposal waits (its `.noQuorum`
+    /// deadline is counted in ticks), and at most `maxHeldTicks`.
+    var ticksUntilDue: Int {
+        guard storageFailure == nil else { return .max }
+        guard waiters.isEmpty else { return 1 }
+        return min(node.ticksUntilTimerFires, config.maxHeldTicks)
     }
 
     // MARK: Inputs
@@ -119,7 +131,8 @@ final class ReplicaCore {
         guard !proposals.isEmpty else { return }
         if let refusal = refusal() { return fail(proposals, refusal) }
         let start = currentLogEnd()
-        // Reading the log end may have run a Ready, and a Ready can end a leadership.
+        // Reading the log end may have run a Ready, and a Ready can end a leadership or fail a write.
+        if let storageFailure { return fail(proposals, .storageFailed(storageFailure)) }
         if let refusal = refusal() { return fail(proposals, refusal) }
         var next = start.nextOffset
         let stamp = TimestampMs(max(config.clockMs(), lastStamp.rawValue))
@@ -167,14 +180,14 @@ final class ReplicaCore {
     /// Handles every Ready the node has, each in the contract's order (docs/replication.md §3):
     /// persist (one transaction; fsync when `mustSync`), then send, then apply, then advance.
     func handleReadies() {
-        while node.hasReady {
+        while storageFailure == nil && node.hasReady {
             let ready = node.ready()
             let previousLast = store.lastIndex()
             if ready.needsPersistence {
                 do {
                     try storage.persist(ready)
                 } catch {
-                    preconditionFailure("\(group): persisting a Ready failed: \(error)")
+                    return failStorage(error)
                 }
                 writes += 1
                 if ready.mustSync { syncedWrites += 1 }
@@ -184,6 +197,21 @@ final class ReplicaCore {
             apply(ready.committedEntries)
             node.advance(ready)
         }
+    }
+
+    /// A write failed: the replica stops right here. Nothing of the Ready is acted on (§3: its
+    /// messages may promise what is not durable, a vote or an append acknowledgement; its
+    /// commits may rest on it), and the node is never advanced, so it has no further Ready.
+    /// Every waiting proposal fails: its outcome is unknown (other replicas may commit it).
+    private func failStorage(_ error: RaftStorageError) {
+        let description: String =
+            switch error {
+            case .writeFailed(let text): text
+            default: "\(error)"
+            }
+        storageFailure = description
+        logEnd = nil
+        failAll(.storageFailed(description))
     }
 
     /// `durable` for this node's proposals now on disk; `superseded` for those a truncation removed.
@@ -245,6 +273,8 @@ final class ReplicaCore {
             return known
         }
         handleReadies()
+        // The caller checks `storageFailure` before using what this returns.
+        if storageFailure != nil { return LogEnd(index: node.lastIndex, entryTerm: node.lastTerm, leaderTerm: node.term, nextOffset: .zero) }
         precondition(node.lastIndex == store.lastIndex(), "\(group): entries left unpersisted after the Ready loop")
         guard let next = store.expectedOffset(forEntryAt: node.lastIndex + 1) else {
             // No record stored: a new partition, or one that installed a snapshot. A snapshot's

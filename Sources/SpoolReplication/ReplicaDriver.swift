@@ -11,8 +11,9 @@ import SpoolStorage
 ///
 /// Threads. Everything that touches the node or SQLite runs in *cycles* on a storage thread of
 /// `pool` (shared with other replicas), one cycle at a time for this replica: inputs (messages
-/// from the router, ticks from a timer on an event loop, proposals from any thread) only go into
-/// a locked mailbox, and the first input into an idle mailbox submits a cycle. A cycle takes
+/// from the router, ticks from the broker's `ReplicaTicker`, proposals from any thread) only go
+/// into a locked mailbox, and the first input into an idle mailbox submits a cycle — except a
+/// tick, which waits in the mailbox until the node has a timer due (`ReplicaTicker`). A cycle takes
 /// everything queued, so every proposal that arrived while the previous cycle was writing
 /// shares the next `Ready`: one transaction and one fsync (group commit). No event loop ever
 /// waits for SQLite; a cycle that finds more work queued submits the next one instead of
@@ -20,21 +21,32 @@ import SpoolStorage
 ///
 /// Events of proposals and the apply callback run on the storage thread: they must hand off
 /// (complete a promise, resume a continuation) and return.
+///
+/// A write to the file that fails (`RaftStorageError.writeFailed`) stops the replica where it is:
+/// nothing of that `Ready` is sent, applied or reported, every proposal fails with
+/// `.storageFailed`, and the status says why (docs/replication.md §11). `stop()` still closes it.
 public final class ReplicaDriver: Sendable {
     public let group: RaftGroupID
     public let node: NodeID
     private let config: ReplicaConfig
     private let pool: NIOThreadPool
-    private let eventLoop: any EventLoop
+    private let ticker: ReplicaTicker
     private let mailbox = NIOLockedValueBox(Mailbox())
     private let published: NIOLockedValueBox<ReplicaStatus>
     /// Touched only inside a cycle (the mailbox's `running` flag makes cycles serial); nil once stopped.
     private let core: CoreBox
-    private let ticker = NIOLockedValueBox<RepeatedTask?>(nil)
 
     private struct Mailbox {
         var messages: [Message] = []
-        var ticks = 0
+        /// Ticks received before the first queued message (every held tick when none is queued),
+        /// and after it: a cycle gives the node the first, then the messages, then the second.
+        var ticksBefore = 0
+        var ticksAfter = 0
+        /// Held ticks that need a cycle although nothing else came: the node's next timer, as
+        /// `ReplicaCore.ticksUntilDue` said after the last cycle.
+        var dueTicks = 1
+        /// Every tick the ticker posted (for the status and tests).
+        var receivedTicks = 0
         var proposals: [PendingProposal] = []
         var proposalBytes = 0
         var transfer: NodeID?
@@ -44,16 +56,25 @@ public final class ReplicaDriver: Sendable {
         var running = false
         var stopRequested: EventLoopPromise<Void>?
         var stopped = false
+        /// Set once a write failed: inputs are refused, only `stop()` still runs a cycle.
+        var storageFailure: String?
 
-        var isEmpty: Bool {
-            messages.isEmpty && ticks == 0 && proposals.isEmpty && transfer == nil && !campaign && stopRequested == nil
+        var heldTicks: Int { ticksBefore + ticksAfter }
+
+        var needsCycle: Bool {
+            if storageFailure != nil { return stopRequested != nil }
+            return !messages.isEmpty || heldTicks >= dueTicks || !proposals.isEmpty || transfer != nil || campaign || stopRequested != nil
         }
+
+        /// What a refused input is told.
+        var closedError: ReplicaError { stopped ? .stopped : storageFailure.map { .storageFailed($0) } ?? .stopped }
     }
 
     /// One cycle's inputs, taken out of the mailbox.
     private struct Work {
         var messages: [Message]
-        var ticks: Int
+        var ticksBefore: Int
+        var ticksAfter: Int
         var proposals: [PendingProposal]
         var transfer: NodeID?
         var campaign: Bool
@@ -65,27 +86,36 @@ public final class ReplicaDriver: Sendable {
         init(_ core: ReplicaCore) { self.core = core }
     }
 
-    private init(core: ReplicaCore, config: ReplicaConfig, pool: NIOThreadPool, eventLoop: any EventLoop) {
+    private init(core: ReplicaCore, config: ReplicaConfig, pool: NIOThreadPool, ticker: ReplicaTicker) {
         self.group = core.group
         self.node = config.raft.id
         self.config = config
         self.pool = pool
-        self.eventLoop = eventLoop
+        self.ticker = ticker
         self.core = CoreBox(core)
         self.published = NIOLockedValueBox(core.status)
     }
 
     /// Opens (creating if needed) the partition database at `path`, migrated to the partition
-    /// schema, on a storage thread of `pool`, builds the node from it and starts ticking every
-    /// `config.tickIntervalMs` on `eventLoop`. The group's outgoing messages go to `sender`;
-    /// committed entries to `onApply`. Register the driver with the broker's `ReplicaRouter`
-    /// to give it its incoming messages.
+    /// schema, on a storage thread of `pool`, builds the node from it and registers with `ticker`
+    /// (the broker's clock). The group's outgoing messages go to `sender`; committed entries to
+    /// `onApply`. Register the driver with the broker's `ReplicaRouter` to give it its incoming
+    /// messages.
     public static func open(
-        path: String, group: RaftGroupID, config: ReplicaConfig, pool: NIOThreadPool, eventLoop: any EventLoop,
+        path: String, group: RaftGroupID, config: ReplicaConfig, pool: NIOThreadPool, ticker: ReplicaTicker,
         sender: any RaftMessageSender, onApply: @escaping ReplicaApply = { _, _ in }
+    ) async throws -> ReplicaDriver {
+        try await open(path: path, group: group, config: config, pool: pool, ticker: ticker, sender: sender, onApply: onApply) { _ in }
+    }
+
+    /// `open`, with `prepare` run on the new store before the node is built (tests inject faults).
+    static func open(
+        path: String, group: RaftGroupID, config: ReplicaConfig, pool: NIOThreadPool, ticker: ReplicaTicker,
+        sender: any RaftMessageSender, onApply: @escaping ReplicaApply, prepare: @escaping @Sendable (RaftLogStore) -> Void
     ) async throws -> ReplicaDriver {
         let core = try await pool.runIfActive { () throws -> CoreBox in
             let store = try RaftLogStore.openPartition(path: path, voters: config.raft.voters)
+            prepare(store)
             let stored = (try? store.snapshot().voters) ?? []
             guard stored == config.raft.voters.sorted() else {
                 store.connection.close()
@@ -93,23 +123,36 @@ public final class ReplicaDriver: Sendable {
             }
             return CoreBox(ReplicaCore(store: store, group: group, config: config, sender: sender, onApply: onApply))
         }
-        let driver = ReplicaDriver(core: core.core!, config: config, pool: pool, eventLoop: eventLoop)
+        let driver = ReplicaDriver(core: core.core!, config: config, pool: pool, ticker: ticker)
         // A group of one needs nobody's vote: it leads at once instead of after an election
         // timeout, so a single broker's partitions take writes as soon as they are open.
         if config.raft.voters == [config.raft.id] { driver.post { $0.campaign = true } }
-        let interval = TimeAmount.milliseconds(config.tickIntervalMs)
-        driver.ticker.withLockedValue {
-            $0 = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak driver] _ in
-                driver?.post { $0.ticks += 1 }
-            }
-        }
+        ticker.register(driver)
         return driver
     }
 
     /// What the replica published after its last cycle.
     public var status: ReplicaStatus { published.withLockedValue { $0 } }
 
+    /// Ticks the ticker posted to this driver so far (held or given to the node).
+    public var receivedTicks: Int { mailbox.withLockedValue { $0.receivedTicks } }
+
     // MARK: Inputs
+
+    /// One tick from the ticker (on its event loop). Held in the mailbox unless the node has a
+    /// timer due; true when it submitted a cycle.
+    func tick() -> Bool {
+        let start: Bool = mailbox.withLockedValue { mailbox in
+            guard !mailbox.stopped, mailbox.storageFailure == nil else { return false }
+            mailbox.receivedTicks += 1
+            if mailbox.messages.isEmpty { mailbox.ticksBefore += 1 } else { mailbox.ticksAfter += 1 }
+            guard !mailbox.running, mailbox.needsCycle else { return false }
+            mailbox.running = true
+            return true
+        }
+        if start { submitCycle() }
+        return start
+    }
 
     /// Messages the router received for this group (from any thread); dropped beyond
     /// `maxQueuedMessages` or once stopped (Raft resends what matters).
@@ -123,9 +166,9 @@ public final class ReplicaDriver: Sendable {
     }
 
     /// Proposes `records` as one Raft entry; `events` hears what becomes of it (`ProposalEvent`),
-    /// on the storage thread — except `.overloaded` (beyond `maxPendingProposals`) and `.stopped`
-    /// (after `stop()`), which fail it at once on the caller's thread. A follower fails it with
-    /// `.notLeader` in its next cycle.
+    /// on the storage thread — except `.overloaded` (beyond `maxPendingProposals`), `.stopped`
+    /// (after `stop()`) and `.storageFailed` (after a failed write), which fail it at once on the
+    /// caller's thread. A follower fails it with `.notLeader` in its next cycle.
     public func propose(records: ProduceBatch, _ events: @escaping @Sendable (ProposalEvent) -> Void) {
         precondition(records.count > 0, "a produce batch without records")
         let proposal = PendingProposal(payload: records.unplacedPayload(), count: records.count, events: events)
@@ -140,7 +183,11 @@ public final class ReplicaDriver: Sendable {
             mailbox.proposals.append(proposal)
             mailbox.proposalBytes += proposal.payload.count
         }
-        if !posted { events(.failed(.stopped)) } else if let refused { events(.failed(refused)) }
+        if !posted {
+            events(.failed(mailbox.withLockedValue { $0.closedError }))
+        } else if let refused {
+            events(.failed(refused))
+        }
     }
 
     /// Proposes `records` and returns their first offset once `acks` is reached: `.all` at the
@@ -168,10 +215,11 @@ public final class ReplicaDriver: Sendable {
         post { $0.transfer = transferee }
     }
 
-    /// Stops ticking, fails every pending proposal with `.stopped`, and closes the database once
-    /// the cycle in progress (if any) has finished. Later inputs are dropped.
+    /// Unregisters from the ticker, fails every pending proposal with `.stopped`, and closes the
+    /// database once the cycle in progress (if any) has finished. Later inputs are dropped.
     public func stop() async {
-        ticker.withLockedValue { $0.take() }?.cancel()
+        ticker.unregister(self)
+        let eventLoop = ticker.eventLoop
         let (done, start) = mailbox.withLockedValue { mailbox -> (EventLoopFuture<Void>?, Bool) in
             if let requested = mailbox.stopRequested { return (requested.futureResult, false) }
             // Stopped without a request: the pool shut down under the driver (`abandon`).
@@ -193,8 +241,9 @@ public final class ReplicaDriver: Sendable {
     private func post(_ add: (inout Mailbox) -> Void) -> Bool {
         let start: Bool? = mailbox.withLockedValue { mailbox in
             guard !mailbox.stopped else { return nil }
+            guard mailbox.storageFailure == nil else { return nil }
             add(&mailbox)
-            guard !mailbox.running, !mailbox.isEmpty else { return false }
+            guard !mailbox.running, mailbox.needsCycle else { return false }
             mailbox.running = true
             return true
         }
@@ -230,10 +279,12 @@ public final class ReplicaDriver: Sendable {
                 mailbox.proposals.removeFirst(taken)
                 mailbox.proposalBytes -= proposals.reduce(0) { $0 + $1.payload.count }
             }
-            let work = Work(messages: mailbox.messages, ticks: mailbox.ticks, proposals: proposals, transfer: mailbox.transfer, campaign: mailbox.campaign,
-                stop: mailbox.stopRequested)
+            let work = Work(
+                messages: mailbox.messages, ticksBefore: mailbox.ticksBefore, ticksAfter: mailbox.ticksAfter, proposals: proposals,
+                transfer: mailbox.transfer, campaign: mailbox.campaign, stop: mailbox.stopRequested)
             mailbox.messages = []
-            mailbox.ticks = 0
+            mailbox.ticksBefore = 0
+            mailbox.ticksAfter = 0
             mailbox.transfer = nil
             mailbox.campaign = false
             if work.stop != nil { mailbox.stopped = true }
@@ -245,21 +296,46 @@ public final class ReplicaDriver: Sendable {
             return
         }
         guard let core = core.core else { return }
-        core.step(work.messages)
-        core.tick(work.ticks)
-        if work.campaign { core.campaign() }
-        if let transferee = work.transfer { core.transferLeadership(to: transferee) }
-        core.propose(work.proposals)
-        core.handleReadies()
+        if core.storageFailure == nil {
+            // Held ticks came before the messages (a vote's leader-lease check reads the elapsed
+            // time), so the node sees time and messages in the order they arrived.
+            core.tick(work.ticksBefore)
+            core.step(work.messages)
+            core.tick(work.ticksAfter)
+            if work.campaign { core.campaign() }
+            if let transferee = work.transfer { core.transferLeadership(to: transferee) }
+            core.propose(work.proposals)
+            core.handleReadies()
+        } else {
+            for proposal in work.proposals { proposal.events(.failed(.storageFailed(core.storageFailure!))) }
+        }
         let status = core.status
+        let due = core.ticksUntilDue
         published.withLockedValue { $0 = status }
-        let again = mailbox.withLockedValue { mailbox in
+        let (again, refused) = mailbox.withLockedValue { mailbox -> (Bool, [PendingProposal]) in
             mailbox.waiting = mailbox.proposals.count + status.pendingProposals
-            if mailbox.isEmpty {
-                mailbox.running = false
-                return false
+            mailbox.dueTicks = due
+            var refused: [PendingProposal] = []
+            if let failure = status.storageFailure, mailbox.storageFailure == nil {
+                mailbox.storageFailure = failure
+                swap(&refused, &mailbox.proposals)
+                mailbox.proposalBytes = 0
+                mailbox.messages = []
+                mailbox.ticksBefore = 0
+                mailbox.ticksAfter = 0
+                mailbox.transfer = nil
+                mailbox.campaign = false
             }
-            return true
+            if !mailbox.needsCycle {
+                mailbox.running = false
+                return (false, refused)
+            }
+            return (true, refused)
+        }
+        if let failure = status.storageFailure {
+            for proposal in refused { proposal.events(.failed(.storageFailed(failure))) }
+            // A replica that cannot write has no use for time: no election, no heartbeat.
+            ticker.unregister(self)
         }
         if again { submitCycle() }
     }
@@ -296,6 +372,9 @@ public final class ReplicaDriver: Sendable {
             return (mailbox.proposals, mailbox.stopRequested)
         }
         for proposal in queued { proposal.events(.failed(.stopped)) }
+        // Not unregistered here: this may run inside the ticker's round (a tick's submission to
+        // a pool that is shut down runs it at once), under the ticker's lock. The mailbox is
+        // stopped, so ticks are ignored; `stop()` unregisters.
         stop?.succeed()
     }
 }

@@ -16,6 +16,10 @@ public enum ReplicaError: Error, Hashable, Sendable, CustomStringConvertible {
     case overloaded
     /// The driver stopped before the proposal completed (its outcome is unknown if it was accepted).
     case stopped
+    /// A write to this replica's partition file failed (the description says how), so the replica
+    /// stopped taking writes (docs/replication.md §11). The outcome of a proposal accepted before
+    /// is unknown: other replicas may hold it and a new leader may commit it.
+    case storageFailed(String)
 
     public var description: String {
         switch self {
@@ -25,6 +29,7 @@ public enum ReplicaError: Error, Hashable, Sendable, CustomStringConvertible {
         case .superseded: "replaced by another leader's entry"
         case .overloaded: "too many proposals pending"
         case .stopped: "the replica stopped"
+        case .storageFailed(let description): "the replica's storage failed: \(description)"
         }
     }
 }

@@ -16,9 +16,14 @@ public struct ReplicaStatus: Hashable, Sendable, CustomStringConvertible {
     /// Write transactions so far, and how many of them were synced (one fsync each).
     public var writes: Int
     public var syncedWrites: Int
+    /// Ticks the node has been given (the ticks a `ReplicaTicker` posted, minus those still held).
+    public var ticks: Int
     public var stopped: Bool
+    /// Why the replica stopped writing, once a write to its file failed: it takes no proposals,
+    /// steps no messages and sends nothing from then on (docs/replication.md §11). Nil while healthy.
+    public var storageFailure: String?
 
     public var description: String {
-        "\(role) \(term) leader=\(leader) commit=\(commitIndex) last=\(lastIndex) high=\(highWatermark) pending=\(pendingProposals)"
+        "\(role) \(term) leader=\(leader) commit=\(commitIndex) last=\(lastIndex) high=\(highWatermark) pending=\(pendingProposals)\(storageFailure.map { " storage failed: \($0)" } ?? "")"
     }
 }

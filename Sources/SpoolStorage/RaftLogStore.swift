@@ -14,10 +14,19 @@ import SpoolCore
 ///
 /// Every write is one transaction (`BEGIN IMMEDIATE` … `COMMIT`, one fsync with
 /// synchronous=FULL), so each `RaftStorageWriter` call, and `persist(snapshot:entries:hardState:)`
-/// for a whole `Ready`, is atomic and durable when it returns. An SQLite error inside a call
-/// (I/O, full disk, corruption, a lock held for longer than `busyWaitMs`) is not Raft's to handle:
-/// as RaftStorage.swift requires, the store stops the process with `preconditionFailure` and the
-/// broker restarts from disk. (Issue 10 item 9 will take the partition offline instead.)
+/// for a whole `Ready`, is atomic and durable when it returns. An SQLite error inside a write
+/// (I/O, a failed fsync, full disk, a lock held for longer than `busyWaitMs`) throws
+/// `RaftStorageError.writeFailed`, after a ROLLBACK: the driver, not Raft, calls the writes, and
+/// it stops the replica (docs/replication.md §11). The store then refuses every later write with
+/// the same error: after a failed fsync the kernel may have dropped the dirty pages and a retried
+/// fsync can succeed without them (the "fsyncgate" lesson), so nothing written through this
+/// connection is trusted again; recovery is reopening the file. Whether the failed transaction
+/// is on disk is unknown (its WAL frames may have reached the disk without the sync being
+/// confirmed); either way it was never reported durable, which Raft's restart handles. The
+/// cache keeps what the last successful write left. An SQLite error inside a *read* is not
+/// handled: Raft reads in the middle of its own steps and cannot take an error there, so, as
+/// RaftStorage.swift requires, the store stops the process (`preconditionFailure`) and the
+/// broker restarts from disk.
 ///
 /// Entries of kind `.record` must carry a `RecordBatch` payload whose first offset continues the
 /// records already stored (a gap or a malformed batch is a bug: `precondition`).
@@ -31,8 +40,11 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
     static let busyWaitMs: Int32 = 10_000
 
     /// TEST-ONLY: runs inside every write transaction just before its COMMIT (crash tests copy
-    /// the files there: what a crash at that moment leaves on disk).
-    var beforeCommit: (() -> Void)?
+    /// the files there: what a crash at that moment leaves on disk). An error it throws fails the
+    /// write as a failed COMMIT would (rolled back, `writeFailed`).
+    var beforeCommit: (() throws(StorageError) -> Void)?
+    /// The first failed write's error: every later write throws it again (see the type's comment).
+    public private(set) var writeFailure: StorageError?
 
     /// What the store keeps in memory, replaced as a whole when a transaction commits.
     struct Cache {
@@ -160,7 +172,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         let term = try self.term(at: index)
         var next = cache
         next.snapshot = Snapshot(index: index, term: term, voters: cache.snapshot.voters, data: snapshotData)
-        write("compact(through: \(index))") { () throws(StorageError) in
+        try write("compact(through: \(index))") { () throws(StorageError) in
             // Raft log compaction only: the records stay, they are the partition's data (record
             // retention is a separate decision).
             try run(statements.deleteLogThrough, Int64(index.rawValue))
@@ -188,7 +200,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         }
         let usable = Self.usable(entries, after: next)
         if snapshot == nil && usable.isEmpty && hardState == nil { return }
-        write("persist", sync: sync || snapshot != nil || !usable.isEmpty) { () throws(StorageError) in
+        try write("persist", sync: sync || snapshot != nil || !usable.isEmpty) { () throws(StorageError) in
             if let snapshot {
                 // The snapshot replaces the whole log and the state it covers.
                 try run(statements.deleteAllLog)
@@ -387,9 +399,10 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         try update.step()
     }
 
-    /// Runs `body` in one write transaction and commits it (one fsync). Any failure stops the
-    /// process: see the type's documentation.
-    private func write(_ what: String, sync: Bool = true, _ body: () throws(StorageError) -> Void) {
+    /// Runs `body` in one write transaction and commits it (one fsync). A failure rolls back and
+    /// throws `writeFailed`, and so does every write after it: see the type's documentation.
+    private func write(_ what: String, sync: Bool = true, _ body: () throws(StorageError) -> Void) throws(RaftStorageError) {
+        if let writeFailure { throw failed(what, writeFailure, first: false) }
         // Outside the transaction: SQLite refuses to change the setting inside one. Executed, not
         // prepared once: SQLite applies this pragma when it compiles the statement, not when it
         // steps it. The test mode without any fsync (StorageTestMode) is left alone.
@@ -398,17 +411,31 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
             if unsynced { try connection.execute("PRAGMA synchronous = NORMAL") }
             try begin()
         } catch {
-            stop(what, error)
+            throw failed(what, error, first: true)
         }
         do {
             try body()
-            beforeCommit?()
+            try beforeCommit?()
             try run(statements.commit)
+        } catch {
+            // A COMMIT that failed on an I/O error may have rolled back already; one that failed
+            // otherwise leaves the transaction open. Either way nothing of it is kept in the cache.
+            try? run(statements.rollback)
+            throw failed(what, error, first: true)
+        }
+        do {
+            // Left at NORMAL, every later write would skip its fsync: the store must stop.
             if unsynced { try connection.execute("PRAGMA synchronous = FULL") }
         } catch {
-            try? run(statements.rollback)
-            stop(what, error)
+            throw failed(what + " (restoring synchronous=FULL)", error, first: true)
         }
+    }
+
+    /// Remembers the first failed write and describes it for Raft's error.
+    private func failed(_ what: String, _ error: StorageError, first: Bool) -> RaftStorageError {
+        if first { writeFailure = error }
+        let prefix = first ? "" : "refused after an earlier failure: "
+        return .writeFailed("\(connection.path): Raft storage \(what) \(prefix)failed: \(error)")
     }
 
     /// BEGIN IMMEDIATE, waiting (bounded) while another connection holds the write lock: the
@@ -433,6 +460,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         try statement.step()
     }
 
+    /// A failed read: not Raft's to handle (see the type's documentation).
     private func stop(_ what: String, _ error: StorageError) -> Never {
         preconditionFailure("\(connection.path): Raft storage \(what) failed, stopping (the broker restarts from disk): \(error)")
     }

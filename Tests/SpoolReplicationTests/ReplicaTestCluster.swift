@@ -36,6 +36,7 @@ final class ReplicaTestCluster: Sendable {
         var router: ReplicaRouter
         var transport: PeerTransport
         var driver: ReplicaDriver
+        var ticker: ReplicaTicker
         var port: Int
     }
 
@@ -98,13 +99,21 @@ final class ReplicaTestCluster: Sendable {
             router.receive(from: peer, messages)
         }
         router.attach(transport)
-        let driver = try await ReplicaDriver.open(
-            path: path(id), group: Self.group, config: testReplicaConfig(id: id, voters: ids, proposalTimeoutTicks: proposalTimeoutTicks), pool: pool,
-            eventLoop: loops.next(), sender: router)
+        let ticker = ReplicaTicker(eventLoop: loops.next(), tickIntervalMs: testTickIntervalMs)
+        let driver: ReplicaDriver
+        do {
+            driver = try await ReplicaDriver.open(
+                path: path(id), group: Self.group, config: testReplicaConfig(id: id, voters: ids, proposalTimeoutTicks: proposalTimeoutTicks), pool: pool,
+                ticker: ticker, sender: router)
+        } catch {
+            ticker.stop()
+            await transport.shutdown()
+            throw error
+        }
         router.register(driver)
         let bound = transport.localAddress!.port!
         state.withLockedValue {
-            $0.brokers[id] = Broker(router: router, transport: transport, driver: driver, port: bound)
+            $0.brokers[id] = Broker(router: router, transport: transport, driver: driver, ticker: ticker, port: bound)
             $0.ports[id] = bound
         }
     }
@@ -114,6 +123,7 @@ final class ReplicaTestCluster: Sendable {
         guard let broker = state.withLockedValue({ $0.brokers.removeValue(forKey: id) }) else { return }
         broker.router.unregister(Self.group)
         await broker.driver.stop()
+        broker.ticker.stop()
         await broker.transport.shutdown()
     }
 

@@ -48,13 +48,24 @@ func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: (
     throw CancellationError()
 }
 
-/// A config for tests: 25 ms ticks (elections after 250–500 ms of silence), proposals that give up
-/// after `proposalTimeoutTicks` (200: 5 s).
+/// The tick of the tests' tickers: 25 ms (elections after 250–500 ms of silence).
+let testTickIntervalMs: Int64 = 25
+
+/// A config for tests (with `testTickIntervalMs` ticks): proposals that give up after
+/// `proposalTimeoutTicks` (200: 5 s).
 func testReplicaConfig(id: NodeID, voters: [NodeID], proposalTimeoutTicks: Int = 200) -> ReplicaConfig {
     var config = ReplicaConfig(raft: RaftConfig(id: id, voters: voters), randomSeed: 1000 + id.rawValue)
-    config.tickIntervalMs = 25
     config.proposalTimeoutTicks = proposalTimeoutTicks
     return config
+}
+
+/// A ticker on `loops` for one test, stopped on every path.
+func withTicker<T>(
+    _ loops: EventLoopGroup, tickIntervalMs: Int64 = testTickIntervalMs, _ body: (ReplicaTicker) async throws -> T
+) async throws -> T {
+    let ticker = ReplicaTicker(eventLoop: loops.next(), tickIntervalMs: tickIntervalMs)
+    defer { ticker.stop() }
+    return try await body(ticker)
 }
 
 /// A batch of `count` records with values "<name>-<i>" and keys "k<i>".

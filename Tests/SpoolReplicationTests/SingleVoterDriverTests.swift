@@ -16,17 +16,19 @@ struct SingleVoterDriverTests {
     static func withDriver(
         path: String, pool: NIOThreadPool, loops: EventLoopGroup, _ body: (ReplicaDriver) async throws -> Void
     ) async throws {
-        let driver = try await ReplicaDriver.open(
-            path: path, group: group, config: testReplicaConfig(id: 1, voters: [1]), pool: pool, eventLoop: loops.next(),
-            sender: ReplicaRouter())
-        do {
-            try await eventually("the single voter leads") { driver.status.role == .leader }
-            try await body(driver)
-        } catch {
+        try await withTicker(loops) { ticker in
+            let driver = try await ReplicaDriver.open(
+                path: path, group: group, config: testReplicaConfig(id: 1, voters: [1]), pool: pool, ticker: ticker,
+                sender: ReplicaRouter())
+            do {
+                try await eventually("the single voter leads") { driver.status.role == .leader }
+                try await body(driver)
+            } catch {
+                await driver.stop()
+                throw error
+            }
             await driver.stop()
-            throw error
         }
-        await driver.stop()
     }
 
     @Test func concurrentBatchesCommitAtGapFreeOffsetsSharingFsyncsAndSurviveARestart() async throws {
@@ -91,18 +93,19 @@ struct SingleVoterDriverTests {
     @Test func aSingleVoterLeadsAsSoonAsItOpens() async throws {
         try await TemporaryFolder.with { folder in
             try await withRuntime { pool, loops in
-                var config = testReplicaConfig(id: 1, voters: [1])
-                config.tickIntervalMs = 10_000
-                let driver = try await ReplicaDriver.open(
-                    path: "\(folder)/p.sqlite3", group: Self.group, config: config, pool: pool, eventLoop: loops.next(), sender: ReplicaRouter())
-                let first: Result<Offset, ReplicaError>
-                do throws(ReplicaError) {
-                    first = .success(try await driver.propose(records: produceBatch("now", count: 2)))
-                } catch {
-                    first = .failure(error)
+                try await withTicker(loops, tickIntervalMs: 10_000) { ticker in
+                    let driver = try await ReplicaDriver.open(
+                        path: "\(folder)/p.sqlite3", group: Self.group, config: testReplicaConfig(id: 1, voters: [1]), pool: pool, ticker: ticker,
+                        sender: ReplicaRouter())
+                    let first: Result<Offset, ReplicaError>
+                    do throws(ReplicaError) {
+                        first = .success(try await driver.propose(records: produceBatch("now", count: 2)))
+                    } catch {
+                        first = .failure(error)
+                    }
+                    await driver.stop()
+                    #expect(first == .success(.zero))
                 }
-                await driver.stop()
-                #expect(first == .success(.zero))
             }
         }
     }

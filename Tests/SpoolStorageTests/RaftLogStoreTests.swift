@@ -278,3 +278,28 @@ struct RaftLogStoreTests {
         #expect(try recordValues(fixture.path) == ["0=v0", "1=v1", "2=v2"])
     }
 }
+
+extension RaftLogStoreTests {
+    /// A write whose COMMIT fails throws `writeFailed` (no trap), rolls back, and the store refuses
+    /// every write after it; reads still answer from what the last good write left.
+    @Test func aFailedCommitThrowsRollsBackAndRefusesLaterWrites() throws {
+        let fixture = try RaftLogFixture()
+        try fixture.store.persist(
+            snapshot: nil, entries: [batchEntry(1, term: 1, first: 0, count: 2)], hardState: HardState(term: 1, vote: 1, commit: 1))
+        fixture.store.beforeCommit = { () throws(StorageError) in throw StorageError(code: 1034, message: "injected fsync failure") }
+        #expect(throws: RaftStorageError.self) {
+            try fixture.store.append([batchEntry(2, term: 1, first: 2, count: 3)])
+        }
+        fixture.store.beforeCommit = nil
+        #expect(fixture.store.lastIndex() == 1)
+        #expect(try fixture.store.entries(from: 1, upTo: 2, maxBytes: .max) == [batchEntry(1, term: 1, first: 0, count: 2)])
+        #expect(throws: RaftStorageError.self) { try fixture.store.setHardState(HardState(term: 2, vote: 0, commit: 1)) }
+        #expect(try recordValues(fixture.path) == ["0=v0", "1=v1"])
+        #expect(try fixture.connection.integrityCheck() == "ok")
+        try fixture.reopen()
+        #expect(fixture.store.lastIndex() == 1)
+        #expect(fixture.store.hardState() == HardState(term: 1, vote: 1, commit: 1))
+        try fixture.store.append([batchEntry(2, term: 1, first: 2, count: 3)])
+        #expect(try recordValues(fixture.path) == ["0=v0", "1=v1", "2=v2", "3=v3", "4=v4"])
+    }
+}
