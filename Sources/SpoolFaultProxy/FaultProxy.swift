@@ -25,13 +25,15 @@ public final class FaultProxy: Sendable {
     }
 
     /// The port to dial instead of the target's.
-    public var port: Int { listener.localAddress!.port! }
+    /// The port it listens on (kept after `shutdown`, when the listener has no address).
+    public let port: Int
 
     private init(targetHost: String, targetPort: Int, group: EventLoopGroup, listener: Channel) {
         self.targetHost = targetHost
         self.targetPort = targetPort
         self.group = group
         self.listener = listener
+        self.port = listener.localAddress?.port ?? 0
     }
 
     /// Listens on 127.0.0.1 (a free port) and forwards to `targetHost:targetPort`.

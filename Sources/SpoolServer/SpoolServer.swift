@@ -9,6 +9,8 @@ public final class SpoolServer: Sendable {
     public let config: ServerConfig
     public let broker: Broker
     private let group: MultiThreadedEventLoopGroup
+    /// False when the caller lent the group (tests share one among many servers).
+    private let ownsGroup: Bool
     private let channel: Channel
     private let logger: Logger
     private let startedNs: UInt64
@@ -19,21 +21,27 @@ public final class SpoolServer: Sendable {
     private let groups: GroupManager
 
     private init(
-        config: ServerConfig, broker: Broker, groups: GroupManager, group: MultiThreadedEventLoopGroup, channel: Channel, logger: Logger,
+        config: ServerConfig, broker: Broker, groups: GroupManager, group: MultiThreadedEventLoopGroup, ownsGroup: Bool, channel: Channel, logger: Logger,
         startedNs: UInt64
     ) {
         self.config = config
         self.broker = broker
         self.groups = groups
         self.group = group
+        self.ownsGroup = ownsGroup
         self.channel = channel
         self.logger = logger
         self.startedNs = startedNs
     }
 
     /// Binds and starts accepting. The broker must be open; the server does not own it.
-    public static func start(config: ServerConfig, broker: Broker, logger: Logger = Logger(label: "spool.server")) async throws -> SpoolServer {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.networkThreads))
+    /// With `eventLoopGroup`, the server runs on that group (and leaves it running when it shuts
+    /// down) instead of starting `networkThreads` threads of its own.
+    public static func start(
+        config: ServerConfig, broker: Broker, logger: Logger = Logger(label: "spool.server"), eventLoopGroup: MultiThreadedEventLoopGroup? = nil
+    ) async throws -> SpoolServer {
+        let ownsGroup = eventLoopGroup == nil
+        let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.networkThreads))
         let startedNs = WallClock.monotonicNs()
         // The broker may have lowered the connection limit to fit the file descriptor limit.
         let limits: SpoolLimits = {
@@ -81,10 +89,11 @@ public final class SpoolServer: Sendable {
             let host = config.host.contains(":") ? "[\(config.host)]" : config.host
             config.cluster.bound(clientAddress: "\(host):\(channel.localAddress?.port ?? config.port)")
             return SpoolServer(
-                config: config, broker: broker, groups: groups, group: group, channel: channel, logger: logger, startedNs: startedNs)
+                config: config, broker: broker, groups: groups, group: group, ownsGroup: ownsGroup, channel: channel, logger: logger,
+                startedNs: startedNs)
         } catch {
             groups.stop()
-            try? await group.shutdownGracefully()
+            if ownsGroup { try? await group.shutdownGracefully() }
             throw error
         }
     }
@@ -106,6 +115,6 @@ public final class SpoolServer: Sendable {
     public func shutdown() async {
         groups.stop()
         try? await channel.close()
-        try? await group.shutdownGracefully()
+        if ownsGroup { try? await group.shutdownGracefully() }
     }
 }

@@ -104,9 +104,10 @@ struct CLIFailoverTests {
             // The producer reaches the first broker through a proxy, so that a record can be held
             // on its way: sent by the producer, never read by the broker.
             let proxy = try await FaultProxy.start(targetPort: first.port)
+            let proxyPort = proxy.port  // (not readable once the proxy is shut down)
             try await always(body: {
                 let producer = try FailoverChild(
-                    ["produce", "t", "-v", "--batch", "1", "--server", Self.list(proxy.port, secondPort)], withInput: true)
+                    ["produce", "t", "-v", "--batch", "1", "--server", Self.list(proxyPort, secondPort)], withInput: true)
                 defer { producer.stop() }
                 try producer.write((1...20).map { "r\($0)\n" }.joined())
                 try await eventually(timeout: .seconds(30), "20 acknowledgements") { producer.lines.count == 20 }
@@ -116,7 +117,15 @@ struct CLIFailoverTests {
                 try producer.write("r21\n")
                 try await eventually(timeout: .seconds(30), "r21 to be held on its way to the broker") { proxy.bytesHeld(.clientToServer) > 0 }
                 first.kill()
+                // The proxy goes too, so the producer can only reach the second broker: a
+                // connection the proxy accepted with nothing behind it would make r22 unknown too.
+                await proxy.shutdown()
                 let second = try start(secondPort)
+                // Its end of the proxy connection closed (not ESTABLISHED, not CLOSE_WAIT): the
+                // next record goes to a new connection, which only the second broker accepts.
+                try await eventually(timeout: .seconds(30), "the producer to close its connection to the proxy") {
+                    !FailoverPorts.connected(toPort: proxyPort)
+                }
                 try producer.write((22...30).map { "r\($0)\n" }.joined())
                 try producer.closeInput()
                 let status = try await producer.waitForExit(timeout: .seconds(40))
@@ -124,7 +133,7 @@ struct CLIFailoverTests {
                 #expect(status == 69, "\(producer.err)")
                 #expect(
                     producer.err.contains(
-                        "spool: 1 record (input line 21) sent to 127.0.0.1:\(proxy.port) got no reply before the connection was lost: outcome unknown, not resent"),
+                        "spool: 1 record (input line 21) sent to 127.0.0.1:\(proxyPort) got no reply before the connection was lost: outcome unknown, not resent"),
                     "\(producer.err)")
                 #expect(producer.err.contains("spool: 1 record of unknown outcome"), "\(producer.err)")
                 #expect(producer.lines == (0..<29).map { "0 \($0)" })

@@ -73,11 +73,20 @@ enum FailoverPorts {
     /// A port on 127.0.0.1 that was free a moment ago and has no listener now: a broker that is
     /// down, or one that a later spoold will listen on.
     static func closed() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(channel.localAddress?.port)
-        try await channel.close()
-        return port
+        // Below the ephemeral range (see `FreePorts`): no other test's bind(0) or outgoing
+        // connection takes it meanwhile, and a connect to it cannot meet itself.
+        try FreePorts.pick(1)[0]
+    }
+
+    /// Whether a TCP socket on this host is connected to 127.0.0.1:`port` and not yet closed by
+    /// its owner (ESTABLISHED or CLOSE_WAIT in /proc/net/tcp).
+    static func connected(toPort port: Int) -> Bool {
+        FailoverPorts.readProcFile("/proc/net/tcp").split(separator: "\n").dropFirst().contains { row in
+            let fields = row.split(separator: " ")
+            guard fields.count > 3, fields[3] == "01" || fields[3] == "08" else { return false }
+            let remote = fields[2].split(separator: ":")
+            return remote.count == 2 && Int(remote[1], radix: 16) == port
+        }
     }
 
     /// A /proc file read to its end with read(2): such files report size 0, and a reader that

@@ -6,26 +6,40 @@ import Glibc
 
 /// Free loopback ports for brokers' peer listeners, which must be known before they start (every
 /// broker's --peers names them all).
+///
+/// They come from below the kernel's ephemeral range (`ip_local_port_range`, 32768-60999 by
+/// default): a port picked there, released and bound by a spoold a moment later could meanwhile
+/// be handed to any other test's bind(0) or outgoing connection (seen in a full run: "already in
+/// use"). Below that range only another picker like this one could take it.
 enum FreePorts {
-    /// `count` ports that were free a moment ago (bound with port 0 and released).
+    /// `count` distinct ports below the ephemeral range that were free a moment ago.
     static func pick(_ count: Int) throws -> [Int] {
         var sockets: [Int32] = []
         defer { for fd in sockets { close(fd) } }
         var ports: [Int] = []
-        for _ in 0..<count {
+        let range = 20_000..<min(32_768, ephemeralLow)
+        for _ in 0..<(count * 200) where ports.count < count {
+            let port = Int.random(in: range)
+            guard !ports.contains(port) else { continue }
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw RawSocketError.failed("socket") }
             sockets.append(fd)  // held until all are picked, so no port is handed out twice
-            guard let port = bind(fd, port: 0) else { throw RawSocketError.failed("bind") }
-            ports.append(port)
+            if bind(fd, port: port) != nil { ports.append(port) }
         }
+        guard ports.count == count else { throw RawSocketError.failed("no \(count) free ports below \(range.upperBound)") }
         return ports
     }
+
+    /// The low end of the kernel's ephemeral port range (32768 when it cannot be read).
+    static let ephemeralLow: Int = {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } ?? 32_768
+    }()
 
     /// `count` consecutive free ports (the example scripts take a base port and count up).
     static func consecutive(_ count: Int) throws -> Int {
         for _ in 0..<200 {
-            let base = Int.random(in: 20_000...59_000)
+            let base = Int.random(in: 20_000...(min(32_768, ephemeralLow) - count))
             var sockets: [Int32] = []
             defer { for fd in sockets { close(fd) } }
             var free = true

@@ -26,7 +26,8 @@ final class TestBroker: Sendable {
         let server: SpoolServer
         do {
             server = try await SpoolServer.start(
-                config: ServerConfig(host: "127.0.0.1", port: 0, limits: limits, networkThreads: 1), broker: broker, logger: logger)
+                config: ServerConfig(host: "127.0.0.1", port: 0, limits: limits, networkThreads: 1), broker: broker, logger: logger,
+                eventLoopGroup: networkThreads)
         } catch {
             await broker.shutdown()
             throw error
@@ -55,6 +56,10 @@ final class TestBroker: Sendable {
         await broker.shutdown()
         await server.shutdown()
     }
+
+    /// The network threads every in-process test broker runs on. A full parallel run keeps about
+    /// a hundred brokers alive at once; a group each was a hundred threads and 300 descriptors.
+    private static let networkThreads = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 
     /// The broker budgets file descriptors for every allowed connection (1024 by default); as
     /// spoold does, the test process raises its soft limit so a low default cannot refuse CREATEs.
