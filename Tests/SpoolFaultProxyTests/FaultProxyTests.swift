@@ -128,16 +128,3 @@ final class Echo: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.writeAndFlush(data, promise: nil) }
 }
-
-func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try condition() { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    // Once more at the deadline: a test process whose threads were all busy may wake this task
-    // only after the deadline, and the condition may hold by then (slow is not failed).
-    if try condition() { return }
-    Issue.record("timed out waiting for \(what)")
-    throw CancellationError()
-}

@@ -33,7 +33,9 @@ final class BackgroundCommand: @unchecked Sendable {  // the Process is only sig
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         process.standardOutput = FileHandle(forWritingAtPath: outputPath)
         process.standardError = FileHandle(forWritingAtPath: errorPath)
-        try Self.runUnblocked(process)
+        // With no signal blocked, as from a terminal (a `SpawnedProcess` always starts so): a
+        // child that inherited the test threads' mask would never see the SIGINT a test sends.
+        try process.run()
         // A `SpawnedProcess` starts in a process group of its own (group id = its pid), as a
         // terminal does for a pipeline: `interrupt` and `stop` signal the whole group.
         let group = getpgid(process.processIdentifier)
@@ -41,13 +43,6 @@ final class BackgroundCommand: @unchecked Sendable {  // the Process is only sig
             stop()
             throw DocShellError(what: "`\(line)` does not run in a process group of its own (it is in \(group))")
         }
-    }
-
-    /// Starts `process` with no signal blocked, as from a terminal (a `SpawnedProcess` always
-    /// starts so; the test's threads block nearly every signal, and a child that inherited that
-    /// mask would never see the SIGINT a test sends it).
-    private static func runUnblocked(_ process: SpawnedProcess) throws {
-        try process.run()
     }
 
     var out: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }

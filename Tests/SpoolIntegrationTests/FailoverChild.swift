@@ -81,29 +81,12 @@ enum FailoverPorts {
     /// Whether a TCP socket on this host is connected to 127.0.0.1:`port` and not yet closed by
     /// its owner (ESTABLISHED or CLOSE_WAIT in /proc/net/tcp).
     static func connected(toPort port: Int) -> Bool {
-        FailoverPorts.readProcFile("/proc/net/tcp").split(separator: "\n").dropFirst().contains { row in
+        ((try? ProcessProbe.procFile("/proc/net/tcp")) ?? "").split(separator: "\n").dropFirst().contains { row in
             let fields = row.split(separator: " ")
             guard fields.count > 3, fields[3] == "01" || fields[3] == "08" else { return false }
             let remote = fields[2].split(separator: ":")
             return remote.count == 2 && Int(remote[1], radix: 16) == port
         }
-    }
-
-    /// A /proc file read to its end with read(2): such files report size 0, and a reader that
-    /// trusts the size (or stops after one chunk) sees only their first page.
-    static func readProcFile(_ path: String) -> String {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { return "" }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -11,7 +11,7 @@ struct KeepaliveTests {
     /// USER_HZ, 100 per second).
     static func timer(brokerPort: Int, clientPort: Int) throws -> (kind: Int, ticks: Int)? {
         // Read to the end: proc files report size 0, and a one-shot read may stop at a page.
-        let table = FailoverPorts.readProcFile("/proc/net/tcp")
+        let table = try ProcessProbe.procFile("/proc/net/tcp")
         let local = String(format: "0100007F:%04X", brokerPort)
         let remote = String(format: "0100007F:%04X", clientPort)
         for line in table.split(separator: "\n").dropFirst() {

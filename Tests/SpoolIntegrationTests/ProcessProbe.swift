@@ -56,14 +56,21 @@ enum ProcessProbe {
         throw ProbeError("no descriptor of this process is \(target)")
     }
 
-    /// A /proc file read to its end: they report a size of 0, so a read sized by stat gets at
-    /// most a first chunk.
+    /// A /proc file read to its end with read(2) (retried on EINTR): they report a size of 0,
+    /// and a reader that trusts the size (or stops after one chunk) sees only their first page.
     static func procFile(_ path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ProbeError("cannot open \(path)") }
-        defer { try? handle.close() }
-        var data = Data()
-        while let chunk = try handle.read(upToCount: 65536), !chunk.isEmpty { data.append(chunk) }
-        return String(decoding: data, as: UTF8.self)
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw ProbeError("cannot open \(path)") }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// An `IPPROTO_TCP` option of a socket, read with getsockopt.

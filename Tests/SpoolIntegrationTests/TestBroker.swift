@@ -6,6 +6,9 @@ import SpoolClient
 import SpoolCore
 import SpoolEngine
 import SpoolServer
+// `eventually` and `TimeoutError` for every file of these tests (test support, shared by the
+// test targets).
+@_exported import SpoolFaultProxy
 
 /// A real broker and server in this process, on 127.0.0.1 with a free port. Start it with
 /// `withTestBroker` (TestLifecycle.swift), which always stops it and removes its folder.
@@ -70,27 +73,6 @@ final class TestBroker: Sendable {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
-}
-
-/// Waits for `condition` with a deadline instead of sleeping a fixed time.
-func eventually(
-    timeout: Duration = .seconds(10), pollEvery: Duration = .milliseconds(10), _ what: String = "condition",
-    _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: pollEvery)
-    }
-    // Once more at the deadline: a test process whose threads were all busy may wake this task
-    // only after the deadline, and the condition may hold by then (slow is not failed).
-    if try await condition() { return }
-    throw TimeoutError(what: what)
-}
-
-struct TimeoutError: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
 }
 
 /// Runs `body` with a deadline; throws `TimeoutError` when it takes longer.

@@ -127,7 +127,7 @@ struct PeerTransportTests {
         let transport = try await PeerTransport.start(config: config, group: group, logger: PeerTestCluster.logger) { _, _ in }
         do {
             // Dialer: the silent peer is dialed again and again, never counted as connected.
-            try await eventually("node 1 to dial its silent peer again", timeout: .seconds(10)) { accepted.withLockedValue { $0 } >= 3 }
+            try await eventually(timeout: .seconds(10), "node 1 to dial its silent peer again") { accepted.withLockedValue { $0 } >= 3 }
             #expect(!transport.isConnected(2))
 
             // Acceptor: a client that connects and sends nothing is closed.
@@ -240,17 +240,4 @@ final class PeerTestCluster: Sendable {
         for transport in transports.values { await transport.shutdown() }
         try? await group.shutdownGracefully()
     }
-}
-
-func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    // Once more at the deadline: a test process whose threads were all busy may wake this task
-    // only after the deadline, and the condition may hold by then (slow is not failed).
-    if try await condition() { return }
-    Issue.record("timed out waiting for \(what)")
-    throw CancellationError()
 }

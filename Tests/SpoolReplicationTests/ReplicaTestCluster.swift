@@ -149,7 +149,7 @@ final class ReplicaTestCluster: Sendable {
 
     func waitForLeader(among: [NodeID]? = nil, within timeout: Duration = .seconds(10)) async throws -> NodeID {
         do {
-            try await eventually("one leader followed by \(among ?? running)", timeout: timeout) { currentLeader(among: among) != nil }
+            try await eventually(timeout: timeout, "one leader followed by \(among ?? running)") { currentLeader(among: among) != nil }
         } catch {
             Issue.record("statuses: \(describe())")
             throw error

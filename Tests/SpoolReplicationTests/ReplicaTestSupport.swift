@@ -7,6 +7,9 @@ import SpoolCore
 import SpoolReplication
 import SpoolStorage
 import Testing
+// `eventually` and `TimeoutError` for every file of these tests (test support, shared by the
+// test targets).
+@_exported import SpoolFaultProxy
 
 /// A folder under the system's temporary directory, removed by `with` on every path.
 enum TemporaryFolder {
@@ -32,20 +35,6 @@ func withRuntime(_ body: (NIOThreadPool, EventLoopGroup) async throws -> Void) a
     }
     try? await pool.shutdownGracefully()
     try? await loops.shutdownGracefully()
-}
-
-/// Polls `condition` every 10 ms until it holds; records an issue and throws after `timeout`.
-func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    // Once more at the deadline: a test process whose threads were all busy may wake this task
-    // only after the deadline, and the condition may hold by then (slow is not failed).
-    if try await condition() { return }
-    Issue.record("timed out waiting for \(what)")
-    throw CancellationError()
 }
 
 /// The tick of the tests' tickers: 25 ms (elections after 250–500 ms of silence).
