@@ -6,7 +6,7 @@ import Glibc
 /// Starts child processes from one thread that lives as long as the test process.
 ///
 /// Linux sends a child's parent-death signal (`PR_SET_PDEATHSIG`, which `SpooldProcess` sets with
-/// `setpriv --pdeathsig`) when the *thread* that forked it ends, not the process. `Process.run`
+/// `setpriv --pdeathsig`) when the *thread* that forked it ends, not the process. `posix_spawn`
 /// forks on the calling thread, and the threads that run Swift tasks come and go (Dispatch ends
 /// idle workers), so a spoold started from a task could be killed in the middle of its test.
 /// Started from here, it is killed exactly when the test process dies.
