@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "SpoolEngine",
             dependencies: [
-                "SpoolCore", "SpoolStorage",
+                "SpoolCore", "SpoolStorage", "SpoolReplication", "SpoolCluster", "Raft",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -107,6 +107,8 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // TEST-ONLY: writes partition files as the broker before replication did (migration tests).
+        .target(name: "SpoolLegacyFormat", dependencies: ["SpoolCore", "SpoolStorage"]),
         // Test support: a TCP proxy that cuts, stalls, delays or discards one peer link's bytes.
         .target(
             name: "SpoolFaultProxy",
@@ -168,12 +170,12 @@ let package = Package(
             name: "SpoolProtocolTests",
             dependencies: ["SpoolProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .testTarget(name: "SpoolStorageTests", dependencies: ["SpoolStorage", "Raft", "CSpoolTestVFS"]),
+        .testTarget(name: "SpoolStorageTests", dependencies: ["SpoolStorage", "Raft", "CSpoolTestVFS", "SpoolLegacyFormat"]),
         .testTarget(name: "SpoolEngineTests", dependencies: ["SpoolEngine"]),
         .testTarget(
             name: "SpoolIntegrationTests",
             dependencies: [
-                "SpoolServer", "SpoolClient", "SpoolStorage", "SpoolProtocol", "SpoolCore", "SpoolFaultProxy",
+                "SpoolServer", "SpoolClient", "SpoolStorage", "SpoolProtocol", "SpoolCore", "SpoolFaultProxy", "SpoolLegacyFormat",
                 // Tests run these binaries as child processes, so `swift test` must build them.
                 "spoold", "spool", "spool-example", "spool-bench", "spool-sim",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -17,4 +17,8 @@ public enum RaftStorageError: Error, Hashable, Sendable {
     /// storage takes no further write. Never thrown by reads. The driver stops using the node:
     /// it must not send the Ready's messages or call `advance` (docs/replication.md §11).
     case writeFailed(String)
+    /// A write could not start because another connection holds the file's write lock (an
+    /// operator's shell): nothing of the call was written and the storage takes writes as before.
+    /// The driver keeps the same `Ready` and persists it again later (docs/replication.md §11).
+    case busy
 }

@@ -143,12 +143,13 @@ public enum RecordBatch {
             return result
         }
 
+        // One append of the big-endian bytes, not one per byte: these run for every record.
         private static func appendU64(_ bytes: inout [UInt8], _ value: UInt64) {
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+            withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
         }
 
         private static func appendU32(_ bytes: inout [UInt8], _ value: UInt32) {
-            for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+            withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
         }
     }
 

@@ -30,6 +30,11 @@ extension Broker {
             try self.metadataLock.withLock {
                 try self.createTopicLocked(name, partitions: partitions)
             }
+        }.flatMap { summary in
+            // OK once every new partition's replica leads and has committed its first entry, so
+            // the first PUB never meets a replica that is still electing itself.
+            let logs = self.topics.withLockedValue { $0[name]?.partitions ?? [] }
+            return EventLoopFuture.andAllComplete(logs.map { $0.whenServing(on: loop) }, on: loop).map { summary }
         }.flatMapErrorThrowing { throw wireError($0) }
     }
 
@@ -67,7 +72,7 @@ extension Broker {
             try FileSystem.makeDirectories(staging)
             for index in 0..<partitions {
                 // Created, migrated and closed (checkpointed into one file) before the rename.
-                try PartitionStore(path: layout.stagingPartitionDatabase(name, PartitionID(index))).close()
+                try RaftLogStore.createPartitionFile(path: layout.stagingPartitionDatabase(name, PartitionID(index)))
             }
             FileSystem.syncDirectory(staging)
             if FileSystem.exists(directory) {

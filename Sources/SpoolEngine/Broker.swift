@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SpoolCore
+import SpoolReplication
 import SpoolStorage
 
 /// The single-node engine: topics, their partitions and every record operation.
@@ -27,6 +28,10 @@ public final class Broker: Sendable {
     private let shuttingDown = NIOLockedValueBox(false)
     /// File descriptors: every connection and every open partition must fit (read at open).
     let fileHandles: FileHandleBudget
+    /// The clock of every partition's Raft group, and where their messages go.
+    let ticker: ReplicaTicker
+    public let router = ReplicaRouter()
+    let replication: PartitionReplication
 
     /// Client connections the server may admit: `SpoolLimits.connections`, or fewer when that many
     /// would not fit the file descriptor limit beside the partitions (lowered at start with a
@@ -44,6 +49,8 @@ public final class Broker: Sendable {
         self.metadata = metadata
         self.logger = logger
         self.fileHandles = fileHandles
+        ticker = ReplicaTicker(eventLoop: MultiThreadedEventLoopGroup.singleton.any())
+        replication = PartitionReplication(node: config.nodeID, ticker: ticker, sender: router, limits: config.limits)
     }
 
     /// Opens the data folder (creating it if needed) and every topic in it.
@@ -58,7 +65,12 @@ public final class Broker: Sendable {
                 let metadata = try MetadataStore(path: layout.brokerDatabase)
                 let fileHandles = try budget(config: config, partitions: try metadata.topics().reduce(0) { $0 + $1.partitions }, logger: logger)
                 let broker = Broker(config: config, pool: pool, metadata: metadata, lock: lock, fileHandles: fileHandles, logger: logger)
-                try broker.loadTopics()
+                do {
+                    try broker.loadTopics()
+                } catch {
+                    broker.ticker.stop()
+                    throw error
+                }
                 return broker
             }
         } catch {
@@ -137,16 +149,16 @@ public final class Broker: Sendable {
                 logger.error(
                     "partition file is missing or empty; the partition is offline (restore the file and restart, or DROP the topic)",
                     metadata: ["topic": "\(name)", "partition.id": "\(id)", "file": "\(path)"])
-                logs.append(PartitionLog(offline: .lost, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger))
+                logs.append(PartitionLog(offline: .lost, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger, replication: replication))
                 continue
             }
             do {
-                logs.append(try PartitionLog(topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger))
+                logs.append(try PartitionLog(topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger, replication: replication))
             } catch let error as StorageError where error.isDamaged {
                 logger.error(
                     "partition file is damaged; the partition is offline (restore the file and restart, or DROP the topic)",
                     metadata: ["topic": "\(name)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)"])
-                logs.append(PartitionLog(offline: .damaged, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger))
+                logs.append(PartitionLog(offline: .damaged, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger, replication: replication))
             } catch let error as StorageError {
                 for log in logs { log.closeNow() }
                 throw StorageError(code: error.code, message: error.message.contains(path) ? error.message : "\(path): \(error.message)")
@@ -181,6 +193,7 @@ public final class Broker: Sendable {
                 try? await log.close(.shutdown, on: loop).get()
             }
         }
+        ticker.stop()
         try? await pool.runIfActive { [metadata, metadataLock] in
             metadataLock.withLock { try? metadata.checkpoint() }
         }

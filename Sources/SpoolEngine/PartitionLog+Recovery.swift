@@ -1,23 +1,27 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Raft
 import SpoolCore
+import SpoolReplication
 import SpoolStorage
 
 /// A failed write is never acknowledged and never continued past (issue 10 item 9).
 ///
-/// When a write transaction fails for any reason but a lock (a failed COMMIT or fsync, a failed
-/// write, a full disk), the file's state is unknown: after a failed fsync not even the kernel's
+/// When a write transaction of the partition's replica fails (a failed COMMIT or fsync, a failed
+/// write, a full disk, or another connection's lock held past `partitionLockWaitMs`), the file's
+/// state is unknown: after a failed fsync not even the kernel's
 /// copy can be trusted. So the partition stops taking writes at once: the failed batch hears
 /// `ERR STORAGE`, everything queued behind it and every write until it has recovered
 /// `ERR PARTITION_OFFLINE ... is recovering from a failed write`, and nothing is written on top.
 /// Its committed records stay readable (readers see the last commit that succeeded).
 ///
 /// Then it recovers from its own file, on a storage thread, one attempt at a time from a timer
-/// (no thread waits): the failed connection is closed without a checkpoint, the idle readers
-/// too, and the file is reopened (SQLite replays the WAL from the disk and drops what was never
-/// committed), checked (`quick_check`, once per recovery: it reads the whole file), and every
-/// record at or past the first offset of the failed write is removed in one fsynced transaction:
+/// (no thread waits): the failed replica's connection is closed without a checkpoint, the idle
+/// readers too, and the file is reopened (SQLite replays the WAL from the disk and drops what was
+/// never committed), checked (`quick_check`, once per recovery: it reads the whole file), and
+/// every Raft entry after the last one a successful write left, with its records, is removed in
+/// one fsynced transaction (`RaftLogStore.discardEntries`); then a new replica opens on the file:
 /// a failed COMMIT whose pages reached the WAL comes back on replay, and an `ERR STORAGE` for a
 /// write must mean it is not stored, with offsets staying gap-free. That commit also proves the disk takes writes again. While the disk
 /// keeps failing, attempts repeat with back-off up to `writeRecoveryRetryMs`. A damaged file, or
@@ -34,23 +38,24 @@ extension PartitionLog {
         SpoolError(.partitionOffline, "partition \(id) of \(topic) is recovering from a failed write (the broker's log says why)")
     }
 
-    /// The flush loop met a failed write: fails it and everything queued, stops taking writes and
-    /// schedules the first recovery attempt. Storage thread, as the flush loop's owner.
-    func stopWrites(after error: StorageError) {
+    /// The batch in flight met a failed write (`description` for the log, `clientError` for its
+    /// producers): fails it and everything queued, stops taking writes and schedules the first
+    /// recovery attempt. Storage thread, as the flush loop's owner.
+    func stopWrites(after description: String, clientError: SpoolError) {
         let now = WallClock.monotonicNs()
-        let stopped = state.withLockedValue { $0.machine.writeFailed(nowNs: now) }
+        let stopped = state.withLockedValue { state -> Machine.Stopped in
+            if let failed = state.driver.take() { state.failedDriver = failed }
+            return state.machine.writeFailed(nowNs: now)
+        }
         writesStopped.store(true, ordering: .releasing)
         logger.error(
             "a write of the partition failed; it stopped taking writes and recovers from its file",
             metadata: [
-                "topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)",
+                "topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "error": "\(description)",
                 "offset.first": "\(stopped.failedFirst)", "records.failed": "\(stopped.batch.records.count + stopped.queued.records.count)",
                 "commits.failed": "\(stopped.batch.commits.count + stopped.queued.commits.count)",
             ])
-        let failed = SpoolError(
-            .storage,
-            "writing partition \(id) of \(topic) failed: \(error.summary); the partition stopped taking writes and is recovering")
-        Self.fail(stopped.batch, failed)
+        Self.fail(stopped.batch, clientError)
         Self.fail(stopped.queued, recoveringError())
         for waiter in stopped.room { waiter.succeed() }
         scheduleRecovery(ticket: stopped.next.ticket, afterMs: stopped.next.delayMs)
@@ -66,78 +71,96 @@ extension PartitionLog {
     /// One recovery attempt, on a storage thread (see the extension's comment). Does nothing
     /// unless `ticket` is the attempt awaited.
     func recover(ticket: Int) {
-        let begun: (failedFirst: Offset, closing: CloseReason?, failedStore: PartitionStore?)? = state.withLockedValue { state in
+        let begun = state.withLockedValue { state -> (failedFirst: Offset, closing: CloseReason?, failed: ReplicaDriver?)? in
             guard let begun = state.machine.beginRecovery(ticket: ticket) else { return nil }
-            let failedStore = state.store
-            state.store = nil
-            return (begun.failedFirst, begun.closing, failedStore)
+            return (begun.failedFirst, begun.closing, state.failedDriver)
         }
         guard let begun else { return }
-        begun.failedStore?.abandon()
+        if let failed = begun.failed {
+            // The failed replica's last cycle may still be finishing: then this attempt waits.
+            guard let index = failed.closeAfterFailure() else {
+                failedAttempt(StorageError(code: -1, message: "the failed replica has not finished its last cycle"))
+                return
+            }
+            state.withLockedValue { state in
+                state.failedDriver = nil
+                state.recoveryIndex = index
+            }
+        }
         if begun.closing == .dropped {
             // Its files are deleted next: nothing is queued (writes were refused), so the loop
             // ends at once and finishes the close.
             flushLoop()
             return
         }
+        guard let keep = state.withLockedValue({ $0.recoveryIndex }) else {
+            preconditionFailure("\(group): a recovery without the failed replica's last index")
+        }
         // At shutdown too, one attempt: the next start could not tell the failed write's records
         // (if they reached the disk) from acknowledged ones.
         readers.closeIdle()
-        let store: PartitionStore
+        let connection: SQLiteConnection
         do {
-            store = try PartitionStore(path: path)
+            connection = try RaftLogStore.openPartitionConnection(path: path)
         } catch {
             failedAttempt(error)
             return
         }
         do {
             if !state.withLockedValue({ $0.machine.recoveryFileChecked }) {
-                let check = try store.quickCheck()
+                let check = try connection.scalarText("PRAGMA quick_check") ?? ""
                 guard check == "ok" else {
-                    store.abandon()
+                    connection.abandon()
                     giveUp(StorageError.damaged("\(path): quick_check after a failed write: \(check)"))
                     return
                 }
                 state.withLockedValue { $0.machine.recoveryChecked() }
             }
-            let left = max(0, store.nextOffset - begun.failedFirst)
+            let left = try connection.scalarInt("SELECT count(*) FROM records WHERE offset >= \(begun.failedFirst.rawValue)") ?? 0
             state.withLockedValue { $0.machine.recoveryFound(left) }
-            try store.discardUnacknowledged(from: begun.failedFirst)
-            guard store.nextOffset == begun.failedFirst else {
+            try RaftLogStore.discardEntries(after: keep, on: connection)
+            let store = try RaftLogStore(connection: connection, voters: replication.config.raft.voters)
+            store.busyWaitMs = 0
+            let next = store.nextOffset ?? .zero
+            guard next == begun.failedFirst else {
                 // Records below the failed write were acknowledged: a file without them is not
                 // this partition any more, and its offsets must not be handed out again.
-                store.abandon()
+                connection.abandon()
                 giveUp(
                     StorageError.damaged(
-                        "\(path): after a failed write the file ends at offset \(store.nextOffset), "
+                        "\(path): after a failed write the file ends at offset \(next), "
                             + "but offsets below \(begun.failedFirst) were acknowledged"))
                 return
             }
-            recovered(store)
+            let earliest = store.earliestOffset()
+            let driver = try ReplicaDriver.openNow(
+                store: store, group: group, config: replication.config, pool: pool, ticker: replication.ticker,
+                sender: replication.sender, onApply: applier())
+            recovered(driver, earliest: earliest ?? next, next: next)
         } catch {
-            store.abandon()
-            failedAttempt(error)
+            connection.abandon()
+            failedAttempt(error as? StorageError ?? StorageError(code: -1, message: "\(error)"))
         }
     }
 
-    /// The partition takes writes again, on `store`.
-    private func recovered(_ store: PartitionStore) {
+    /// The partition takes writes again, on `driver`.
+    private func recovered(_ driver: ReplicaDriver, earliest: Offset, next: Offset) {
         let now = WallClock.monotonicNs()
         let recovery: WriteRecovery? = state.withLockedValue { state in
-            state.store = store
-            return state.machine.recovered(earliest: store.earliestOffset, next: store.nextOffset)
+            state.driver = driver
+            state.recoveryIndex = nil
+            return state.machine.recovered(earliest: earliest, next: next)
         }
         writesStopped.store(false, ordering: .releasing)
         logger.info(
             "partition recovered from its failed write; it takes writes again",
             metadata: [
                 "topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "records.removed": "\(recovery?.recordsLeft ?? 0)",
-                "offset.next": "\(store.nextOffset)", "attempts": "\(recovery?.attempts ?? 0)",
+                "offset.next": "\(next)", "attempts": "\(recovery?.attempts ?? 0)",
                 "stopped.ms": "\(recovery.map { (now - $0.sinceNs) / 1_000_000 } ?? 0)",
             ])
         flushLoop()  // nothing is queued: ends the loop, or finishes a close that came meanwhile
     }
-
     /// The file could not be reopened, checked or cleaned (the disk still fails): try again later,
     /// or, when the partition closes meanwhile, let the close go on.
     private func failedAttempt(_ error: StorageError) {

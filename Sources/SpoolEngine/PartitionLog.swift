@@ -2,32 +2,35 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Raft
+import SpoolCluster
 import SpoolCore
+import SpoolReplication
 import SpoolStorage
 import Synchronization
 
 /// One partition of a topic on this broker: the driver of its state machine (`PartitionState`,
-/// which decides the batches, the watermarks and who completes or fails on each event). This
-/// class owns the store, the storage thread and the timers, and performs those decisions:
-/// promises and waiters are completed outside the lock, on their event loops.
+/// which decides the batches, the watermarks and who completes or fails on each event) over the
+/// partition's Raft replica (`ReplicaDriver`, docs/replication.md §11). There is one storage
+/// path: a broker without cluster options is a cluster of one, and every partition is a Raft
+/// group of one voter, committed on the local fsync.
 ///
-/// Where replication goes: `flushLoop` is "propose" (a cut batch is written to the local log)
-/// and `batchWritten` is local durability; a Raft driver will report the commit index through
-/// `PartitionState.commitAdvanced(to:)` ("apply") instead of the state's `commitFollowsDurable`.
+/// Group commit: producers only enqueue. While anything is queued, one batch at a time is cut
+/// from *everything* queued (up to the batch limits) and proposed to the replica as one Raft
+/// entry (its offset commits as a second one); the replica writes each cycle's entries in one
+/// SQLite transaction and one fsync. When the batch is durable the next one is cut at once, so
+/// the more producers wait, the bigger the batches and the fsync cost is shared. The replica's
+/// commit index moves `PartitionState.committed` (`committedThrough`): readers see committed
+/// records only. Nothing here touches SQLite on an event loop: the replica runs on the storage
+/// threads, and its events run there too.
 ///
-/// Group commit: producers only enqueue. While anything is queued, one flush loop runs on a
-/// storage thread and repeatedly takes *everything* queued (up to the batch limits) into one
-/// SQLite transaction and one fsync. The more producers wait, the bigger the batches, so the
-/// fsync cost is shared. The store is touched only by that loop (the machine's `writing` flag makes it the
-/// serial owner); SQLite never runs on an event loop.
-///
-/// A partition whose file is lost or damaged is *offline*: it has no store, or its store stopped
-/// being used, and every request for it answers `ERR PARTITION_OFFLINE`, while the other
+/// A partition whose file is lost or damaged is *offline*: it has no replica, or its replica
+/// stopped being used, and every request for it answers `ERR PARTITION_OFFLINE`, while the other
 /// partitions keep serving.
 ///
-/// A write that fails for any other reason than a lock (a failed COMMIT or fsync, a full disk)
-/// stops the partition's writes until it has recovered from its own file
-/// (`PartitionLog+Recovery.swift`); its committed records stay readable meanwhile.
+/// A write that fails (a failed COMMIT or fsync, a full disk, or a lock held by another
+/// connection past `partitionLockWaitMs`) stops the partition's writes until it has recovered
+/// from its own file (`PartitionLog+Recovery.swift`); its committed records stay readable meanwhile.
 final class PartitionLog: Sendable {
     let topic: TopicName
     let id: PartitionID
@@ -41,7 +44,23 @@ final class PartitionLog: Sendable {
     let pool: NIOThreadPool
     let limits: SpoolLimits
     let logger: Logger
+    let replication: PartitionReplication
+    let group: RaftGroupID
     let state: NIOLockedValueBox<Locked>
+    /// A group of one voter commits what it made durable in the same cycle, so acks=leader waits
+    /// for that commit too: an OK means the record is readable (a FETCH right after sees it),
+    /// as on the broker before replication. With followers, acks=leader answers at the leader's
+    /// fsync, before the commit (Kafka's acks=1: the high watermark may lag the OK).
+    var acksLeaderAtCommit: Bool { replication.config.raft.voters.count == 1 }
+
+    /// Whether the replica committed anything since it opened, and who waits for that (`whenServing`).
+    let firstCommit = NIOLockedValueBox(FirstCommit())
+
+    struct FirstCommit {
+        var done = false
+        var waiters: [Int: EventLoopPromise<Void>] = [:]
+        var nextID = 0
+    }
 
     struct Waiter: Sendable {
         var promise: EventLoopPromise<Void>
@@ -56,42 +75,77 @@ final class PartitionLog: Sendable {
     typealias Batch = Machine.Batch
     typealias CloseReason = PartitionCloseReason
 
-    /// What the lock guards: the decisions, and the two things only the driver holds.
+    /// What the lock guards: the decisions, and what only the driver holds.
     struct Locked: Sendable {
         var machine: Machine
-        /// The writer; nil for a partition that was offline when the broker opened it, and
-        /// while a failed one is being replaced. Only the machine's writer (`writing`) uses it.
-        var store: PartitionStore?
+        /// The replica; nil for a partition that was offline when the broker opened it, and
+        /// while a failed one is being replaced. Only the machine's writer (`writing`) proposes.
+        var driver: ReplicaDriver?
+        /// The replica whose write failed, until the recovery has closed its file.
+        var failedDriver: ReplicaDriver?
+        /// The last Raft index a successful write left before the failure (what the recovery keeps).
+        var recoveryIndex: LogIndex?
         /// The close's promise, once a close was asked.
         var closed: EventLoopPromise<Void>?
     }
 
-    /// Opens (or creates) the partition's database. Call on a storage thread.
-    init(topic: TopicName, id: PartitionID, path: String, pool: NIOThreadPool, limits: SpoolLimits, logger: Logger) throws {
+    /// Opens (or creates) the partition's database and its replica. Call on a storage thread.
+    init(
+        topic: TopicName, id: PartitionID, path: String, pool: NIOThreadPool, limits: SpoolLimits, logger: Logger,
+        replication: PartitionReplication
+    ) throws {
         self.topic = topic
         self.id = id
         self.path = path
         self.pool = pool
         self.limits = limits
         self.logger = logger
-        let store = try PartitionStore(path: path)
+        self.replication = replication
+        self.group = replication.group(topic, id)
         self.readers = ReaderPool(path: path)
-        let machine = Machine(earliest: store.earliestOffset, next: store.nextOffset, limits: limits)
-        self.state = NIOLockedValueBox(Locked(machine: machine, store: store))
+        self.state = NIOLockedValueBox(Locked(machine: Machine(earliest: .zero, next: .zero, limits: limits)))
+        let earliest = NIOLockedValueBox<Offset?>(nil)
+        let driver = try ReplicaDriver.openNow(
+            path: path, group: group, config: replication.config, pool: pool, ticker: replication.ticker, sender: replication.sender,
+            onApply: applier(), prepare: { store in earliest.withLockedValue { $0 = store.earliestOffset() } })
+        start(driver, earliest: earliest.withLockedValue { $0 })
     }
 
     /// A partition that cannot be opened (its file is lost or damaged): it serves nothing and
     /// answers `ERR PARTITION_OFFLINE`; its file is left as it is for the operator.
-    init(offline reason: OfflineReason, topic: TopicName, id: PartitionID, path: String, pool: NIOThreadPool, limits: SpoolLimits, logger: Logger) {
+    init(
+        offline reason: OfflineReason, topic: TopicName, id: PartitionID, path: String, pool: NIOThreadPool, limits: SpoolLimits,
+        logger: Logger, replication: PartitionReplication
+    ) {
         self.topic = topic
         self.id = id
         self.path = path
         self.pool = pool
         self.limits = limits
         self.logger = logger
+        self.replication = replication
+        self.group = replication.group(topic, id)
         self.readers = ReaderPool(path: path)
-        self.state = NIOLockedValueBox(Locked(machine: Machine(offline: reason, limits: limits), store: nil))
+        self.state = NIOLockedValueBox(Locked(machine: Machine(offline: reason, limits: limits)))
         offline.store(true, ordering: .releasing)
+    }
+
+    /// The replica's commits move the committed watermark (`committedThrough`).
+    func applier() -> ReplicaApply {
+        { [weak self] _, high in self?.committedThrough(high) }
+    }
+
+    /// Takes `driver` as the partition's replica, with the watermarks its file has.
+    func start(_ driver: ReplicaDriver, earliest: Offset?) {
+        let status = driver.status
+        let next = status.nextOffset
+        let machine = Machine(
+            earliest: min(earliest ?? next, next), next: next, committed: min(status.highWatermark, next), limits: limits,
+            commitFollowsDurable: false)
+        state.withLockedValue { state in
+            state.machine = machine
+            state.driver = driver
+        }
     }
 
     /// The offsets of the first retained record and of the first record not yet committed: every
@@ -161,105 +215,166 @@ final class PartitionLog: Sendable {
         }
     }
 
-    /// Runs on a storage thread while records are queued; exactly one instance per partition
-    /// (the machine's writer).
+    /// Runs on a storage thread while work is queued; exactly one instance per partition (the
+    /// machine's writer). Proposes the next batch and returns: its durable event (or its failure)
+    /// runs the loop again.
     func flushLoop() {
-        while let (batch, store) = takeBatch() {
-            guard let store, !isOffline else {
+        while let (batch, driver) = takeBatch() {
+            guard let driver, !isOffline else {
                 let rejected = state.withLockedValue { $0.machine.batchRejected() }
                 Self.fail(rejected, offlineError())
                 continue
             }
-            let result: Result<Offset, StorageError>
-            do {
-                result = .success(
-                    try store.append(
-                        batch.records, commits: batch.commits.map(\.commit), at: batch.first, timestamp: TimestampMs(WallClock.nowMs())))
-            } catch {
-                result = .failure(error)
-            }
-            switch result {
-            case .success:
-                precondition(store.nextOffset == batch.next, "the store ends at \(store.nextOffset), the batch at \(batch.next)")
-                let written = state.withLockedValue { $0.machine.batchWritten() }
-                Self.complete(written.durable, at: .durable, topic: topic, partition: id)
-                for committed in written.committed { Self.committed(committed, topic: topic, partition: id) }
-                for waiter in written.woken { waiter.promise.succeed() }
-            case .failure(let error) where error.isBusy:
-                // Another connection holds the write lock. Sleeping in SQLite's busy handler
-                // would hold this storage thread, which every partition shares; instead the
-                // batch stays first in line and this partition alone tries again shortly.
-                switch lockedOut() {
-                case .retry(let delayMs, _):
-                    scheduleRetry(afterMs: delayMs)
-                    return  // the writer stays set: the retry is this partition's flush loop
-                case .giveUp(let failed, _):
-                    let spoolError = SpoolError(
-                        .storage,
-                        "partition \(id) of \(topic) stayed locked by another connection for \(limits.partitionLockWaitMs) ms "
-                            + "(an sqlite3 shell without -readonly?); the records were not written")
-                    Self.fail(failed, spoolError)
+            propose(batch, to: driver)
+            return  // the writer stays set: the batch's events go on from here
+        }
+    }
+
+    /// Proposes `batch` to the replica: its records as one entry, its offset commits as another
+    /// (both in the replica's next cycle: one transaction, one fsync).
+    private func propose(_ batch: Batch, to driver: ReplicaDriver) {
+        let progress = BatchProgress(parts: (batch.records.isEmpty ? 0 : 1) + (batch.commits.isEmpty ? 0 : 1))
+        if !batch.records.isEmpty {
+            // Borrowed through the buffer, not copied out of the array: a copy of each record
+            // would retain and release its buffers and its waiter.
+            let produce = batch.records.withUnsafeBufferPointer { records in
+                var bytes = 0
+                for index in records.indices { bytes += RecordBatch.recordOverheadBytes + records[index].byteCount }
+                var produce = ProduceBatch(capacityBytes: bytes)
+                for index in records.indices {
+                    records[index].withKeyAndValue { key, value in produce.append(key: key, value: value) }
                 }
-            case .failure(let error) where error.isDamaged:
-                let spoolError = storageFailure(error, while: "writing")
-                let rejected = state.withLockedValue { $0.machine.batchRejected() }
-                Self.fail(rejected, spoolError)
-            case .failure(let error):
-                // The file's state is unknown now (after a failed fsync, even what the kernel
-                // holds): nothing more is written on top of it until it is recovered.
-                stopWrites(after: error)
-                return  // the writer stays set: the recovery is this partition's flush loop now
+                return produce
+            }
+            let first = batch.first
+            driver.propose(records: produce) { [self] event in
+                if case .accepted(let offset) = event {
+                    precondition(offset == first, "\(group): the replica placed the batch at \(offset), the partition cut it at \(first)")
+                }
+                handle(event, progress)
+            }
+        }
+        if !batch.commits.isEmpty {
+            driver.propose(offsetCommits: OffsetCommit.encodePayload(batch.commits.map(\.commit))) { [self] event in
+                handle(event, progress)
             }
         }
     }
 
-    /// Asks the machine what a batch that found the file locked does next, and logs it.
-    private func lockedOut() -> Machine.Locked {
-        let now = WallClock.monotonicNs()
-        let outcome = state.withLockedValue { $0.machine.writeLocked(nowNs: now) }
-        switch outcome {
-        case .retry(_, let firstWarning):
-            if firstWarning {
-                logger.warning(
-                    "partition file is locked by another connection; its writes wait (sqlite3 without -readonly?)",
-                    metadata: ["topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)"])
-            }
-        case .giveUp(let failed, let room):
-            logger.error(
-                "partition file stayed locked; failing its queued writes",
-                metadata: [
-                    "topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "records": "\(failed.records.count)",
-                    "waited.ms": "\(limits.partitionLockWaitMs)",
-                ])
-            for waiter in room { waiter.succeed() }
-        }
-        return outcome
-    }
-
-    /// Runs this partition's flush loop again after `afterMs`, from a timer (no thread waits).
-    private func scheduleRetry(afterMs: Int64) {
-        MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .milliseconds(afterMs)) {
-            self.pool.submit { _ in self.flushLoop() }
+    /// One event of the batch in flight (on the replica's storage thread, or at once on this
+    /// thread when the replica refused it).
+    private func handle(_ event: ProposalEvent, _ progress: BatchProgress) {
+        switch event {
+        case .accepted, .committed:
+            // Commits arrive through `committedThrough`, which also serves what other leaders wrote.
+            return
+        case .durable:
+            if progress.partDurable() { written() }
+        case .failed(let error):
+            // A failure after the batch was durable is the commit's: the batch waits for the
+            // commit index like any other (a single voter commits what it persisted).
+            guard progress.failBeforeDurable() else { return }
+            failed(error)
         }
     }
 
-    /// Takes the next batch and the store to write it with, or ends the loop (and finishes a
+    /// The batch in flight is durable: acks=leader completes, and the next batch is cut.
+    private func written() {
+        let written = state.withLockedValue { $0.machine.batchWritten() }
+        if !acksLeaderAtCommit { Self.complete(written.durable, at: .durable, topic: topic, partition: id) }
+        for committed in written.committed { Self.committed(committed, topic: topic, partition: id) }
+        for waiter in written.woken { waiter.promise.succeed() }
+        flushLoop()
+    }
+
+    /// The batch in flight was not written.
+    private func failed(_ error: ReplicaError) {
+        switch error {
+        case .storageFailed(let description):
+            stopWrites(after: description, clientError: storageFailedError(description))
+        case .locked(let waitedMs):
+            stopWrites(
+                after: "the file stayed locked by another connection for \(waitedMs) ms",
+                clientError: SpoolError(
+                    .storage,
+                    "partition \(id) of \(topic) stayed locked by another connection for \(waitedMs) ms "
+                        + "(an sqlite3 shell without -readonly?); the records were not written; the partition is recovering"))
+        default:
+            let rejected = state.withLockedValue { $0.machine.batchRejected() }
+            Self.fail(rejected, replicaError(error))
+            // Not from inside this event (a refusal comes back synchronously from `propose`).
+            pool.submit { _ in self.flushLoop() }
+        }
+    }
+
+    /// The client's words for a replica that did not take a batch.
+    func replicaError(_ error: ReplicaError) -> SpoolError {
+        switch error {
+        case .stopped:
+            SpoolError(.shuttingDown, "partition \(id) of \(topic) is closing")
+        default:
+            SpoolError(.unavailable, "partition \(id) of \(topic): \(error)")
+        }
+    }
+
+    /// Takes the next batch and the replica to propose it to, or ends the loop (and finishes a
     /// pending close) when none is queued.
-    private func takeBatch() -> (Batch, PartitionStore?)? {
-        let (taken, store, closed) = state.withLockedValue { state -> (Machine.Taken, PartitionStore?, EventLoopPromise<Void>?) in
+    private func takeBatch() -> (Batch, ReplicaDriver?)? {
+        let (taken, driver, closed) = state.withLockedValue { state -> (Machine.Taken, ReplicaDriver?, EventLoopPromise<Void>?) in
             let taken = state.machine.nextBatch()
-            guard case .idle(finishClose: true) = taken.step else { return (taken, state.store, nil) }
-            return (taken, state.store, state.closed)
+            guard case .idle(finishClose: true) = taken.step else { return (taken, state.driver, nil) }
+            return (taken, state.driver, state.closed)
         }
         for waiter in taken.room { waiter.succeed() }
         if !taken.dropped.isEmpty { Self.fail(taken.dropped, closedError(.dropped)) }
         switch taken.step {
         case .write(let batch):
-            return (batch, store)
+            return (batch, driver)
         case .idle:
             if let closed { finishClose(closed) }
             return nil
         }
+    }
+
+    /// Completes once the replica has committed an entry since it opened (a group of one commits
+    /// its new leader's first entry at once), or after `servingWaitMs` when it has not (it is
+    /// still electing, or its file failed: requests then say why); at once for an offline one.
+    func whenServing(on loop: EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        let id: Int? = isOffline ? nil : firstCommit.withLockedValue { first in
+            guard !first.done else { return nil }
+            first.nextID += 1
+            first.waiters[first.nextID] = promise
+            return first.nextID
+        }
+        guard let id else {
+            promise.succeed()
+            return promise.futureResult
+        }
+        loop.scheduleTask(in: .milliseconds(Self.servingWaitMs)) {
+            self.firstCommit.withLockedValue { $0.waiters.removeValue(forKey: id) }?.succeed()
+        }
+        return promise.futureResult
+    }
+
+    /// How long `whenServing` waits for the replica's first commit.
+    static let servingWaitMs: Int64 = 5_000
+
+    /// The replica committed every record below `high` (on its storage thread).
+    func committedThrough(_ high: Offset) {
+        let waiting = firstCommit.withLockedValue { first -> [EventLoopPromise<Void>] in
+            guard !first.done else { return [] }
+            first.done = true
+            defer { first.waiters = [:] }
+            return Array(first.waiters.values)
+        }
+        for promise in waiting { promise.succeed() }
+        let advanced = state.withLockedValue { $0.machine.commitAdvanced(to: high) }
+        for committed in advanced.committed {
+            if acksLeaderAtCommit { Self.complete(committed, at: .durable, topic: topic, partition: id) }
+            Self.committed(committed, topic: topic, partition: id)
+        }
+        for waiter in advanced.woken { waiter.promise.succeed() }
     }
 
     /// Tells everyone waiting on `batch` at `point`: one task per event loop with the results of
@@ -374,14 +489,27 @@ final class PartitionLog: Sendable {
     /// Closes a log that never took work (a CREATE or an open that failed). Storage thread only.
     func closeNow() {
         readers.close()
-        state.withLockedValue { $0.store }?.close()
+        let driver = state.withLockedValue { $0.driver.take() }
+        _ = driver?.stopping()
     }
 
-    /// Runs on a storage thread once no flush is running.
+    /// Runs on a storage thread once no flush is running: stops the replica (its last cycle
+    /// checkpoints and closes the file), then closes the readers.
     private func finishClose(_ promise: EventLoopPromise<Void>) {
-        readers.close()
-        state.withLockedValue { $0.store }?.close()
-        promise.succeed()
+        let (driver, failed) = state.withLockedValue { state in (state.driver.take(), state.failedDriver.take()) }
+        let loop = replication.ticker.eventLoop
+        let stopped = (driver?.stopping() ?? loop.makeSucceededVoidFuture())
+            .flatMap { failed?.stopping(abandon: true) ?? loop.makeSucceededVoidFuture() }
+        stopped.whenComplete { _ in
+            self.pool.submit { _ in
+                self.readers.close()
+                // Durable batches the replica never committed (a cluster that lost its quorum):
+                // their outcome is unknown, they fail as the close's.
+                let uncommitted = self.state.withLockedValue { $0.machine.takeAwaitingCommit() }
+                for batch in uncommitted { Self.fail(batch, self.closedError(.shutdown)) }
+                promise.succeed()
+            }
+        }
     }
 
     /// Bytes of the partition's files on disk. Call on a storage thread.
@@ -426,6 +554,15 @@ final class PartitionLog: Sendable {
         return SpoolError(.storage, "\(doing) partition \(id) of \(topic) failed: \(error.summary)")
     }
 
+    /// The client's words for a failed write: topic and partition, never the file's path.
+    func storageFailedError(_ description: String) -> SpoolError {
+        var summary = description
+        if summary.hasPrefix(path + ": ") { summary.removeFirst(path.count + 2) }
+        if summary.contains("/") { summary = "a file operation failed (the broker's log names the file)" }
+        return SpoolError(
+            .storage, "writing partition \(id) of \(topic) failed: \(summary); the partition stopped taking writes and is recovering")
+    }
+
     /// Runs `body` with a reader (storage thread only); storage failures come back as the
     /// client's `SpoolError` (see `storageFailure`).
     func withReader<R>(_ body: (PartitionReader) throws -> R) throws -> R {
@@ -434,6 +571,35 @@ final class PartitionLog: Sendable {
             return try readers.withReader(body)
         } catch let error as StorageError {
             throw storageFailure(error, while: "reading")
+        }
+    }
+}
+
+/// How far one batch in flight got: it is durable once each of its entries (records, offset
+/// commits) is, and the first failure before that fails it; later events are ignored.
+final class BatchProgress: Sendable {
+    private let state: NIOLockedValueBox<(durableLeft: Int, failed: Bool)>
+
+    init(parts: Int) {
+        precondition(parts > 0, "a batch without records or commits")
+        state = NIOLockedValueBox((parts, false))
+    }
+
+    /// One entry is durable; true when that makes the batch durable.
+    func partDurable() -> Bool {
+        state.withLockedValue { state in
+            guard !state.failed, state.durableLeft > 0 else { return false }
+            state.durableLeft -= 1
+            return state.durableLeft == 0
+        }
+    }
+
+    /// True for the first failure of a batch that is not durable yet.
+    func failBeforeDurable() -> Bool {
+        state.withLockedValue { state in
+            guard !state.failed, state.durableLeft > 0 else { return false }
+            state.failed = true
+            return true
         }
     }
 }

@@ -98,15 +98,18 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
     /// Set from a failed write until the partition has recovered: no write is taken meanwhile.
     private(set) var recovery: WriteRecovery?
 
-    /// A partition whose file holds `earliest ..< next`.
-    init(earliest: Offset, next: Offset, limits: SpoolLimits, commitFollowsDurable: Bool = true) {
+    /// A partition whose file holds `earliest ..< next`, committed below `committed` (all of it
+    /// when nil).
+    init(earliest: Offset, next: Offset, committed: Offset? = nil, limits: SpoolLimits, commitFollowsDurable: Bool = true) {
         precondition(earliest <= next, "earliest \(earliest) is past next \(next)")
+        let committed = committed ?? next
+        precondition(committed <= next, "committed \(committed) is past next \(next)")
         self.limits = limits
         self.commitFollowsDurable = commitFollowsDurable
         self.earliest = earliest
         assigned = next
         durable = next
-        committed = next
+        self.committed = max(committed, earliest)
     }
 
     /// A partition that could not be opened: it takes nothing.
@@ -288,6 +291,12 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
         }
         if moved { done.woken = takeWaiters(below: committed) }
         return done
+    }
+
+    /// Durable batches still waiting for their commit, taken at a close (their outcome is unknown).
+    mutating func takeAwaitingCommit() -> [Batch] {
+        defer { awaitingCommit = [] }
+        return awaitingCommit
     }
 
     /// The batch in flight was not written and fails alone (a damaged file, an offline

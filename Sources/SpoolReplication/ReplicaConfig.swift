@@ -24,6 +24,15 @@ public struct ReplicaConfig: Sendable {
     /// commit does not read its batches back out of the file (`ReplicaStorage`). Usually only
     /// what is between a cycle's fsync and its commit; beyond the bound entries are read back.
     public var maxUnappliedCacheBytes: UInt64 = 16 << 20
+    /// How long a write may wait for another connection's lock on the partition file (an
+    /// operator's sqlite3 shell without -readonly) before the replica gives up and stops taking
+    /// writes (`ReplicaError.locked`), in milliseconds. Meanwhile the write is retried from a
+    /// timer (1, 2, 4 … 64 ms apart) and no thread sleeps. Only for stores opened with
+    /// `busyWaitMs` 0; the broker sets it from `SpoolLimits.partitionLockWaitMs`.
+    public var lockWaitMs: Int64 = 30_000
+    /// How long the store itself waits (sleeping) for a lock before it says busy
+    /// (`RaftLogStore.busyWaitMs`): 0 for a broker's partitions, whose storage threads are shared.
+    public var storeBusyWaitMs: Int32 = 10_000
     /// Seeds the node's randomized election timeouts (distinct per broker, or they campaign together).
     public var randomSeed: UInt64
     /// Milliseconds since the epoch; the leader stamps each batch's records with it (never earlier

@@ -15,6 +15,8 @@ public typealias ReplicaApply = @Sendable (_ committed: [Entry], _ highWatermark
 
 /// A produce batch waiting for the driver's next cycle, with the callback of its events.
 struct PendingProposal: Sendable {
+    /// `.record` (a `ProduceBatch` payload, placed by the leader) or `.offsetCommit`.
+    var kind: EntryKind = .record
     var payload: [UInt8]
     var count: Int
     var events: @Sendable (ProposalEvent) -> Void
@@ -52,6 +54,27 @@ final class ReplicaCore {
     private(set) var syncedWrites = 0
     /// Why a write to the file failed; from then on the core does nothing (docs/replication.md §11).
     private(set) var storageFailure: String?
+    /// What proposals fail with once `storageFailure` is set.
+    private(set) var storageError: ReplicaError?
+    /// A hard state whose only change is the commit index, kept for the next write instead of a
+    /// transaction of its own. The Ready contract lets a commit index be lost (a restart learns
+    /// it again from the leader, or, alone in its group, from its own log), and here nothing
+    /// else rests on the stored one: records and offset commits are written with their entries,
+    /// and a restart re-applies what it finds committed. A single voter thus writes one
+    /// transaction per cycle, not two. Written at a clean stop (`flushDeferredHardState`).
+    private var deferredHardState: HardState?
+
+    /// A `Ready` whose write found the file locked by another connection (`RaftStorageError.busy`):
+    /// nothing of it was written, so it is persisted again, as it is, before anything else
+    /// happens (the node is not advanced meanwhile, so it has no other Ready).
+    private var blocked: Blocked?
+
+    struct Blocked {
+        var ready: Ready
+        var previousLast: LogIndex
+        var sinceNs: UInt64
+        var attempts: Int
+    }
 
     struct Waiter {
         var term: Term
@@ -89,9 +112,16 @@ final class ReplicaCore {
     var status: ReplicaStatus {
         ReplicaStatus(
             role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex, lastIndex: node.lastIndex,
-            highWatermark: highWatermark, pendingProposals: waiters.count, writes: writes, syncedWrites: syncedWrites, ticks: ticks,
-            stopped: false, storageFailure: storageFailure)
+            durableIndex: store.lastIndex(), nextOffset: store.nextOffset ?? highWatermark, highWatermark: highWatermark, pendingProposals: waiters.count, writes: writes, syncedWrites: syncedWrites, ticks: ticks,
+            stopped: false, storageFailure: storageFailure, blocked: blocked != nil)
     }
+
+    /// True while a Ready waits for another connection's lock (see `blocked`): the driver gives
+    /// the core nothing else and runs its next cycle from a timer, `retryDelayMs` later.
+    var isBlocked: Bool { blocked != nil }
+
+    /// 1, 2, 4 … 64 ms between attempts of a blocked write.
+    var retryDelayMs: Int64 { Int64(1) << min(max((blocked?.attempts ?? 1) - 1, 0), 6) }
 
     /// Ticks the driver may hold back before it must run a cycle: the node's next timer
     /// (`RaftNode.ticksUntilTimerFires`), every tick while a proposal waits (its `.noQuorum`
@@ -126,14 +156,29 @@ final class ReplicaCore {
 
     /// Proposes every batch as one Raft entry each, in one `propose` (one Ready, one fsync): the
     /// leader places each batch at the offsets after the records of its whole log (committed or
-    /// not, durable or not), so offsets stay gap-free; followers store them as given.
-    func propose(_ proposals: [PendingProposal]) {
-        guard !proposals.isEmpty else { return }
-        if let refusal = refusal() { return fail(proposals, refusal) }
+    /// not, durable or not), so offsets stay gap-free; followers store them as given. An entry
+    /// of another kind (offset commits) takes no offset and is stored as it is.
+    ///
+    /// Returns the proposals it could not take yet because a write waits for the file's lock
+    /// (`isBlocked`): the driver queues them again, first.
+    func propose(_ proposals: [PendingProposal]) -> [PendingProposal] {
+        guard !proposals.isEmpty else { return [] }
+        if blocked != nil { return proposals }
+        if let refusal = refusal() {
+            fail(proposals, refusal)
+            return []
+        }
         let start = currentLogEnd()
         // Reading the log end may have run a Ready, and a Ready can end a leadership or fail a write.
-        if let storageFailure { return fail(proposals, .storageFailed(storageFailure)) }
-        if let refusal = refusal() { return fail(proposals, refusal) }
+        if blocked != nil { return proposals }
+        if let failure = storageError {
+            fail(proposals, failure)
+            return []
+        }
+        if let refusal = refusal() {
+            fail(proposals, refusal)
+            return []
+        }
         var next = start.nextOffset
         let stamp = TimestampMs(max(config.clockMs(), lastStamp.rawValue))
         var entries: [Proposal] = []
@@ -141,11 +186,15 @@ final class ReplicaCore {
         var firstOffsets: [Offset] = []
         firstOffsets.reserveCapacity(proposals.count)
         for proposal in proposals {
+            firstOffsets.append(next)
+            guard proposal.kind == .record else {
+                entries.append(Proposal(kind: proposal.kind, payload: proposal.payload))
+                continue
+            }
             var payload = proposal.payload
             guard let header = RecordBatch.place(&payload, firstOffset: next, timestamp: stamp) else {
                 preconditionFailure("\(group): a ProduceBatch payload is not a RecordBatch")
             }
-            firstOffsets.append(next)
             next = header.endOffset
             entries.append(Proposal(kind: .record, payload: payload))
         }
@@ -153,7 +202,8 @@ final class ReplicaCore {
         do {
             placed = try node.propose(entries)
         } catch {
-            return fail(proposals, Self.replicaError(error))
+            fail(proposals, Self.replicaError(error))
+            return []
         }
         lastStamp = stamp
         let deadline = ticks + config.proposalTimeoutTicks
@@ -166,6 +216,14 @@ final class ReplicaCore {
             proposal.events(.accepted(firstOffsets[position]))
         }
         logEnd = LogEnd(index: placed.indexes.upperBound, entryTerm: placed.term, leaderTerm: placed.term, nextOffset: next)
+        return []
+    }
+
+    /// Writes the hard state kept back by `deferredHardState` (a clean stop), best effort: what
+    /// the file then says is committed is what was.
+    func flushDeferredHardState() {
+        guard storageFailure == nil, let state = deferredHardState else { return }
+        if (try? store.setHardState(state)) != nil { deferredHardState = nil }
     }
 
     /// Fails every waiting proposal (the driver is stopping).
@@ -180,18 +238,36 @@ final class ReplicaCore {
     /// Handles every Ready the node has, each in the contract's order (docs/replication.md §3):
     /// persist (one transaction; fsync when `mustSync`), then send, then apply, then advance.
     func handleReadies() {
-        while storageFailure == nil && node.hasReady {
-            let ready = node.ready()
-            let previousLast = store.lastIndex()
-            if ready.needsPersistence {
-                do {
-                    try storage.persist(ready)
-                } catch {
-                    return failStorage(error)
-                }
-                writes += 1
-                if ready.mustSync { syncedWrites += 1 }
+        while storageFailure == nil {
+            let ready: Ready
+            let previousLast: LogIndex
+            if let waiting = blocked {
+                (ready, previousLast) = (waiting.ready, waiting.previousLast)
+            } else {
+                guard node.hasReady else { return }
+                (ready, previousLast) = (node.ready(), store.lastIndex())
             }
+            if ready.needsPersistence {
+                if !ready.mustSync && ready.entries.isEmpty && ready.snapshot == nil {
+                    // Only the commit index moved: no transaction of its own (see `deferredHardState`).
+                    deferredHardState = ready.hardState
+                } else {
+                    var write = ready
+                    if write.hardState == nil { write.hardState = deferredHardState }
+                    do {
+                        try storage.persist(write)
+                    } catch .busy {
+                        return noteBlocked(ready, previousLast: previousLast)
+                    } catch {
+                        blocked = nil
+                        return failStorage(error)
+                    }
+                    deferredHardState = nil
+                    writes += 1
+                    if ready.mustSync { syncedWrites += 1 }
+                }
+            }
+            blocked = nil
             notePersisted(ready.entries, previousLast: previousLast)
             if !ready.messages.isEmpty { sender.send(ready.messages, group: group) }
             apply(ready.committedEntries)
@@ -209,9 +285,29 @@ final class ReplicaCore {
             case .writeFailed(let text): text
             default: "\(error)"
             }
+        failStorage(description, .storageFailed(description))
+    }
+
+    private func failStorage(_ description: String, _ error: ReplicaError) {
         storageFailure = description
+        storageError = error
         logEnd = nil
-        failAll(.storageFailed(description))
+        failAll(error)
+    }
+
+    /// The write of `ready` found the file locked: it is tried again from the driver's timer
+    /// until `lockWaitMs`, then the replica stops taking writes as after a failed write (the
+    /// Ready was never written, so nothing of it is acted on either way).
+    private func noteBlocked(_ ready: Ready, previousLast: LogIndex) {
+        let now = WallClock.monotonicNs()
+        var waiting = blocked ?? Blocked(ready: ready, previousLast: previousLast, sinceNs: now, attempts: 0)
+        waiting.attempts += 1
+        let waitedMs = Int64((now - waiting.sinceNs) / 1_000_000)
+        guard waitedMs < config.lockWaitMs else {
+            blocked = nil
+            return failStorage("the file stayed locked by another connection for \(waitedMs) ms", .locked(waitedMs: waitedMs))
+        }
+        blocked = waiting
     }
 
     /// `durable` for this node's proposals now on disk; `superseded` for those a truncation removed.
@@ -273,8 +369,8 @@ final class ReplicaCore {
             return known
         }
         handleReadies()
-        // The caller checks `storageFailure` before using what this returns.
-        if storageFailure != nil { return LogEnd(index: node.lastIndex, entryTerm: node.lastTerm, leaderTerm: node.term, nextOffset: .zero) }
+        // The caller checks `storageFailure` and `blocked` before using what this returns.
+        if storageFailure != nil || blocked != nil { return LogEnd(index: node.lastIndex, entryTerm: node.lastTerm, leaderTerm: node.term, nextOffset: .zero) }
         precondition(node.lastIndex == store.lastIndex(), "\(group): entries left unpersisted after the Ready loop")
         guard let next = store.expectedOffset(forEntryAt: node.lastIndex + 1) else {
             // No record stored: a new partition, or one that installed a snapshot. A snapshot's

@@ -56,8 +56,9 @@ public final class ReplicaDriver: Sendable {
         var running = false
         var stopRequested: EventLoopPromise<Void>?
         var stopped = false
-        /// Set once a write failed: inputs are refused, only `stop()` still runs a cycle.
-        var storageFailure: String?
+        /// Set once a write failed (or waited too long for a lock): inputs are refused with it,
+        /// only `stop()` still runs a cycle.
+        var storageFailure: ReplicaError?
 
         var heldTicks: Int { ticksBefore + ticksAfter }
 
@@ -67,7 +68,7 @@ public final class ReplicaDriver: Sendable {
         }
 
         /// What a refused input is told.
-        var closedError: ReplicaError { stopped ? .stopped : storageFailure.map { .storageFailed($0) } ?? .stopped }
+        var closedError: ReplicaError { stopped ? .stopped : storageFailure ?? .stopped }
     }
 
     /// One cycle's inputs, taken out of the mailbox.
@@ -85,6 +86,9 @@ public final class ReplicaDriver: Sendable {
         var core: ReplicaCore?
         init(_ core: ReplicaCore) { self.core = core }
     }
+
+    /// Set by `stop(abandon: true)`: the file is closed without a checkpoint.
+    private let abandonOnStop = NIOLockedValueBox(false)
 
     private init(core: ReplicaCore, config: ReplicaConfig, pool: NIOThreadPool, ticker: ReplicaTicker) {
         self.group = core.group
@@ -113,17 +117,59 @@ public final class ReplicaDriver: Sendable {
         path: String, group: RaftGroupID, config: ReplicaConfig, pool: NIOThreadPool, ticker: ReplicaTicker,
         sender: any RaftMessageSender, onApply: @escaping ReplicaApply, prepare: @escaping @Sendable (RaftLogStore) -> Void
     ) async throws -> ReplicaDriver {
-        let core = try await pool.runIfActive { () throws -> CoreBox in
-            let store = try RaftLogStore.openPartition(path: path, voters: config.raft.voters)
-            prepare(store)
-            let stored = (try? store.snapshot().voters) ?? []
-            guard stored == config.raft.voters.sorted() else {
-                store.connection.close()
-                throw StorageError(code: -1, message: "\(path): the group's voters are \(stored), not \(config.raft.voters) (membership is static)")
-            }
-            return CoreBox(ReplicaCore(store: store, group: group, config: config, sender: sender, onApply: onApply))
+        let box = try await pool.runIfActive { () throws -> CoreBox in
+            CoreBox(try core(path: path, group: group, config: config, sender: sender, onApply: onApply, prepare: prepare))
         }
-        let driver = ReplicaDriver(core: core.core!, config: config, pool: pool, ticker: ticker)
+        return started(box.core!, config: config, pool: pool, ticker: ticker)
+    }
+
+    /// `open`, on the calling thread, which must be a thread of `pool` (a broker opening its
+    /// partitions at start). `prepare` sees the store before the node is built.
+    public static func openNow(
+        path: String, group: RaftGroupID, config: ReplicaConfig, pool: NIOThreadPool, ticker: ReplicaTicker,
+        sender: any RaftMessageSender, onApply: @escaping ReplicaApply, prepare: @escaping @Sendable (RaftLogStore) -> Void = { _ in }
+    ) throws -> ReplicaDriver {
+        let core = try core(path: path, group: group, config: config, sender: sender, onApply: onApply, prepare: prepare)
+        return started(core, config: config, pool: pool, ticker: ticker)
+    }
+
+    /// A driver over a store opened by the caller (the recovery after a failed write reopens and
+    /// cleans the file first), on a thread of `pool`.
+    public static func openNow(
+        store: RaftLogStore, group: RaftGroupID, config: ReplicaConfig, pool: NIOThreadPool, ticker: ReplicaTicker,
+        sender: any RaftMessageSender, onApply: @escaping ReplicaApply
+    ) throws -> ReplicaDriver {
+        try checkVoters(of: store, config: config)
+        let core = ReplicaCore(store: store, group: group, config: config, sender: sender, onApply: onApply)
+        return started(core, config: config, pool: pool, ticker: ticker)
+    }
+
+    /// The store must name the voters this start was given: membership is static.
+    private static func checkVoters(of store: RaftLogStore, config: ReplicaConfig) throws {
+        let stored = (try? store.snapshot().voters) ?? []
+        guard stored == config.raft.voters.sorted() else {
+            throw StorageError(
+                code: -1, message: "\(store.connection.path): the group's voters are \(stored), not \(config.raft.voters) (membership is static)")
+        }
+    }
+
+    private static func core(
+        path: String, group: RaftGroupID, config: ReplicaConfig, sender: any RaftMessageSender, onApply: @escaping ReplicaApply,
+        prepare: @escaping @Sendable (RaftLogStore) -> Void
+    ) throws -> ReplicaCore {
+        let store = try RaftLogStore.openPartition(path: path, voters: config.raft.voters, busyWaitMs: config.storeBusyWaitMs)
+        prepare(store)
+        do {
+            try checkVoters(of: store, config: config)
+        } catch {
+            store.connection.close()
+            throw error
+        }
+        return ReplicaCore(store: store, group: group, config: config, sender: sender, onApply: onApply)
+    }
+
+    private static func started(_ core: ReplicaCore, config: ReplicaConfig, pool: NIOThreadPool, ticker: ReplicaTicker) -> ReplicaDriver {
+        let driver = ReplicaDriver(core: core, config: config, pool: pool, ticker: ticker)
         // A group of one needs nobody's vote: it leads at once instead of after an election
         // timeout, so a single broker's partitions take writes as soon as they are open.
         if config.raft.voters == [config.raft.id] { driver.post { $0.campaign = true } }
@@ -171,7 +217,17 @@ public final class ReplicaDriver: Sendable {
     /// caller's thread. A follower fails it with `.notLeader` in its next cycle.
     public func propose(records: ProduceBatch, _ events: @escaping @Sendable (ProposalEvent) -> Void) {
         precondition(records.count > 0, "a produce batch without records")
-        let proposal = PendingProposal(payload: records.unplacedPayload(), count: records.count, events: events)
+        propose(PendingProposal(payload: records.unplacedPayload(), count: records.count, events: events))
+    }
+
+    /// Proposes consumer positions as one entry of kind `.offsetCommit` (written into
+    /// `consumer_offsets` with the entry); events as for records, with the offset the log ends at.
+    public func propose(offsetCommits payload: [UInt8], _ events: @escaping @Sendable (ProposalEvent) -> Void) {
+        propose(PendingProposal(kind: .offsetCommit, payload: payload, count: 0, events: events))
+    }
+
+    private func propose(_ proposal: PendingProposal) {
+        let events = proposal.events
         let limit = config.maxPendingProposals
         var refused: ReplicaError?
         let posted = post { mailbox in
@@ -217,12 +273,23 @@ public final class ReplicaDriver: Sendable {
 
     /// Unregisters from the ticker, fails every pending proposal with `.stopped`, and closes the
     /// database once the cycle in progress (if any) has finished. Later inputs are dropped.
-    public func stop() async {
+    ///
+    /// `abandon`: close the file without a checkpoint (after a failed write its state is unknown;
+    /// the WAL stays for the next open to replay). Otherwise the WAL is checkpointed first.
+    public func stop(abandon: Bool = false) async {
+        try? await stopping(abandon: abandon).get()
+    }
+
+    /// `stop`, for callers without Swift concurrency (the engine's storage threads): the future
+    /// succeeds, on the ticker's event loop, once the file is closed.
+    public func stopping(abandon: Bool = false) -> EventLoopFuture<Void> {
+        if abandon { abandonOnStop.withLockedValue { $0 = true } }
         ticker.unregister(self)
         let eventLoop = ticker.eventLoop
         let (done, start) = mailbox.withLockedValue { mailbox -> (EventLoopFuture<Void>?, Bool) in
             if let requested = mailbox.stopRequested { return (requested.futureResult, false) }
-            // Stopped without a request: the pool shut down under the driver (`abandon`).
+            // Stopped without a request: the pool shut down under the driver (`abandon`), or
+            // the file was closed after a failed write (`closeAfterFailure`).
             if mailbox.stopped { return (nil, false) }
             let promise = eventLoop.makePromise(of: Void.self)
             mailbox.stopRequested = promise
@@ -231,7 +298,30 @@ public final class ReplicaDriver: Sendable {
             return (promise.futureResult, start)
         }
         if start { submitCycle() }
-        try? await done?.get()
+        return done ?? eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// After a write failed (`status.storageFailure` set), on a thread of the pool: closes the
+    /// file without a checkpoint at once and returns the last index a successful write left
+    /// (`ReplicaStatus.durableIndex`: nothing after it was ever reported durable). Nil while the
+    /// failing cycle is still running (ask again later), or when no write failed.
+    public func closeAfterFailure() -> LogIndex? {
+        let close: Bool? = mailbox.withLockedValue { mailbox in
+            guard mailbox.storageFailure != nil else { return nil }
+            if mailbox.stopped { return false }
+            guard !mailbox.running else { return nil }
+            mailbox.stopped = true
+            mailbox.running = true
+            return true
+        }
+        guard let close else { return nil }
+        if close {
+            ticker.unregister(self)
+            abandonOnStop.withLockedValue { $0 = true }
+            finish(nil)
+        }
+        let status = status
+        return status.stopped ? status.durableIndex : nil
     }
 
     // MARK: Cycles
@@ -261,7 +351,22 @@ public final class ReplicaDriver: Sendable {
         }
     }
 
+    /// Runs the next cycle after `delayMs`, from a timer (a write waits for another
+    /// connection's lock); the mailbox stays `running` meanwhile, so inputs only queue.
+    private func scheduleRetry(afterMs delayMs: Int64) {
+        ticker.eventLoop.scheduleTask(in: .milliseconds(delayMs)) { self.submitCycle() }
+    }
+
     private func cycle() {
+        if let core = core.core, core.isBlocked, mailbox.withLockedValue({ $0.stopRequested == nil }) {
+            // Only the blocked write is tried; the mailbox's inputs wait for it.
+            core.handleReadies()
+            if core.isBlocked {
+                let status = core.status
+                published.withLockedValue { $0 = status }
+                return scheduleRetry(afterMs: core.retryDelayMs)
+            }
+        }
         let byteLimit = config.maxProposalBytesPerCycle
         let work = mailbox.withLockedValue { mailbox in
             var proposals: [PendingProposal] = []
@@ -296,6 +401,7 @@ public final class ReplicaDriver: Sendable {
             return
         }
         guard let core = core.core else { return }
+        var deferred: [PendingProposal] = []
         if core.storageFailure == nil {
             // Held ticks came before the messages (a vote's leader-lease check reads the elapsed
             // time), so the node sees time and messages in the order they arrived.
@@ -304,19 +410,25 @@ public final class ReplicaDriver: Sendable {
             core.tick(work.ticksAfter)
             if work.campaign { core.campaign() }
             if let transferee = work.transfer { core.transferLeadership(to: transferee) }
-            core.propose(work.proposals)
+            deferred = core.propose(work.proposals)
             core.handleReadies()
         } else {
-            for proposal in work.proposals { proposal.events(.failed(.storageFailed(core.storageFailure!))) }
+            for proposal in work.proposals { proposal.events(.failed(core.storageError ?? .storageFailed(core.storageFailure!))) }
         }
+        let blocked = core.isBlocked
+        let failure = core.storageError
         let status = core.status
         let due = core.ticksUntilDue
         published.withLockedValue { $0 = status }
         let (again, refused) = mailbox.withLockedValue { mailbox -> (Bool, [PendingProposal]) in
+            if !deferred.isEmpty {
+                mailbox.proposals.insert(contentsOf: deferred, at: 0)
+                mailbox.proposalBytes += deferred.reduce(0) { $0 + $1.payload.count }
+            }
             mailbox.waiting = mailbox.proposals.count + status.pendingProposals
             mailbox.dueTicks = due
             var refused: [PendingProposal] = []
-            if let failure = status.storageFailure, mailbox.storageFailure == nil {
+            if let failure, mailbox.storageFailure == nil {
                 mailbox.storageFailure = failure
                 swap(&refused, &mailbox.proposals)
                 mailbox.proposalBytes = 0
@@ -326,14 +438,17 @@ public final class ReplicaDriver: Sendable {
                 mailbox.transfer = nil
                 mailbox.campaign = false
             }
+            // A blocked write keeps the mailbox running: its timer runs the next cycle.
+            if blocked && mailbox.storageFailure == nil { return (false, refused) }
             if !mailbox.needsCycle {
                 mailbox.running = false
                 return (false, refused)
             }
             return (true, refused)
         }
-        if let failure = status.storageFailure {
-            for proposal in refused { proposal.events(.failed(.storageFailed(failure))) }
+        if blocked && failure == nil { scheduleRetry(afterMs: core.retryDelayMs) }
+        if let failure {
+            for proposal in refused { proposal.events(.failed(failure)) }
             // A replica that cannot write has no use for time: no election, no heartbeat.
             ticker.unregister(self)
         }
@@ -341,7 +456,7 @@ public final class ReplicaDriver: Sendable {
     }
 
     /// The last cycle: fail what waits, close the file, tell `stop()`.
-    private func finish(_ stop: EventLoopPromise<Void>) {
+    private func finish(_ stop: EventLoopPromise<Void>?) {
         let queued = mailbox.withLockedValue { mailbox -> [PendingProposal] in
             defer { mailbox.proposals = [] }
             return mailbox.proposals
@@ -351,6 +466,7 @@ public final class ReplicaDriver: Sendable {
         core.core = nil
         if let core = last {
             core.failAll(.stopped)
+            if !abandonOnStop.withLockedValue({ $0 }) { core.flushDeferredHardState() }
             var status = core.status
             status.stopped = true
             published.withLockedValue { $0 = status }
@@ -359,9 +475,17 @@ public final class ReplicaDriver: Sendable {
             // the file at once (with statements alive SQLite would keep it open, locked, until
             // they are released), so a restart can open it as soon as `stop()` returns.
             last = nil
+            if abandonOnStop.withLockedValue({ $0 }) {
+                connection.abandon()
+            } else if core.storageFailure == nil {
+                // The WAL's contents go into the database file (waiting a moment for a reader),
+                // so a stopped partition is one file.
+                try? connection.setPragma("busy_timeout", "2000")
+                try? connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            }
             connection.close()
         }
-        stop.succeed()
+        stop?.succeed()
     }
 
     /// The pool shut down under the driver: nothing can run any more.

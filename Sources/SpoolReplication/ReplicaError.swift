@@ -20,6 +20,10 @@ public enum ReplicaError: Error, Hashable, Sendable, CustomStringConvertible {
     /// stopped taking writes (docs/replication.md §11). The outcome of a proposal accepted before
     /// is unknown: other replicas may hold it and a new leader may commit it.
     case storageFailed(String)
+    /// Another connection (an operator's sqlite3 shell without -readonly) held the partition
+    /// file's write lock for `ReplicaConfig.lockWaitMs`: the replica stopped taking writes, as
+    /// after a failed write, and nothing of the waiting work was written.
+    case locked(waitedMs: Int64)
 
     public var description: String {
         switch self {
@@ -30,6 +34,7 @@ public enum ReplicaError: Error, Hashable, Sendable, CustomStringConvertible {
         case .overloaded: "too many proposals pending"
         case .stopped: "the replica stopped"
         case .storageFailed(let description): "the replica's storage failed: \(description)"
+        case .locked(let waitedMs): "the partition file stayed locked by another connection for \(waitedMs) ms"
         }
     }
 }

@@ -9,6 +9,11 @@ public struct ReplicaStatus: Hashable, Sendable, CustomStringConvertible {
     public var leader: NodeID
     public var commitIndex: LogIndex
     public var lastIndex: LogIndex
+    /// The last index a successful write left in the file (`lastIndex` counts entries not yet
+    /// persisted): after a failed write, nothing past it was ever reported durable.
+    public var durableIndex: LogIndex
+    /// The offset after the newest record in the file (committed or not).
+    public var nextOffset: Offset
     /// The offset after the last committed record: what readers may see (the high watermark).
     public var highWatermark: Offset
     /// Proposals accepted and not yet committed or failed.
@@ -22,6 +27,9 @@ public struct ReplicaStatus: Hashable, Sendable, CustomStringConvertible {
     /// Why the replica stopped writing, once a write to its file failed: it takes no proposals,
     /// steps no messages and sends nothing from then on (docs/replication.md §11). Nil while healthy.
     public var storageFailure: String?
+    /// True while a write waits for another connection's lock on the file (it is retried from a
+    /// timer until `ReplicaConfig.lockWaitMs`).
+    public var blocked: Bool = false
 
     public var description: String {
         "\(role) \(term) leader=\(leader) commit=\(commitIndex) last=\(lastIndex) high=\(highWatermark) pending=\(pendingProposals)\(storageFailure.map { " storage failed: \($0)" } ?? "")"

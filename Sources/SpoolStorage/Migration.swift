@@ -14,3 +14,10 @@ public struct MigrationSet: Sendable {
     /// The newest schema version this binary knows.
     public var latestVersion: Int { migrations.last?.version ?? 0 }
 }
+
+extension MigrationSet {
+    /// The partition schema as it stood at `version`: tests write files as older brokers did.
+    public static func partition(through version: Int) -> MigrationSet {
+        MigrationSet(name: "partition", migrations: partition.migrations.filter { $0.version <= version })
+    }
+}

@@ -36,8 +36,10 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
     private var cache: Cache
 
     /// How long a write waits for a lock held by another connection (an operator's sqlite3
-    /// shell) before giving up, in milliseconds.
-    static let busyWaitMs: Int32 = 10_000
+    /// shell) before it throws `.busy` (nothing written, the store still usable), in
+    /// milliseconds. 0: at once, without sleeping (a broker's partitions: the storage threads are
+    /// shared, so the driver retries from a timer instead, `ReplicaConfig.lockWaitMs`).
+    public var busyWaitMs: Int32 = 10_000
 
     /// TEST-ONLY: runs inside every write transaction just before its COMMIT (crash tests copy
     /// the files there: what a crash at that moment leaves on disk). An error it throws fails the
@@ -227,6 +229,53 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         try persist(snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState, sync: ready.mustSync)
     }
 
+    /// The offset of the oldest retained record, nil when there is none.
+    public func earliestOffset() -> Offset? {
+        do {
+            return try connection.scalarInt("SELECT min(offset) FROM records").map { Offset($0) }
+        } catch {
+            stop("earliestOffset()", error)
+        }
+    }
+
+    /// After a failed write, on a connection to the reopened file (before a store is built over
+    /// it): removes every entry after `index` (the last one a successful write left, so none of
+    /// them was ever reported durable) with its records, in one transaction that is committed
+    /// with an fsync even when nothing was there to remove (a row written and removed again), so
+    /// the commit also proves the disk takes writes again. A failed COMMIT whose pages reached
+    /// the WAL comes back when the file is reopened; this is what takes it out again.
+    ///
+    /// - Returns: how many records were removed.
+    @discardableResult
+    public static func discardEntries(after index: LogIndex, on connection: SQLiteConnection) throws(StorageError) -> Int64 {
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            let first = try connection.prepare(
+                "SELECT first_offset FROM raft_log WHERE raft_index > ? AND kind = 0 ORDER BY raft_index LIMIT 1")
+            try first.bind(1, Int64(index.rawValue))
+            var removed: Int64 = 0
+            if try first.step() {
+                let offset = first.columnInt64(0)
+                removed = try connection.scalarInt("SELECT count(*) FROM records WHERE offset >= \(offset)") ?? 0
+                try connection.execute("DELETE FROM records WHERE offset >= \(offset)")
+            }
+            first.reset()
+            try connection.execute(
+                """
+                DELETE FROM raft_log WHERE raft_index > \(index.rawValue);
+                UPDATE raft_state SET commit_index = min(commit_index, max(\(index.rawValue), snapshot_index));
+                INSERT INTO consumer_offsets (group_name, next_offset, generation, member, committed_ms)
+                    VALUES ('spool write probe', 0, 0, '', 0);
+                DELETE FROM consumer_offsets WHERE group_name = 'spool write probe'
+                """)
+            try connection.execute("COMMIT")
+            return removed
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// The timestamp of the newest stored record, nil when there is none (a leader stamps new
     /// records no earlier than it, so append times never go back across a restart).
     public func lastRecordTimestamp() -> TimestampMs? {
@@ -297,8 +346,30 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
             try row.bindNull(4)
             try row.bind(5, 0)
             try row.bindBlobCopy(6, entry.payload)
+            if entry.kind == .offsetCommit { try storeOffsetCommits(of: entry) }
         }
         try row.step()
+    }
+
+    /// Writes the consumer positions an offset-commit entry carries into `consumer_offsets`, in
+    /// the transaction that stores the entry: where a consumer resumes is as durable as the
+    /// records it points into. Written when the entry is persisted, like its records; a group
+    /// of one voter commits what it persists, and a replicated partition takes no offset
+    /// commit yet (docs/replication.md §4).
+    private func storeOffsetCommits(of entry: Entry) throws(StorageError) {
+        guard let commits = OffsetCommit.decodePayload(entry.payload) else {
+            preconditionFailure("\(connection.path): entry \(entry.index) of kind offsetCommit has a malformed payload")
+        }
+        let upsert = statements.upsertOffset
+        for commit in commits {
+            defer { upsert.reset() }
+            try upsert.bindText(1, commit.group)
+            try upsert.bind(2, commit.nextOffset.rawValue)
+            try upsert.bind(3, commit.generation)
+            try upsert.bindText(4, commit.member)
+            try upsert.bind(5, commit.committedMs)
+            try upsert.step()
+        }
     }
 
     /// Inserts a record batch's records, bound straight from the payload's bytes.
@@ -410,6 +481,17 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         do {
             if unsynced { try connection.execute("PRAGMA synchronous = NORMAL") }
             try begin()
+        } catch let error where error.isBusy {
+            // BEGIN IMMEDIATE found the write lock taken: nothing was written, so the store stays
+            // usable once the setting is back.
+            if unsynced {
+                do {
+                    try connection.execute("PRAGMA synchronous = FULL")
+                } catch {
+                    throw failed(what + " (restoring synchronous=FULL)", error, first: true)
+                }
+            }
+            throw .busy
         } catch {
             throw failed(what, error, first: true)
         }
@@ -447,7 +529,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
             do {
                 try run(statements.begin)
                 return
-            } catch let error where error.isBusy && waitedMs < Self.busyWaitMs {
+            } catch let error where error.isBusy && waitedMs < busyWaitMs {
                 sqlite3_sleep(10)
                 waitedMs += 10
             }
@@ -482,6 +564,7 @@ extension RaftLogStore {
         let insertLog, insertRecord: SQLiteStatement
         let deleteLogFrom, deleteRecordsFrom, deleteLogThrough, deleteAllLog, deleteAllRecords: SQLiteStatement
         let setHardState, setSnapshot: SQLiteStatement
+        let upsertOffset: SQLiteStatement
 
         init(_ connection: SQLiteConnection) throws(StorageError) {
             begin = try connection.prepare("BEGIN IMMEDIATE")
@@ -504,6 +587,12 @@ extension RaftLogStore {
             deleteAllRecords = try connection.prepare("DELETE FROM records")
             setHardState = try connection.prepare("UPDATE raft_state SET term = ?, vote = ?, commit_index = ?")
             setSnapshot = try connection.prepare("UPDATE raft_state SET snapshot_index = ?, snapshot_term = ?, voters = ?, snapshot_data = ?")
+            upsertOffset = try connection.prepare(
+                """
+                INSERT INTO consumer_offsets (group_name, next_offset, generation, member, committed_ms) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (group_name) DO UPDATE SET next_offset = excluded.next_offset, generation = excluded.generation,
+                    member = excluded.member, committed_ms = excluded.committed_ms
+                """)
         }
     }
 }

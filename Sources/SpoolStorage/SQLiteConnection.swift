@@ -67,6 +67,14 @@ public final class SQLiteConnection: @unchecked Sendable {
         openHandle = nil
     }
 
+    /// Closes without checkpointing the WAL (a connection whose write failed: its state is
+    /// unknown, and the next open replays the WAL and drops what was never committed).
+    public func abandon() {
+        guard let openHandle else { return }
+        spool_sqlite_no_checkpoint_on_close(openHandle)
+        close()
+    }
+
     /// Runs one or more statements that return no rows.
     public func execute(_ sql: String) throws(StorageError) {
         var errorMessage: UnsafeMutablePointer<CChar>?

@@ -87,7 +87,8 @@ struct Spoold: AsyncParsableCommand {
         let broker: Broker
         do {
             broker = try await Broker.open(
-                config: BrokerConfig(dataDirectory: dataDirectory, limits: limits, storageThreads: storageThreads),
+                config: BrokerConfig(
+                    dataDirectory: dataDirectory, limits: limits, storageThreads: storageThreads, nodeID: membership.identity.node),
                 logger: Logger(label: "spool.engine"))
         } catch {
             throw Failure("spoold: cannot open the data folder: \(error)")

@@ -1,6 +1,7 @@
 import Foundation
 import Raft
 import SpoolCore
+import SpoolLegacyFormat
 import Testing
 
 @testable import SpoolStorage
@@ -36,7 +37,7 @@ struct RaftLogMigrationTests {
         defer { try? FileManager.default.removeItem(atPath: (fixtureFolder as NSString).deletingLastPathComponent) }
         try writeLegacyPartition(fixtureFolder, records: 5)
 
-        let partition = try PartitionStore(path: fixtureFolder)
+        let partition = try LegacyPartitionWriter(path: fixtureFolder)
         defer { partition.close() }
         #expect(partition.nextOffset == Offset(5))
         #expect(partition.lastRaftIndex == 1)

@@ -47,22 +47,4 @@ struct RaftLogPreconditionTests {
             try store.append([batchEntry(2, term: 1, first: 2, count: 1)])
         }
     }
-
-    /// The engine assigns offsets when it cuts a batch; a batch whose first offset is not the
-    /// file's next one means the engine's view and the file have parted: nothing is written.
-    @Test func aBatchAssignedAnotherOffsetThanTheFilesNextStopsTheProcess() async throws {
-        defer { Self.removeChildFolders() }
-        let folder = NSTemporaryDirectory() + "spool-exit-check-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let store = try PartitionStore(path: folder + "/0.sqlite3")
-        #expect(try store.append([TestRecord("a")], at: Offset(0), timestamp: TimestampMs(1)) == Offset(0), "the expected offset is accepted")
-        store.close()
-        await #expect(processExitsWith: .failure) {
-            let folder = NSTemporaryDirectory() + "spool-exit-\(getppid())/" + UUID().uuidString
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let store = try PartitionStore(path: folder + "/0.sqlite3")
-            try store.append([TestRecord("a")], at: Offset(1), timestamp: TimestampMs(1))  // the file's next is 0
-        }
-    }
 }

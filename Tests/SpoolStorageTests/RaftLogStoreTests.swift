@@ -1,6 +1,7 @@
 import Foundation
 import Raft
 import SpoolCore
+import SpoolLegacyFormat
 import Testing
 
 @testable import SpoolStorage
@@ -55,6 +56,11 @@ func recordValues(_ path: String) throws -> [String] {
     return try readAll(reader).map { "\($0.offset)=" + String(decoding: $0.value, as: UTF8.self) }
 }
 
+/// An offset-commit entry's payload: one commit of `group` at `next`.
+func commitPayload(_ group: String, _ next: Int64) -> [UInt8] {
+    OffsetCommit.encodePayload([OffsetCommit(group: group, nextOffset: Offset(next), generation: 1, member: "m-1", committedMs: 7)])
+}
+
 @Suite("Raft log in SQLite (real files)", .timeLimit(.minutes(1)))
 struct RaftLogStoreTests {
     @Test func recordBatchesAreStoredOnceAsRecordsAndRebuiltExactly() throws {
@@ -62,7 +68,7 @@ struct RaftLogStoreTests {
         let entries = [
             batchEntry(1, term: 1, first: 0, count: 3),
             Entry(index: 2, term: 1, kind: .noOp),
-            Entry(index: 3, term: 2, kind: .offsetCommit, payload: [1, 2, 3]),
+            Entry(index: 3, term: 2, kind: .offsetCommit, payload: commitPayload("billing", 3)),
             batchEntry(4, term: 2, first: 3, count: 2),
         ]
         try fixture.store.append(entries)
@@ -70,6 +76,8 @@ struct RaftLogStoreTests {
         #expect(try fixture.connection.scalarInt("SELECT count(*) FROM records") == 5)
         #expect(try fixture.connection.scalarInt("SELECT count(*) FROM raft_log WHERE payload IS NOT NULL") == 2)
         #expect(try fixture.connection.scalarInt("SELECT term FROM records WHERE offset = 4") == 2)
+        // An offset commit's entry writes the group's position with it, in the same transaction.
+        #expect(try fixture.connection.scalarInt("SELECT next_offset FROM consumer_offsets WHERE group_name = 'billing'") == 3)
         // The byte limit counts the rebuilt payloads, never returning fewer than one entry.
         let first = entries[0].sizeBytes
         #expect(try fixture.store.entries(from: 1, upTo: 5, maxBytes: first).count == 1)
@@ -90,7 +98,7 @@ struct RaftLogStoreTests {
             batchEntry(1, term: 1, first: 0, count: 3),
             Entry(index: 2, term: 1, kind: .noOp),
             batchEntry(3, term: 1, first: 3, count: 2),
-            Entry(index: 4, term: 1, kind: .offsetCommit, payload: [7]),
+            Entry(index: 4, term: 1, kind: .offsetCommit, payload: commitPayload("billing", 5)),
             batchEntry(5, term: 1, first: 5, count: 1),
         ])
         // A new leader's log diverges from index 2 on: its no-op, then one batch.
@@ -185,7 +193,7 @@ struct RaftLogStoreTests {
     @Test func theSingleNodePathWritesOneCommittedEntryPerBatch() throws {
         let fixture = try RaftLogFixture()
         fixture.closeDatabase()
-        let partition = try PartitionStore(path: fixture.path)
+        let partition = try LegacyPartitionWriter(path: fixture.path)
         try partition.append([TestRecord("a"), TestRecord(key: "k", "b")], timestamp: TimestampMs(5))
         try partition.append([TestRecord](), commits: [OffsetCommit(group: "g", nextOffset: Offset(1), generation: 1, member: "m", committedMs: 5)],
                              timestamp: TimestampMs(6))
@@ -226,7 +234,7 @@ struct RaftLogStoreTests {
         let next = try #require(fixture.store.nextOffset)
         try node.propose([
             Proposal(kind: .record, payload: batchEntry(0, term: 0, first: next.rawValue, count: 3).payload),
-            Proposal(kind: .offsetCommit, payload: [1]),
+            Proposal(kind: .offsetCommit, payload: commitPayload("billing", 5)),
         ])
         try drain()
         #expect(applied.map(\.kind) == [.noOp, .record, .record, .offsetCommit])

@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import SpoolCore
+import SpoolLegacyFormat
 import Testing
 
 @testable import SpoolStorage
@@ -51,11 +52,13 @@ func temporaryDatabase() -> String {
     return folder + "/0.sqlite3"
 }
 
-@Suite("Partition store contract (real SQLite files)")
-struct PartitionStoreTests {
+/// Partition files as the broker wrote them before replication (`LegacyPartitionWriter`, the
+/// migration tests' fixture writer), read by `PartitionReader`, the read path of every broker.
+@Suite("Partition files and their reader (real SQLite files)")
+struct PartitionFileTests {
     @Test func appendsGetConsecutiveOffsetsAndReadBack() throws {
         let path = temporaryDatabase()
-        let store = try PartitionStore(path: path)
+        let store = try LegacyPartitionWriter(path: path)
         #expect(store.nextOffset == .zero)
         let first = try store.append([TestRecord(key: "k1", "a"), TestRecord("b")], timestamp: TimestampMs(1000))
         let second = try store.append([TestRecord(key: "k2", "c")], timestamp: TimestampMs(2000))
@@ -74,7 +77,7 @@ struct PartitionStoreTests {
 
     @Test func readsRespectRangeCountAndBytes() throws {
         let path = temporaryDatabase()
-        let store = try PartitionStore(path: path)
+        let store = try LegacyPartitionWriter(path: path)
         try store.append((0..<10).map { TestRecord("value-\($0)") }, timestamp: TimestampMs(1))
         let reader = try PartitionReader(path: path)
         #expect(try readAll(reader, from: 3, below: 6).map(\.offset) == [3, 4, 5])
@@ -88,28 +91,19 @@ struct PartitionStoreTests {
     @Test func reopeningResumesAtTheNextOffset() throws {
         let path = temporaryDatabase()
         do {
-            let store = try PartitionStore(path: path)
+            let store = try LegacyPartitionWriter(path: path)
             try store.append([TestRecord("a"), TestRecord("b")], timestamp: TimestampMs(5000))
             store.close()
         }
-        let reopened = try PartitionStore(path: path)
+        let reopened = try LegacyPartitionWriter(path: path)
         #expect(reopened.nextOffset == Offset(2))
         #expect(reopened.lastTimestamp == TimestampMs(5000))
         #expect(try reopened.append([TestRecord("c")], timestamp: TimestampMs(6000)) == Offset(2))
     }
 
-    @Test func appendTimeNeverGoesBackwards() throws {
-        let path = temporaryDatabase()
-        let store = try PartitionStore(path: path)
-        try store.append([TestRecord("a")], timestamp: TimestampMs(5000))
-        try store.append([TestRecord("b")], timestamp: TimestampMs(4000))  // the clock stepped back
-        let records = try readAll(try PartitionReader(path: path))
-        #expect(records.map(\.timestamp) == [5000, 5000])
-    }
-
     @Test func firstOffsetAtOrAfterATime() throws {
         let path = temporaryDatabase()
-        let store = try PartitionStore(path: path)
+        let store = try LegacyPartitionWriter(path: path)
         try store.append([TestRecord("a"), TestRecord("b")], timestamp: TimestampMs(1000))
         try store.append([TestRecord("c")], timestamp: TimestampMs(2000))
         try store.append([TestRecord("d")], timestamp: TimestampMs(3000))
@@ -129,7 +123,7 @@ struct PartitionStoreTests {
 
     @Test func binaryAndTextAreStoredSoSQLiteUsersCanReadThem() throws {
         let path = temporaryDatabase()
-        let store = try PartitionStore(path: path)
+        let store = try LegacyPartitionWriter(path: path)
         let binary: [UInt8] = [0x00, 0xFF, 0x0A, 0x0D, 0x41]
         try store.append([TestRecord(key: "user-42", "héllo"), TestRecord(key: binary, value: binary), TestRecord(key: nil, value: [])], timestamp: TimestampMs(1))
         let connection = try SQLiteConnection(path: path, mode: .readOnly)
@@ -148,26 +142,28 @@ struct PartitionStoreTests {
     }
 
     @Test func pragmasAreSetForDurability() throws {
-        // On the connection that writes the records, not on a new one.
-        let store = try PartitionStore(path: temporaryDatabase())
+        // On the connection that writes the records (a broker's partition replica), not on a new one.
+        let store = try RaftLogStore.openPartition(path: temporaryDatabase(), voters: [1], busyWaitMs: 0)
+        defer { store.connection.close() }
         #expect(try store.connection.scalarText("PRAGMA journal_mode") == "wal")
         #expect(try store.connection.scalarInt("PRAGMA synchronous") == 2)
         #expect(try store.connection.scalarInt("PRAGMA wal_autocheckpoint") == 1000)
-        #expect(try store.integrityCheck() == "ok")
+        #expect(try store.connection.scalarInt("PRAGMA busy_timeout") == 0, "a broker's writes never sleep on a lock")
+        #expect(try store.connection.integrityCheck() == "ok")
     }
 
     /// SQLite's memory statistics take a global mutex around every allocation; the first
     /// connection turns them off for the process (SQLiteConnection.processSettings). With them
     /// off, SQLite reports no memory in use however much it allocated.
     @Test func sqliteKeepsNoMemoryStatistics() throws {
-        let store = try PartitionStore(path: temporaryDatabase())
+        let store = try LegacyPartitionWriter(path: temporaryDatabase())
         try store.append((0..<100).map { TestRecord("value-\($0)") }, timestamp: TimestampMs(1))
         #expect(sqlite3_memory_used() == 0)
     }
 
     @Test func aReaderSeesOnlyCommittedRecordsWhileTheWriterWrites() throws {
         let path = temporaryDatabase()
-        let store = try PartitionStore(path: path)
+        let store = try LegacyPartitionWriter(path: path)
         try store.append([TestRecord("committed")], timestamp: TimestampMs(1))
         let reader = try PartitionReader(path: path)
         let writer = try SQLiteConnection(path: path, mode: .readWrite)
@@ -176,50 +172,36 @@ struct PartitionStoreTests {
         try writer.execute("ROLLBACK")
     }
 
-    @Test func aFailedAppendLeavesNothingAndKeepsOffsets() throws {
-        let path = temporaryDatabase()
-        let store = try PartitionStore(path: path)
-        try store.append([TestRecord("a")], timestamp: TimestampMs(1))
-        // Another connection holds the write lock past busy_timeout? Too slow; instead break the
-        // schema under the writer so the INSERT fails mid-batch.
-        let other = try SQLiteConnection(path: path, mode: .readWrite)
-        try other.execute("CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.value = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END")
-        #expect(throws: StorageError.self) {
-            try store.append([TestRecord("ok"), TestRecord("bad")], timestamp: TimestampMs(2))
-        }
-        #expect(store.nextOffset == Offset(1))
-        try other.execute("DROP TRIGGER refuse")
-        #expect(try store.append([TestRecord("b")], timestamp: TimestampMs(3)) == Offset(1))
-        #expect(try readAll(try PartitionReader(path: path)).map { String(decoding: $0.value, as: UTF8.self) } == ["a", "b"])
-    }
-
     /// After a failed write, what its transaction may have left (here written by another
-    /// connection, as a replayed WAL would bring it back) is removed with its Raft entry, and
-    /// appends continue at the first offset of the failed write.
-    @Test func discardingAFailedWriteRemovesItsRecordsAndRaftEntries() throws {
+    /// connection, as a replayed WAL would bring it back) is removed with its Raft entries and
+    /// their records, and a store opened afterwards goes on at the first offset of the failed write.
+    @Test func discardingAFailedWriteRemovesItsEntriesAndRecords() throws {
         let path = temporaryDatabase()
-        let store = try PartitionStore(path: path)
-        try store.append([TestRecord("a"), TestRecord("b"), TestRecord("c")], timestamp: TimestampMs(1))
+        let writer = try LegacyPartitionWriter(path: path)
+        try writer.append([TestRecord("a"), TestRecord("b"), TestRecord("c")], timestamp: TimestampMs(1))
+        writer.close()
         let other = try SQLiteConnection(path: path, mode: .readWrite)
         try other.execute(
             """
             BEGIN;
             INSERT INTO records (offset, term, timestamp_ms, key, value) VALUES (3, 1, 2, NULL, 'x'), (4, 1, 2, NULL, 'y');
             INSERT INTO raft_log (raft_index, term, kind, first_offset, record_count) VALUES (2, 1, 0, 3, 2);
-            UPDATE raft_state SET commit_index = 2;
+            INSERT INTO raft_log (raft_index, term, kind, payload) VALUES (3, 1, 3, x'');
+            UPDATE raft_state SET commit_index = 3;
             COMMIT
             """)
-        #expect(try store.discardUnacknowledged(from: Offset(3)) == 2)
-        #expect(store.nextOffset == Offset(3))
+        let connection = try RaftLogStore.openPartitionConnection(path: path)
+        #expect(try RaftLogStore.discardEntries(after: 1, on: connection) == 2)
         #expect(try other.scalarInt("SELECT max(raft_index) FROM raft_log") == 1)
         #expect(try other.scalarInt("SELECT commit_index FROM raft_state") == 1)
         #expect(try other.scalarInt("SELECT count(*) FROM consumer_offsets") == 0, "the write probe leaves nothing")
         // Nothing to remove: it still commits (and so fsyncs), and removes nothing.
-        #expect(try store.discardUnacknowledged(from: Offset(3)) == 0)
-        #expect(try store.quickCheck() == "ok")
-        #expect(try store.append([TestRecord("d")], timestamp: TimestampMs(3)) == Offset(3))
-        #expect(try readAll(try PartitionReader(path: path)).map { String(decoding: $0.value, as: UTF8.self) } == ["a", "b", "c", "d"])
-        store.abandon()
+        #expect(try RaftLogStore.discardEntries(after: 1, on: connection) == 0)
+        let store = try RaftLogStore(connection: connection, voters: [1])
+        #expect(store.lastIndex() == 1 && store.nextOffset == Offset(3))
+        #expect(try connection.integrityCheck() == "ok")
+        #expect(try readAll(try PartitionReader(path: path)).map { String(decoding: $0.value, as: UTF8.self) } == ["a", "b", "c"])
+        connection.close()
         other.close()
     }
 }
@@ -238,7 +220,7 @@ struct MigrationTests {
         let path = temporaryDatabase()
         let connection = try ConnectionFactory.openWriter(path: path, migrations: .partition)
         try connection.execute("PRAGMA user_version = 999")
-        #expect(throws: StorageError.self) { _ = try PartitionStore(path: path) }
+        #expect(throws: StorageError.self) { _ = try RaftLogStore.openPartition(path: path, voters: [1]) }
     }
 
     @Test func theEmbeddedSchemaIsTheMigrationsFolder() throws {
@@ -270,5 +252,31 @@ struct MetadataStoreTests {
         #expect(try store.topics().map(\.name) == ["a", "b"])
         try store.delete(topic: "a")
         #expect(try store.topics() == [TopicRecord(name: "b", partitions: 2, createdMs: 10)])
+    }
+}
+
+extension LegacyPartitionWriter {
+    /// The fixture records of these tests, appended as the old broker's group commit did.
+    @discardableResult
+    func append(_ records: [TestRecord], commits: [OffsetCommit] = [], timestamp: TimestampMs) throws -> Offset {
+        try append(records.map(\.value), keys: records.map(\.key), commits: commits, timestamp: timestamp)
+    }
+
+    func integrityCheck() throws -> String { try connection.integrityCheck() }
+}
+
+@Suite("Offset commits as a Raft entry's payload")
+struct OffsetCommitPayloadTests {
+    @Test func commitsRoundTripAndMalformedPayloadsAreRefused() {
+        let commits = [
+            OffsetCommit(group: "billing", nextOffset: Offset(700), generation: 4, member: "m-1", committedMs: 5_000),
+            OffsetCommit(group: "é-group", nextOffset: Offset(0), generation: -1, member: "", committedMs: -3),
+        ]
+        let payload = OffsetCommit.encodePayload(commits)
+        #expect(OffsetCommit.decodePayload(payload) == commits)
+        #expect(OffsetCommit.decodePayload(OffsetCommit.encodePayload([])) == [])
+        #expect(OffsetCommit.decodePayload(Array(payload.dropLast())) == nil, "truncated")
+        #expect(OffsetCommit.decodePayload(payload + [0]) == nil, "trailing bytes")
+        #expect(OffsetCommit.decodePayload([]) == nil)
     }
 }
