@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "spoold",
             dependencies: [
-                "SpoolServer", "SpoolStorage", "SpoolPeer", "SpoolCluster", "Raft",
+                "SpoolServer", "SpoolStorage", "SpoolPeer", "SpoolCluster", "SpoolReplication", "Raft",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

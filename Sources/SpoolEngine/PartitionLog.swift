@@ -246,18 +246,26 @@ final class PartitionLog: Sendable {
                 }
                 return produce
             }
-            let first = batch.first
             driver.propose(records: produce) { [self] event in
-                if case .accepted(let offset) = event {
-                    precondition(offset == first, "\(group): the replica placed the batch at \(offset), the partition cut it at \(first)")
-                }
+                if case .accepted(let offset) = event { placed(at: offset) }
                 handle(event, progress)
             }
         }
         if !batch.commits.isEmpty {
+            let placesBatch = batch.records.isEmpty
             driver.propose(offsetCommits: OffsetCommit.encodePayload(batch.commits.map(\.commit))) { [self] event in
+                if placesBatch, case .accepted(let offset) = event { placed(at: offset) }
                 handle(event, progress)
             }
+        }
+    }
+
+    /// The replica gave the batch in flight its offsets (`PartitionState.placed`): batches this
+    /// replica had made durable past them were replaced by another leader's records and fail.
+    private func placed(at offset: Offset) {
+        let replaced = state.withLockedValue { $0.machine.placed(at: offset) }
+        for batch in replaced {
+            Self.fail(batch, SpoolError(.unavailable, "partition \(id) of \(topic): replaced by another leader's records, not committed"))
         }
     }
 

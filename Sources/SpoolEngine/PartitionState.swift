@@ -42,7 +42,8 @@ struct FailedWork<Record, Commit> {
 
 /// One partition's decisions, without I/O: the queue and how it is cut into batches, the three
 /// watermarks, which appends, commits and waiters complete or fail on each event, backpressure
-/// room, retries of a locked file, closing, offline and recovery from a failed write.
+/// room, closing, offline and recovery from a failed write. (A file locked by another
+/// connection is the replica driver's to wait for: `ReplicaConfig.lockWaitMs`.)
 ///
 /// Pure and synchronous (no NIO, no SQLite, no locks, no clock: time comes in as monotonic ns):
 /// `PartitionLog` holds it under its lock, owns the store and the threads, and performs what each
@@ -81,7 +82,7 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
     private(set) var queuedBytes = 0
     /// Set while a writer owns the store (see the type's comment).
     private(set) var writing = false
-    /// The batch cut and not yet durable: being written, or waiting to retry a locked file.
+    /// The batch cut and not yet durable (proposed to the replica).
     private(set) var inFlight: Batch?
     /// Durable batches not yet committed, oldest first (empty while `commitFollowsDurable`).
     private(set) var awaitingCommit: [Batch] = []
@@ -92,9 +93,6 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
 
     private(set) var closing: PartitionCloseReason?
     private(set) var offline: OfflineReason?
-    /// When the current run of "locked by another connection" began (monotonic ns).
-    private(set) var lockedSinceNs: UInt64?
-    private(set) var lockedRetries = 0
     /// Set from a failed write until the partition has recovered: no write is taken meanwhile.
     private(set) var recovery: WriteRecovery?
 
@@ -199,18 +197,16 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
         var room: [Room]
     }
 
-    /// The writer's next step: a dropped partition fails all it holds; a batch waiting to retry a
-    /// locked file goes first; else everything queued, cut by `commitBatchRecords` and
+    /// The writer's next step, once the batch in flight (if any) is written or rejected: a dropped
+    /// partition fails all it holds; else everything queued, cut by `commitBatchRecords` and
     /// `commitBatchBytes` (at least one record), with every queued offset commit.
     mutating func nextBatch() -> Taken {
         precondition(writing, "a batch is taken only by the writer")
+        precondition(inFlight == nil, "the next batch is cut once the one in flight is written or rejected")
         if closing == .dropped {
             let failed = takeAllQueued()
             writing = false
             return Taken(step: .idle(finishClose: true), dropped: failed, room: takeRoom())
-        }
-        if let inFlight {
-            return Taken(step: .write(inFlight), dropped: Failed(), room: [])
         }
         guard !pending.isEmpty || !pendingCommits.isEmpty else {
             writing = false
@@ -257,7 +253,6 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
         precondition(batch.first == durable, "batch at \(batch.first) written after durable \(durable)")
         inFlight = nil
         durable = batch.next
-        lockedSinceNs = nil
         awaitingCommit.append(batch)
         guard commitFollowsDurable else { return BatchWritten(durable: batch, committed: [], woken: []) }
         let advanced = commitAdvanced(to: durable)
@@ -270,9 +265,15 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
     }
 
     /// Records below `index` are committed (on one broker at once after `batchWritten`; with
-    /// Raft, when the commit index moves). Never moves back, nor past `durable`: this broker
-    /// serves only what its own file holds.
+    /// Raft, when the commit index moves). Never moves back. With Raft `index` may be past
+    /// `durable`: records another leader wrote into this replica's file (it followed), which are
+    /// durable here, since a replica applies only what it persisted; `durable` (and `assigned`)
+    /// move up to it. Without it (`commitFollowsDurable`), `index` is never past `durable`.
     mutating func commitAdvanced(to index: Offset) -> CommitAdvanced {
+        if !commitFollowsDurable && index > durable {
+            durable = index
+            assigned = max(assigned, index)
+        }
         let target = min(index, durable)
         let moved = target > committed
         if moved { committed = target }
@@ -293,6 +294,26 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
         return done
     }
 
+    /// The replica placed the batch in flight at `offset`, the end of its log (docs/replication.md
+    /// §4): where its records go. Usually where the batch was cut; it differs after a change of
+    /// leader, when this replica's log holds records another leader wrote (the batch moves up to
+    /// follow them) or lost records of its own that the new leader replaced (the batch moves down;
+    /// the durable batches past `offset` were never committed and are returned to fail).
+    mutating func placed(at offset: Offset) -> [Batch] {
+        guard var batch = inFlight, writing else { preconditionFailure("no batch is in flight") }
+        precondition(offset >= committed, "a batch placed at \(offset), below the committed \(committed)")
+        guard offset != batch.first else { return [] }
+        var replaced: [Batch] = []
+        while let last = awaitingCommit.last, last.next > offset {
+            replaced.insert(awaitingCommit.removeLast(), at: 0)
+        }
+        batch = Batch(first: offset, records: batch.records, commits: batch.commits)
+        inFlight = batch
+        durable = offset
+        assigned = batch.next
+        return replaced
+    }
+
     /// Durable batches still waiting for their commit, taken at a close (their outcome is unknown).
     mutating func takeAwaitingCommit() -> [Batch] {
         defer { awaitingCommit = [] }
@@ -306,36 +327,6 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
         inFlight = nil
         assigned = durable
         return batch
-    }
-
-    // MARK: A locked file
-
-    enum Locked {
-        /// Run the writer again after `delayMs`; `firstWarning` on the first of a run of locks.
-        case retry(delayMs: Int64, firstWarning: Bool)
-        /// The lock was held past `partitionLockWaitMs`: this batch and all queued behind it fail.
-        case giveUp(Failed, room: [Room])
-    }
-
-    /// The batch in flight found the file locked by another connection at `nowNs`.
-    mutating func writeLocked(nowNs: UInt64) -> Locked {
-        precondition(inFlight != nil && writing, "no batch is being written")
-        let first = lockedSinceNs == nil
-        if first {
-            lockedSinceNs = nowNs
-            lockedRetries = 0
-        }
-        let lockedMs = Int64((nowNs - (lockedSinceNs ?? nowNs)) / 1_000_000)
-        if lockedMs >= limits.partitionLockWaitMs && closing != .dropped {
-            let failed = takeAllQueued()
-            lockedSinceNs = nil
-            return .giveUp(failed, room: takeRoom())
-        }
-        lockedRetries += 1
-        // 1, 2, 4 ... 64 ms, then every 64 ms (the 100 ms cap is never reached); at once when dropped
-        // (nextBatch fails it).
-        let delay = closing == .dropped ? 0 : min(100, Int64(1) << min(lockedRetries - 1, 6))
-        return .retry(delayMs: delay, firstWarning: first)
     }
 
     // MARK: Waiting for records
@@ -429,7 +420,6 @@ extension PartitionState {
         pending = []
         pendingCommits = []
         queuedBytes = 0
-        lockedSinceNs = nil
         let room = takeRoomAfterStop()
         var recovery = WriteRecovery(failedFirst: durable, sinceNs: nowNs)
         let next = recovery.scheduleNext(limitMs: limits.writeRecoveryRetryMs)

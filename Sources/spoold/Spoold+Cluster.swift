@@ -5,6 +5,7 @@ import SpoolCluster
 import SpoolCore
 import SpoolEngine
 import SpoolPeer
+import SpoolReplication
 import SpoolServer
 import SpoolStorage
 
@@ -16,7 +17,8 @@ struct RunningPeers {
     let group: MultiThreadedEventLoopGroup
 
     /// After the client server: closes the peer listener and every peer connection.
-    func shutdown() async {
+    func shutdown(router: ReplicaRouter) async {
+        router.attach(nil)
         await transport.shutdown()
         try? await group.shutdownGracefully()
     }
@@ -82,9 +84,14 @@ extension Spoold {
             node: identity.node, clusterID: identity.clusterID, clientAddress: server.clientAddress, listen: listen, peers: others)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            // Raft messages have no receiver yet: the transport counts them (stats.messagesReceived)
-            // and this drops them. This closure is where the replica drivers will take them.
-            let transport = try await PeerTransport.start(config: config, group: group, logger: Logger(label: "spool.peer")) { _, _ in }
+            // Received Raft messages go to the replica of their group (the broker's router, which
+            // exists before the transport starts); a group with no replica here drops them
+            // (counted: `ReplicaRouter.counts`). The router sends the replicas' messages back out.
+            let router = broker.router
+            let transport = try await PeerTransport.start(config: config, group: group, logger: Logger(label: "spool.peer")) { peer, messages in
+                router.receive(from: peer, messages)
+            }
+            router.attach(transport)
             server.config.cluster.attach(peers: transport)
             return RunningPeers(transport: transport, group: group)
         } catch {

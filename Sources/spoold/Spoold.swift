@@ -117,7 +117,7 @@ struct Spoold: AsyncParsableCommand {
         await server.stopAccepting()
         await broker.shutdown(on: server.eventLoop)
         await server.shutdown()
-        await peers?.shutdown()
+        await peers?.shutdown(router: broker.router)
         logger.info("stopped")
     }
 

@@ -114,9 +114,10 @@ struct PartitionStateTests {
         let partial = machine.commitAdvanced(to: Offset(2))
         #expect(partial.committed.map(\.first) == [Offset(0)], "only whole batches below the commit index")
         #expect(partial.woken == ["poll-0", "poll-1"], "in the order they began")
-        let beyond = machine.commitAdvanced(to: Offset(99))
-        #expect(beyond.committed.map(\.first) == [Offset(2)])
-        #expect(machine.committed == Offset(3), "never past durable")
+        // (A commit index past `durable` is records another leader wrote: PartitionStatePlacementTests.)
+        let rest = machine.commitAdvanced(to: Offset(3))
+        #expect(rest.committed.map(\.first) == [Offset(2)])
+        #expect(machine.committed == Offset(3))
         #expect(machine.commitAdvanced(to: Offset(1)).committed.isEmpty, "never backwards")
         #expect(machine.committed == Offset(3))
     }
@@ -162,62 +163,6 @@ struct PartitionStateTests {
         _ = machine.batchWritten()
         #expect(machine.waitForRoom(9) == false)
     }
-
-    // MARK: A locked file
-
-    @Test func aLockedBatchRetriesWithBackOffAndGoesFirst() throws {
-        var machine = Machine(earliest: .zero, next: .zero, limits: Self.limits(lockWaitMs: 1_000))
-        _ = machine.enqueue(Self.record("a"))
-        let batch = try #require(Self.cut(&machine))
-        var delays: [Int64] = []
-        var warnings = 0
-        for step in 0..<9 {
-            guard case .retry(let delay, let first) = machine.writeLocked(nowNs: UInt64(step) * 1_000_000) else {
-                Issue.record("gave up too early")
-                return
-            }
-            delays.append(delay)
-            if first { warnings += 1 }
-            _ = machine.enqueue(Self.record("behind-\(step)"))
-            let retried = try #require(Self.cut(&machine))
-            #expect(retried.first == batch.first && retried.records.map(\.name) == ["a"], "the locked batch goes first, unchanged")
-        }
-        #expect(delays == [1, 2, 4, 8, 16, 32, 64, 64, 64])
-        #expect(warnings == 1, "logged once per run of locks")
-        _ = machine.batchWritten()
-        #expect(machine.lockedSinceNs == nil, "a written batch ends the run")
-        let behind = try #require(Self.cut(&machine))
-        #expect(behind.first == Offset(1) && behind.records.count == 9)
-    }
-
-    @Test func aLockHeldPastTheLimitFailsTheBatchAndEverythingQueued() throws {
-        var machine = Machine(earliest: .zero, next: Offset(4), limits: Self.limits(queuedBytes: 15, lockWaitMs: 1_000))
-        _ = machine.enqueue(Self.record("a"))
-        _ = try #require(Self.cut(&machine))
-        _ = machine.enqueue(Self.record("b"))
-        _ = machine.enqueue(Self.record("c"))
-        _ = machine.enqueue(commit: "g")
-        let waits1 = machine.waitForRoom(1)
-        #expect(waits1)
-        _ = machine.writeLocked(nowNs: 5_000_000)
-        _ = try #require(Self.cut(&machine))
-        guard case .giveUp(let failed, let room) = machine.writeLocked(nowNs: 1_005_000_000) else {
-            Issue.record("a lock held for the limit gives up")
-            return
-        }
-        #expect(failed.records.map(\.name) == ["a", "b", "c"])
-        #expect(failed.commits == ["g"])
-        #expect(room == [1])
-        #expect(Self.watermarks(machine) == [Offset(4), Offset(4), Offset(4)], "the failed offsets are given again")
-        guard case .idle = machine.nextBatch().step else {
-            Issue.record("nothing is left to write")
-            return
-        }
-        _ = machine.enqueue(Self.record("d"))
-        #expect(try #require(Self.cut(&machine)).first == Offset(4))
-    }
-
-    // MARK: Failures and recovery
 
     @Test func aFailedWriteStopsWritesUntilRecoveryAndGivesItsOffsetsAgain() throws {
         var machine = Machine(earliest: Offset(2), next: Offset(8), limits: Self.limits())
@@ -308,7 +253,7 @@ struct PartitionStateTests {
         }
     }
 
-    @Test func dropFailsTheQueueAndTheBatchWaitingForALock() throws {
+    @Test func dropFailsTheQueueOnceTheBatchInFlightIsDone() throws {
         var machine = Machine(earliest: .zero, next: .zero, limits: Self.limits(queuedBytes: 10))
         _ = machine.enqueue(Self.record("a"))
         _ = try #require(Self.cut(&machine))
@@ -316,22 +261,19 @@ struct PartitionStateTests {
         _ = machine.enqueue(commit: "g")
         let waits5 = machine.waitForRoom(5)
         #expect(waits5)
-        _ = machine.writeLocked(nowNs: 0)
         guard case .started(_, let room, false, nil) = machine.close(.dropped) else {
             Issue.record("the close waits for the writer")
             return
         }
         #expect(room == [5], "producers waiting for room are let go")
-        guard case .retry(0, _) = machine.writeLocked(nowNs: 10_000_000_000) else {
-            Issue.record("a dropped partition retries at once and never gives up on the lock")
-            return
-        }
+        // The batch in flight is the replica's: it completes (or fails) first.
+        _ = machine.batchWritten()
         let taken = machine.nextBatch()
         guard case .idle(finishClose: true) = taken.step else {
             Issue.record("a drop ends the writer")
             return
         }
-        #expect(taken.dropped.records.map(\.name) == ["a", "b"] && taken.dropped.commits == ["g"])
+        #expect(taken.dropped.records.map(\.name) == ["b"] && taken.dropped.commits == ["g"])
         #expect(!machine.writing)
     }
 
@@ -361,5 +303,65 @@ struct PartitionStateTests {
             Issue.record("the writer finishes the close")
             return
         }
+    }
+}
+
+/// What a replica tells the partition after a change of leader: where its batch really goes, and
+/// records other leaders wrote into its file.
+@Suite("Partition state machine under Raft: placement and followed records", .timeLimit(.minutes(1)))
+struct PartitionStatePlacementTests {
+    typealias Machine = PartitionStateTests.Machine
+
+    @Test func aBatchPlacedWhereItWasCutChangesNothing() throws {
+        var machine = Machine(earliest: .zero, next: Offset(5), limits: PartitionStateTests.limits(), commitFollowsDurable: false)
+        _ = machine.enqueue(PartitionStateTests.record("a"))
+        _ = try #require(PartitionStateTests.cut(&machine))
+        #expect(machine.placed(at: Offset(5)).isEmpty)
+        let written = machine.batchWritten()
+        #expect(written.durable.first == Offset(5) && PartitionStateTests.watermarks(machine) == [Offset(6), Offset(6), Offset(5)])
+    }
+
+    /// A replica that followed another leader holds records this partition never cut: the
+    /// commit brings `durable` up to them, and the next batch goes after them.
+    @Test func recordsAnotherLeaderWroteMoveTheWatermarksAndTheNextBatchFollowsThem() throws {
+        var machine = Machine(earliest: .zero, next: Offset(2), limits: PartitionStateTests.limits(), commitFollowsDurable: false)
+        let woken = machine.waitForRecords(after: Offset(3), "poll")
+        #expect(woken != nil)
+        let followed = machine.commitAdvanced(to: Offset(10))
+        #expect(followed.woken == ["poll"] && PartitionStateTests.watermarks(machine) == [Offset(10), Offset(10), Offset(10)])
+        _ = machine.enqueue(PartitionStateTests.record("a"))
+        _ = machine.enqueue(PartitionStateTests.record("b"))
+        let batch = try #require(PartitionStateTests.cut(&machine))
+        #expect(batch.first == Offset(10))
+        // It became leader of a log that had grown further meanwhile (uncommitted records of the
+        // previous leader): the batch goes after them.
+        #expect(machine.placed(at: Offset(12)).isEmpty)
+        let written = machine.batchWritten()
+        #expect(written.durable.first == Offset(12) && written.durable.next == Offset(14))
+        #expect(PartitionStateTests.watermarks(machine) == [Offset(14), Offset(14), Offset(10)])
+        let committed = machine.commitAdvanced(to: Offset(14))
+        #expect(committed.committed.map(\.first) == [Offset(12)])
+    }
+
+    /// Batches this replica made durable as leader but never committed are replaced when a new
+    /// leader's log is shorter: they come back to fail, and the batch in flight moves down.
+    @Test func durableBatchesPastTheNewLogEndAreReplaced() throws {
+        var machine = Machine(earliest: .zero, next: .zero, limits: PartitionStateTests.limits(), commitFollowsDurable: false)
+        for name in ["a", "b", "c"] {
+            _ = machine.enqueue(PartitionStateTests.record(name))
+            _ = try #require(PartitionStateTests.cut(&machine))
+            _ = machine.batchWritten()
+        }
+        _ = machine.commitAdvanced(to: Offset(1))
+        #expect(PartitionStateTests.watermarks(machine) == [Offset(3), Offset(3), Offset(1)])
+        _ = machine.enqueue(PartitionStateTests.record("d"))
+        let batch = try #require(PartitionStateTests.cut(&machine))
+        #expect(batch.first == Offset(3))
+        let replaced = machine.placed(at: Offset(1))
+        #expect(replaced.map { $0.records.map(\.name) } == [["b"], ["c"]])
+        let written = machine.batchWritten()
+        #expect(written.durable.first == Offset(1) && written.durable.records.map(\.name) == ["d"])
+        #expect(PartitionStateTests.watermarks(machine) == [Offset(2), Offset(2), Offset(1)])
+        #expect(machine.commitAdvanced(to: Offset(2)).committed.map { $0.records.map(\.name) } == [["d"]])
     }
 }
