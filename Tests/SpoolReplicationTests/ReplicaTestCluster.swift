@@ -28,6 +28,8 @@ final class ReplicaTestCluster: Sendable {
     let ids: [NodeID]
     let folder: String
     let proposalTimeoutTicks: Int
+    /// True: the group is the cluster's metadata group, each broker's replica a `MetadataReplica`.
+    let metadataGroup: Bool
     let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let pool = NIOThreadPool(numberOfThreads: 2)
     private let state = NIOLockedValueBox(State())
@@ -36,6 +38,7 @@ final class ReplicaTestCluster: Sendable {
         var router: ReplicaRouter
         var transport: PeerTransport
         var driver: ReplicaDriver
+        var metadata: MetadataReplica?
         var ticker: ReplicaTicker
         var port: Int
     }
@@ -47,16 +50,19 @@ final class ReplicaTestCluster: Sendable {
         var proxies: [[NodeID]: FaultProxy] = [:]
     }
 
-    private init(nodes: Int, folder: String, proposalTimeoutTicks: Int) {
+    private init(nodes: Int, folder: String, proposalTimeoutTicks: Int, metadataGroup: Bool) {
         ids = (1 ... nodes).map { NodeID(UInt64($0)) }
         self.folder = folder
         self.proposalTimeoutTicks = proposalTimeoutTicks
+        self.metadataGroup = metadataGroup
         pool.start()
     }
 
-    static func with(nodes: Int, proposalTimeoutTicks: Int = 200, _ body: (ReplicaTestCluster) async throws -> Void) async throws {
+    static func with(
+        nodes: Int, proposalTimeoutTicks: Int = 200, metadataGroup: Bool = false, _ body: (ReplicaTestCluster) async throws -> Void
+    ) async throws {
         try await TemporaryFolder.with { folder in
-            let cluster = ReplicaTestCluster(nodes: nodes, folder: folder, proposalTimeoutTicks: proposalTimeoutTicks)
+            let cluster = ReplicaTestCluster(nodes: nodes, folder: folder, proposalTimeoutTicks: proposalTimeoutTicks, metadataGroup: metadataGroup)
             do {
                 // Highest id first: each dialer finds its (higher) peers listening, and its proxies
                 // know where to forward.
@@ -74,6 +80,9 @@ final class ReplicaTestCluster: Sendable {
     func path(_ id: NodeID) -> String { "\(folder)/replica-\(id.rawValue).sqlite3" }
 
     func driver(_ id: NodeID) -> ReplicaDriver { state.withLockedValue { $0.brokers[id]!.driver } }
+
+    /// Broker `id`'s metadata replica (a cluster started with `metadataGroup`).
+    func metadata(_ id: NodeID) -> MetadataReplica { state.withLockedValue { $0.brokers[id]!.metadata! } }
 
     func isRunning(_ id: NodeID) -> Bool { state.withLockedValue { $0.brokers[id] != nil } }
 
@@ -101,10 +110,15 @@ final class ReplicaTestCluster: Sendable {
         router.attach(transport)
         let ticker = ReplicaTicker(eventLoop: loops.next(), tickIntervalMs: testTickIntervalMs)
         let driver: ReplicaDriver
+        var metadata: MetadataReplica?
         do {
-            driver = try await ReplicaDriver.open(
-                path: path(id), group: Self.group, config: testReplicaConfig(id: id, voters: ids, proposalTimeoutTicks: proposalTimeoutTicks), pool: pool,
-                ticker: ticker, sender: router)
+            let config = testReplicaConfig(id: id, voters: ids, proposalTimeoutTicks: proposalTimeoutTicks)
+            if metadataGroup {
+                metadata = try await MetadataReplica.open(path: path(id), config: config, pool: pool, ticker: ticker, sender: router)
+                driver = metadata!.driver
+            } else {
+                driver = try await ReplicaDriver.open(path: path(id), group: Self.group, config: config, pool: pool, ticker: ticker, sender: router)
+            }
         } catch {
             ticker.stop()
             await transport.shutdown()
@@ -113,7 +127,7 @@ final class ReplicaTestCluster: Sendable {
         router.register(driver)
         let bound = transport.localAddress!.port!
         state.withLockedValue {
-            $0.brokers[id] = Broker(router: router, transport: transport, driver: driver, ticker: ticker, port: bound)
+            $0.brokers[id] = Broker(router: router, transport: transport, driver: driver, metadata: metadata, ticker: ticker, port: bound)
             $0.ports[id] = bound
         }
     }
@@ -121,7 +135,7 @@ final class ReplicaTestCluster: Sendable {
     /// Stops broker `id`'s driver (its file closed) and its transport, as a broker that goes away.
     func stop(_ id: NodeID) async {
         guard let broker = state.withLockedValue({ $0.brokers.removeValue(forKey: id) }) else { return }
-        broker.router.unregister(Self.group)
+        broker.router.unregister(broker.driver.group)
         await broker.driver.stop()
         broker.ticker.stop()
         await broker.transport.shutdown()
