@@ -188,11 +188,10 @@ public final class Broker: Sendable {
         shuttingDown.withLockedValue { $0 = true }
         let all = topics.withLockedValue { Array($0.values) }
         let loop = loop ?? MultiThreadedEventLoopGroup.singleton.any()
-        for topic in all {
-            for log in topic.partitions {
-                try? await log.close(.shutdown, on: loop).get()
-            }
-        }
+        // All at once: each close is its replica's last cycle (a checkpoint) on the storage
+        // threads, so the pool's threads share them instead of one partition after another.
+        let closes = all.flatMap { $0.partitions.map { $0.close(.shutdown, on: loop) } }
+        try? await EventLoopFuture.andAllComplete(closes, on: loop).get()
         ticker.stop()
         try? await pool.runIfActive { [metadata, metadataLock] in
             metadataLock.withLock { try? metadata.checkpoint() }
