@@ -1,4 +1,6 @@
 import NIOPosix
+import Raft
+import SpoolReplication
 import SpoolStorage
 
 /// What a data folder says about the cluster it belongs to, read at start before the broker
@@ -40,4 +42,20 @@ extension Broker {
             try metadataLock.withLock { try metadata.recordCluster(record) }
         }
     }
+
+    /// Opens this broker's replica of the cluster's metadata group (every voter of `--peers`), its
+    /// log in broker.sqlite3, and registers it with the router: from then on the brokers elect a
+    /// metadata leader over the peer transport. Cluster mode only; stopped by `shutdown`.
+    public func openMetadataGroup(voters: [NodeID]) async throws -> MetadataReplica {
+        var config = ReplicaConfig(raft: RaftConfig(id: config.nodeID, voters: voters))
+        config.lockWaitMs = self.config.limits.partitionLockWaitMs
+        let replica = try await MetadataReplica.open(
+            path: layout.brokerDatabase, config: config, pool: pool, ticker: ticker, sender: router, limits: self.config.limits)
+        router.register(replica.driver)
+        metadataGroup.withLockedValue { $0 = replica }
+        return replica
+    }
+
+    /// The metadata group's replica, once `openMetadataGroup` ran.
+    public var metadataReplica: MetadataReplica? { metadataGroup.withLockedValue { $0 } }
 }

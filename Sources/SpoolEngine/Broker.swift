@@ -32,6 +32,8 @@ public final class Broker: Sendable {
     let ticker: ReplicaTicker
     public let router = ReplicaRouter()
     let replication: PartitionReplication
+    /// This broker's replica of the metadata group (cluster mode: `openMetadataGroup`).
+    let metadataGroup = NIOLockedValueBox<MetadataReplica?>(nil)
 
     /// Client connections the server may admit: `SpoolLimits.connections`, or fewer when that many
     /// would not fit the file descriptor limit beside the partitions (lowered at start with a
@@ -192,6 +194,10 @@ public final class Broker: Sendable {
         // threads, so the pool's threads share them instead of one partition after another.
         let closes = all.flatMap { $0.partitions.map { $0.close(.shutdown, on: loop) } }
         try? await EventLoopFuture.andAllComplete(closes, on: loop).get()
+        if let replica = metadataGroup.withLockedValue({ $0.take() }) {
+            router.unregister(replica.driver.group)
+            await replica.driver.stop()
+        }
         ticker.stop()
         try? await pool.runIfActive { [metadata, metadataLock] in
             metadataLock.withLock { try? metadata.checkpoint() }

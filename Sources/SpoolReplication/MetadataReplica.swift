@@ -33,40 +33,42 @@ public final class MetadataReplica: Sendable {
         var listeners: [Listener] = []
     }
 
-    private final class Box: @unchecked Sendable {
-        var replica: MetadataReplica?
-    }
-
     private init(driver: ReplicaDriver, node: NodeID, state: NIOLockedValueBox<State>) {
         self.driver = driver
         self.node = node
         self.state = state
     }
 
-    /// Opens the metadata group's file at `path` (created if needed) on a storage thread of
-    /// `pool`, rebuilds the metadata from its committed entries, and starts the replica.
-    /// Register `driver` with the broker's `ReplicaRouter`.
+    /// Opens the metadata group's log in the broker database at `path` (created and migrated if
+    /// needed; `raft_log` and `raft_state` of the broker schema) on a storage thread of `pool`,
+    /// rebuilds the metadata from its committed entries, and starts the replica. Register
+    /// `driver` with the broker's `ReplicaRouter`.
     public static func open(
         path: String, config: ReplicaConfig, pool: NIOThreadPool, ticker: ReplicaTicker, sender: any RaftMessageSender,
         limits: SpoolLimits = SpoolLimits()
     ) async throws -> MetadataReplica {
         let state = NIOLockedValueBox(State(metadata: ClusterMetadata(voters: config.raft.voters)))
-        let box = Box()
-        let driver = try await ReplicaDriver.open(
-            path: path, group: .metadata, config: config, pool: pool, ticker: ticker, sender: sender,
-            onApply: { entries, _ in box.replica?.apply(entries, limits: limits) },
-            prepare: { store in
-                // The committed entries, applied before the node runs (it will not hand them again).
-                let commit = store.hardState().commit
-                guard commit >= store.firstIndex() else { return }
-                let entries = (try? store.entries(from: store.firstIndex(), upTo: commit + 1, maxBytes: .max)) ?? []
+        let node = config.raft.id
+        let onApply: ReplicaApply = { entries, _ in Self.applyCommitted(entries, state: state, node: node, limits: limits) }
+        let driver = try await pool.runIfActive { () throws -> ReplicaDriver in
+            let store = try RaftLogStore.openMetadata(path: path, voters: config.raft.voters)
+            // The committed entries, applied before the node runs (it will not hand them again).
+            let commit = store.hardState().commit
+            if commit >= store.firstIndex() {
+                let entries = try store.entries(from: store.firstIndex(), upTo: commit + 1, maxBytes: .max)
                 state.withLockedValue { state in
                     for entry in entries { Self.apply(entry, to: &state.metadata, limits: limits) }
                 }
-            })
-        let replica = MetadataReplica(driver: driver, node: config.raft.id, state: state)
-        box.replica = replica
-        return replica
+            }
+            do {
+                return try ReplicaDriver.openNow(
+                    store: store, group: .metadata, config: config, pool: pool, ticker: ticker, sender: sender, onApply: onApply)
+            } catch {
+                store.connection.close()
+                throw error
+            }
+        }
+        return MetadataReplica(driver: driver, node: node, state: state)
     }
 
     /// The metadata as this broker has applied it.
@@ -105,8 +107,8 @@ public final class MetadataReplica: Sendable {
 
     // MARK: Apply
 
-    /// The driver committed `entries` (storage thread).
-    private func apply(_ entries: [Entry], limits: SpoolLimits) {
+    /// The driver committed `entries` (storage thread): applied, then listeners and the proposer told.
+    private static func applyCommitted(_ entries: [Entry], state: NIOLockedValueBox<State>, node: NodeID, limits: SpoolLimits) {
         var heard: [(MetadataCommand, ClusterMetadata.Outcome, ClusterMetadata, (@Sendable (Result<ClusterMetadata.Outcome, ReplicaError>) -> Void)?)] = []
         let listeners = state.withLockedValue { state -> [Listener] in
             for entry in entries where entry.index > state.metadata.appliedIndex {

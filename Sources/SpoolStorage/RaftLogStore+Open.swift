@@ -41,4 +41,17 @@ extension RaftLogStore {
         }
         return connection
     }
+
+    /// The metadata group's store in the broker database at `path` (WAL, synchronous=FULL,
+    /// migrated to the broker schema, which holds `raft_log` and `raft_state` but no records),
+    /// over a writer connection of its own beside `MetadataStore`'s. The caller closes `connection`.
+    public static func openMetadata(path: String, voters: [NodeID]) throws(StorageError) -> RaftLogStore {
+        let connection = try ConnectionFactory.openWriter(path: path, migrations: .broker)
+        do {
+            return try RaftLogStore(connection: connection, voters: voters)
+        } catch {
+            connection.close()
+            throw error
+        }
+    }
 }

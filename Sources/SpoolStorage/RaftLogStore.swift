@@ -33,6 +33,9 @@ import SpoolCore
 public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
     public let connection: SQLiteConnection
     private let statements: Statements
+    /// The statements on `records` and `consumer_offsets`; nil in a database without them (the
+    /// broker database, whose metadata group has no records: docs/replication.md §10).
+    private let partitionStatements: PartitionStatements?
     private var cache: Cache
 
     /// How long a write waits for a lock held by another connection (an operator's sqlite3
@@ -60,12 +63,15 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
     }
 
     /// Opens the store over `connection`, which must be migrated to the partition schema
-    /// (`ConnectionFactory.openWriter(path:migrations: .partition)`). `voters` are the group's
+    /// (`ConnectionFactory.openWriter(path:migrations: .partition)`), or to the broker schema for
+    /// the metadata group (`raft_log` and `raft_state` without records). `voters` are the group's
     /// voters, remembered in `raft_state` if the database does not know them yet (a new or a
     /// migrated partition).
     public init(connection: SQLiteConnection, voters: [NodeID]) throws(StorageError) {
         self.connection = connection
         statements = try Statements(connection)
+        let hasRecords = try connection.scalarInt("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'records'") == 1
+        partitionStatements = hasRecords ? try PartitionStatements(connection) : nil
         let state = try connection.prepare(
             "SELECT term, vote, commit_index, snapshot_index, snapshot_term, voters, snapshot_data FROM raft_state WHERE id = 1")
         guard try state.step() else {
@@ -93,7 +99,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
             lastIndex = LogIndex(UInt64(last.columnInt64(0)))
             lastTerm = Term(UInt64(last.columnInt64(1)))
         }
-        let maxOffset = try connection.scalarInt("SELECT max(offset) FROM records")
+        let maxOffset = hasRecords ? try connection.scalarInt("SELECT max(offset) FROM records") : nil
         cache = Cache(
             hardState: hardState, snapshot: snapshot, lastIndex: lastIndex, lastTerm: lastTerm,
             nextOffset: maxOffset.map { Offset($0 + 1) })
@@ -206,7 +212,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
             if let snapshot {
                 // The snapshot replaces the whole log and the state it covers.
                 try run(statements.deleteAllLog)
-                try run(statements.deleteAllRecords)
+                if let partition = partitionStatements { try run(partition.deleteAllRecords) }
                 try storeSnapshot(snapshot)
             }
             if !usable.isEmpty { try appendRows(usable, into: &next) }
@@ -231,6 +237,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
 
     /// The offset of the oldest retained record, nil when there is none.
     public func earliestOffset() -> Offset? {
+        guard partitionStatements != nil else { return nil }
         do {
             return try connection.scalarInt("SELECT min(offset) FROM records").map { Offset($0) }
         } catch {
@@ -279,6 +286,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
     /// The timestamp of the newest stored record, nil when there is none (a leader stamps new
     /// records no earlier than it, so append times never go back across a restart).
     public func lastRecordTimestamp() -> TimestampMs? {
+        guard partitionStatements != nil else { return nil }
         do {
             return try connection.scalarInt("SELECT timestamp_ms FROM records ORDER BY offset DESC LIMIT 1").map { TimestampMs($0) }
         } catch {
@@ -287,6 +295,13 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
     }
 
     // MARK: Internals
+
+    /// The statements on `records`: a record batch or an offset commit in a database without
+    /// records (the metadata group's) is a bug.
+    private var records: PartitionStatements {
+        guard let partitionStatements else { preconditionFailure("\(connection.path): a record batch or offset commit in a log without records") }
+        return partitionStatements
+    }
 
     /// The entries of a batch that are not below the first index (`append`'s contract), after
     /// checking contiguity and that the batch does not leave a gap.
@@ -307,7 +322,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         let first = entries[entries.startIndex].index
         if first <= next.lastIndex {
             if let offset = try firstRecordOffset(atOrAfter: first) {
-                try run(statements.deleteRecordsFrom, offset.rawValue)
+                try run(records.deleteRecordsFrom, offset.rawValue)
                 next.nextOffset = offset
             }
             try run(statements.deleteLogFrom, Int64(first.rawValue))
@@ -360,7 +375,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         guard let commits = OffsetCommit.decodePayload(entry.payload) else {
             preconditionFailure("\(connection.path): entry \(entry.index) of kind offsetCommit has a malformed payload")
         }
-        let upsert = statements.upsertOffset
+        let upsert = records.upsertOffset
         for commit in commits {
             defer { upsert.reset() }
             try upsert.bindText(1, commit.group)
@@ -374,7 +389,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
 
     /// Inserts a record batch's records, bound straight from the payload's bytes.
     private func insertRecords(of entry: Entry, expecting nextOffset: Offset?) throws(StorageError) -> RecordBatch.Header {
-        let insert = statements.insertRecord
+        let insert = records.insertRecord
         let term = Int64(entry.term.rawValue)
         let result: Result<RecordBatch.Header, StorageError> = entry.payload.withUnsafeBytes { bytes in
             guard let header = RecordBatch.header(of: bytes) else {
@@ -446,7 +461,7 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
 
     /// A record batch's payload, rebuilt from its records rows.
     private func rebuildBatch(first: Offset, count: Int, index: LogIndex) throws(StorageError) -> [UInt8] {
-        let records = statements.recordRange
+        let records = self.records.recordRange
         defer { records.reset() }
         try records.bind(1, first.rawValue)
         try records.bind(2, (first + Int64(count)).rawValue)
@@ -560,11 +575,10 @@ extension RaftLogStore {
     /// The prepared statements, one per query of the hot paths.
     final class Statements {
         let begin, commit, rollback: SQLiteStatement
-        let termAt, logRange, recordRange, firstOffsetFrom: SQLiteStatement
-        let insertLog, insertRecord: SQLiteStatement
-        let deleteLogFrom, deleteRecordsFrom, deleteLogThrough, deleteAllLog, deleteAllRecords: SQLiteStatement
+        let termAt, logRange, firstOffsetFrom: SQLiteStatement
+        let insertLog: SQLiteStatement
+        let deleteLogFrom, deleteLogThrough, deleteAllLog: SQLiteStatement
         let setHardState, setSnapshot: SQLiteStatement
-        let upsertOffset: SQLiteStatement
 
         init(_ connection: SQLiteConnection) throws(StorageError) {
             begin = try connection.prepare("BEGIN IMMEDIATE")
@@ -573,20 +587,28 @@ extension RaftLogStore {
             termAt = try connection.prepare("SELECT term FROM raft_log WHERE raft_index = ?")
             logRange = try connection.prepare(
                 "SELECT raft_index, term, kind, first_offset, record_count, payload FROM raft_log WHERE raft_index >= ? AND raft_index < ? ORDER BY raft_index")
-            recordRange = try connection.prepare(
-                "SELECT offset, timestamp_ms, key, value FROM records WHERE offset >= ? AND offset < ? ORDER BY offset")
             firstOffsetFrom = try connection.prepare(
                 "SELECT first_offset FROM raft_log WHERE raft_index >= ? AND kind = 0 ORDER BY raft_index LIMIT 1")
             insertLog = try connection.prepare(
                 "INSERT INTO raft_log (raft_index, term, kind, first_offset, record_count, payload) VALUES (?, ?, ?, ?, ?, ?)")
-            insertRecord = try connection.prepare("INSERT INTO records (offset, term, timestamp_ms, key, value) VALUES (?, ?, ?, ?, ?)")
             deleteLogFrom = try connection.prepare("DELETE FROM raft_log WHERE raft_index >= ?")
-            deleteRecordsFrom = try connection.prepare("DELETE FROM records WHERE offset >= ?")
             deleteLogThrough = try connection.prepare("DELETE FROM raft_log WHERE raft_index <= ?")
             deleteAllLog = try connection.prepare("DELETE FROM raft_log")
-            deleteAllRecords = try connection.prepare("DELETE FROM records")
             setHardState = try connection.prepare("UPDATE raft_state SET term = ?, vote = ?, commit_index = ?")
             setSnapshot = try connection.prepare("UPDATE raft_state SET snapshot_index = ?, snapshot_term = ?, voters = ?, snapshot_data = ?")
+        }
+    }
+
+    /// The statements of a partition's records and consumer positions.
+    final class PartitionStatements {
+        let recordRange, insertRecord, deleteRecordsFrom, deleteAllRecords, upsertOffset: SQLiteStatement
+
+        init(_ connection: SQLiteConnection) throws(StorageError) {
+            recordRange = try connection.prepare(
+                "SELECT offset, timestamp_ms, key, value FROM records WHERE offset >= ? AND offset < ? ORDER BY offset")
+            insertRecord = try connection.prepare("INSERT INTO records (offset, term, timestamp_ms, key, value) VALUES (?, ?, ?, ?, ?)")
+            deleteRecordsFrom = try connection.prepare("DELETE FROM records WHERE offset >= ?")
+            deleteAllRecords = try connection.prepare("DELETE FROM records")
             upsertOffset = try connection.prepare(
                 """
                 INSERT INTO consumer_offsets (group_name, next_offset, generation, member, committed_ms) VALUES (?, ?, ?, ?, ?)

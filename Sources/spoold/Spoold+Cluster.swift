@@ -82,6 +82,15 @@ extension Spoold {
         others[identity.node] = nil
         let config = PeerTransportConfig(
             node: identity.node, clusterID: identity.clusterID, clientAddress: server.clientAddress, listen: listen, peers: others)
+        do {
+            // The metadata group's replica exists before any peer message can arrive for it.
+            _ = try await broker.openMetadataGroup(voters: identity.voters.keys.sorted())
+        } catch {
+            await server.stopAccepting()
+            await broker.shutdown(on: server.eventLoop)
+            await server.shutdown()
+            throw Failure("spoold: cannot open the metadata group's log in the data folder: \(error)")
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             // Received Raft messages go to the replica of their group (the broker's router, which

@@ -87,7 +87,7 @@ struct ClusterStartupTests {
 
             // As a folder of a binary from before clusters: no cluster table, schema version 1.
             let connection = try SQLiteConnection(path: folder + "/broker.sqlite3", mode: .readWrite)
-            try connection.execute("DROP TABLE cluster; DELETE FROM spool_migrations WHERE version >= 2; PRAGMA user_version = 1")
+            try connection.execute("DROP TABLE cluster; DROP TABLE raft_log; DROP TABLE raft_state; DELETE FROM spool_migrations WHERE version >= 2; PRAGMA user_version = 1")
             let old = try await spoold(["--data-dir", folder, "--node-id", "1", "--peers", peers])
             #expect(old.status == 1)
             #expect(old.err.contains("written by a single broker (a version from before clusters)"), "\(old.err)")
