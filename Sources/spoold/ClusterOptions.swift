@@ -18,6 +18,32 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "Names the cluster in every peer handshake (default: spool- and a checksum of --peers; set it when two clusters share a peer list).")
     var clusterId: String?
 
+    @Option(help: "Bytes of Raft messages queued for one unreachable or slow peer; beyond it they are dropped and counted (Raft resends).")
+    var peerQueuedBytes: Int = 64 * 1024 * 1024
+
+    @Option(help: "First wait before dialing a lost peer again, in ms (doubling up to --peer-reconnect-max-ms).")
+    var peerReconnectInitialMs: Int64 = 50
+
+    @Option(help: "Longest wait between dials of a lost peer, in ms.")
+    var peerReconnectMaxMs: Int64 = 1000
+
+    @Option(help: "How long a new peer connection may go without the peer's hello before it is closed, in ms.")
+    var peerHelloTimeoutMs: Int64 = 5000
+
+    /// The peer-transport limits these options set, checked.
+    func transportLimits() throws -> (queuedBytes: Int, reconnectInitialMs: Int64, reconnectMaxMs: Int64, helloTimeoutMs: Int64) {
+        guard peerQueuedBytes >= 1 << 20 else {
+            throw ValidationError("--peer-queued-bytes must be at least 1048576 (one Raft append), got \(peerQueuedBytes)")
+        }
+        guard peerReconnectInitialMs >= 1 else { throw ValidationError("--peer-reconnect-initial-ms must be positive, got \(peerReconnectInitialMs)") }
+        guard peerReconnectMaxMs >= peerReconnectInitialMs else {
+            throw ValidationError(
+                "--peer-reconnect-max-ms (\(peerReconnectMaxMs)) must be at least --peer-reconnect-initial-ms (\(peerReconnectInitialMs))")
+        }
+        guard peerHelloTimeoutMs >= 1 else { throw ValidationError("--peer-hello-timeout-ms must be positive, got \(peerHelloTimeoutMs)") }
+        return (peerQueuedBytes, peerReconnectInitialMs, peerReconnectMaxMs, peerHelloTimeoutMs)
+    }
+
     /// What the options say, checked.
     struct Resolved {
         var identity: ClusterIdentity
@@ -25,9 +51,13 @@ struct ClusterOptions: ParsableArguments {
         var peerListen: PeerAddress?
         /// Every voter's peer address (this node included); empty for a single broker.
         var voters: [NodeID: PeerAddress]
+        var transport: (queuedBytes: Int, reconnectInitialMs: Int64, reconnectMaxMs: Int64, helloTimeoutMs: Int64) = (64 << 20, 50, 1000, 5000)
     }
 
-    func validate() throws { _ = try resolve() }
+    func validate() throws {
+        _ = try resolve()
+        _ = try transportLimits()
+    }
 
     /// The identity and addresses these options describe; a `ValidationError` that says what is
     /// wrong otherwise.
@@ -56,7 +86,7 @@ struct ClusterOptions: ParsableArguments {
         try Self.checkClusterID(clusterID)
         return Resolved(
             identity: ClusterIdentity(clusterID: clusterID, node: node, voters: voters.mapValues(\.description)), peerListen: own,
-            voters: voters)
+            voters: voters, transport: try transportLimits())
     }
 
     /// `ID=HOST:PORT,...`: positive, distinct ids; distinct addresses with a real port.

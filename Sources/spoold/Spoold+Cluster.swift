@@ -80,8 +80,11 @@ extension Spoold {
         let identity = membership.identity
         var others = membership.voters
         others[identity.node] = nil
+        let limits = membership.transport
         let config = PeerTransportConfig(
-            node: identity.node, clusterID: identity.clusterID, clientAddress: server.clientAddress, listen: listen, peers: others)
+            node: identity.node, clusterID: identity.clusterID, clientAddress: server.clientAddress, listen: listen, peers: others,
+            queuedBytesPerPeer: limits.queuedBytes, reconnectInitialMs: limits.reconnectInitialMs, reconnectMaxMs: limits.reconnectMaxMs,
+            helloTimeoutMs: limits.helloTimeoutMs)
         do {
             // The metadata group's replica exists before any peer message can arrive for it.
             _ = try await broker.openMetadataGroup(voters: identity.voters.keys.sorted())

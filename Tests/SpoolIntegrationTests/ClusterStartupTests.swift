@@ -14,7 +14,15 @@ struct ClusterStartupTests {
     @Test("three brokers connect: METADATA on each lists all three up at their client addresses, and they agree")
     func threeBrokersConnect() async throws {
         try await withLocalCluster(size: 3) { cluster in
-            try cluster.startAll()
+            // Node 1 with every peer-transport limit given (docs/cluster.md, Options).
+            try cluster.start(
+                1,
+                extra: [
+                    "--peer-queued-bytes", "8388608", "--peer-reconnect-initial-ms", "20", "--peer-reconnect-max-ms", "400",
+                    "--peer-hello-timeout-ms", "2000",
+                ])
+            try cluster.start(2)
+            try cluster.start(3)
             let expected = (1...3).map { MetadataBroker(id: $0, address: "127.0.0.1:\(cluster.port($0))", up: true) }
             for id in 1...3 {
                 try await eventually(timeout: .seconds(15), "node \(id) to see every broker up") {
@@ -142,6 +150,11 @@ struct ClusterStartupTests {
             "--peer-listen 127.0.0.1:7172 is not node 1's entry in --peers (127.0.0.1:7171); they must be equal"),
         (["--node-id", "1", "--peers", "1=127.0.0.1:7171", "--peer-listen", "nowhere"], "--peer-listen must be HOST:PORT, got nowhere"),
         (["--node-id", "1", "--peers", "1=127.0.0.1:7171", "--cluster-id", "two words"], "--cluster-id must be 1 to 128 printable ASCII characters"),
+        (["--peer-queued-bytes", "1000"], "--peer-queued-bytes must be at least 1048576 (one Raft append), got 1000"),
+        (["--peer-reconnect-initial-ms", "0"], "--peer-reconnect-initial-ms must be positive, got 0"),
+        (["--peer-reconnect-initial-ms", "500", "--peer-reconnect-max-ms", "100"],
+            "--peer-reconnect-max-ms (100) must be at least --peer-reconnect-initial-ms (500)"),
+        (["--peer-hello-timeout-ms=-1"], "--peer-hello-timeout-ms must be positive, got -1"),
     ])
     func usageErrors(arguments: [String], message: String) async throws {
         let folder = NSTemporaryDirectory() + "spool-test-" + UUID().uuidString
