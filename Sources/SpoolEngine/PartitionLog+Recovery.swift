@@ -134,7 +134,7 @@ extension PartitionLog {
             }
             let earliest = store.earliestOffset()
             let driver = try ReplicaDriver.openNow(
-                store: store, group: group, config: replication.config, pool: pool, ticker: replication.ticker,
+                store: store, group: group, config: replicaConfig(), pool: pool, ticker: replication.ticker,
                 sender: replication.sender, onApply: applier())
             recovered(driver, earliest: earliest ?? next, next: next)
         } catch {

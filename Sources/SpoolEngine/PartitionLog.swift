@@ -106,7 +106,7 @@ final class PartitionLog: Sendable {
         self.state = NIOLockedValueBox(Locked(machine: Machine(earliest: .zero, next: .zero, limits: limits)))
         let earliest = NIOLockedValueBox<Offset?>(nil)
         let driver = try ReplicaDriver.openNow(
-            path: path, group: group, config: replication.config, pool: pool, ticker: replication.ticker, sender: replication.sender,
+            path: path, group: group, config: replicaConfig(), pool: pool, ticker: replication.ticker, sender: replication.sender,
             onApply: applier(), prepare: { store in earliest.withLockedValue { $0 = store.earliestOffset() } })
         start(driver, earliest: earliest.withLockedValue { $0 })
     }
@@ -128,6 +128,18 @@ final class PartitionLog: Sendable {
         self.readers = ReaderPool(path: path)
         self.state = NIOLockedValueBox(Locked(machine: Machine(offline: reason, limits: limits)))
         offline.store(true, ordering: .releasing)
+    }
+
+    /// The broker's replica settings, with this partition's warning for a locked file.
+    func replicaConfig() -> ReplicaConfig {
+        var config = replication.config
+        config.onLocked = { [weak self] in
+            guard let self else { return }
+            logger.warning(
+                "partition file is locked by another connection; its writes wait (sqlite3 without -readonly?)",
+                metadata: ["topic": "\(topic)", "partition.id": "\(id)", "file": "\(path)", "wait.max.ms": "\(limits.partitionLockWaitMs)"])
+        }
+        return config
     }
 
     /// The replica's commits move the committed watermark (`committedThrough`).

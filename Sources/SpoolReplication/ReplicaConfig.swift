@@ -30,6 +30,9 @@ public struct ReplicaConfig: Sendable {
     /// timer (1, 2, 4 … 64 ms apart) and no thread sleeps. Only for stores opened with
     /// `busyWaitMs` 0; the broker sets it from `SpoolLimits.partitionLockWaitMs`.
     public var lockWaitMs: Int64 = 30_000
+    /// Told (on the storage thread) when a write first finds the file locked, once per run of
+    /// locked attempts: the broker logs it, naming the file.
+    public var onLocked: (@Sendable () -> Void)?
     /// How long the store itself waits (sleeping) for a lock before it says busy
     /// (`RaftLogStore.busyWaitMs`): 0 for a broker's partitions, whose storage threads are shared.
     public var storeBusyWaitMs: Int32 = 10_000

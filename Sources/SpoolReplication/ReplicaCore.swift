@@ -300,6 +300,7 @@ final class ReplicaCore {
     /// Ready was never written, so nothing of it is acted on either way).
     private func noteBlocked(_ ready: Ready, previousLast: LogIndex) {
         let now = WallClock.monotonicNs()
+        if blocked == nil { config.onLocked?() }
         var waiting = blocked ?? Blocked(ready: ready, previousLast: previousLast, sinceNs: now, attempts: 0)
         waiting.attempts += 1
         let waitedMs = Int64((now - waiting.sinceNs) / 1_000_000)
