@@ -246,29 +246,36 @@ final class PartitionLog: Sendable {
     /// (both in the replica's next cycle: one transaction, one fsync).
     private func propose(_ batch: Batch, to driver: ReplicaDriver) {
         let progress = BatchProgress(parts: (batch.records.isEmpty ? 0 : 1) + (batch.commits.isEmpty ? 0 : 1))
-        if !batch.records.isEmpty {
-            // Borrowed through the buffer, not copied out of the array: a copy of each record
-            // would retain and release its buffers and its waiter.
-            let produce = batch.records.withUnsafeBufferPointer { records in
-                var bytes = 0
-                for index in records.indices { bytes += RecordBatch.recordOverheadBytes + records[index].byteCount }
-                var produce = ProduceBatch(capacityBytes: bytes)
-                for index in records.indices {
-                    records[index].withKeyAndValue { key, value in produce.append(key: key, value: value) }
-                }
-                return produce
-            }
-            driver.propose(records: produce) { [self] event in
-                if case .accepted(let offset) = event { placed(at: offset) }
-                handle(event, progress)
-            }
+        let commits = batch.commits.isEmpty ? nil : OffsetCommit.encodePayload(batch.commits.map(\.commit))
+        let commitEvents: @Sendable (ProposalEvent) -> Void = { [self] event in
+            if batch.records.isEmpty, case .accepted(let offset) = event { placed(at: offset) }
+            handle(event, progress)
         }
-        if !batch.commits.isEmpty {
-            let placesBatch = batch.records.isEmpty
-            driver.propose(offsetCommits: OffsetCommit.encodePayload(batch.commits.map(\.commit))) { [self] event in
-                if placesBatch, case .accepted(let offset) = event { placed(at: offset) }
-                handle(event, progress)
+        guard !batch.records.isEmpty else {
+            driver.propose(entry: .offsetCommit, payload: commits!, commitEvents)
+            return
+        }
+        // Borrowed through the buffer, not copied out of the array: a copy of each record
+        // would retain and release its buffers and its waiter.
+        let produce = batch.records.withUnsafeBufferPointer { records in
+            var bytes = 0
+            for index in records.indices { bytes += RecordBatch.recordOverheadBytes + records[index].byteCount }
+            var produce = ProduceBatch(capacityBytes: bytes)
+            for index in records.indices {
+                records[index].withKeyAndValue { key, value in produce.append(key: key, value: value) }
             }
+            return produce
+        }
+        let recordEvents: @Sendable (ProposalEvent) -> Void = { [self] event in
+            if case .accepted(let offset) = event { placed(at: offset) }
+            handle(event, progress)
+        }
+        if let commits {
+            // In one post: both entries in the same cycle, so the batch is durable (both parts)
+            // before its records can commit.
+            driver.propose(records: produce, recordEvents, thenEntry: .offsetCommit, payload: commits, commitEvents)
+        } else {
+            driver.propose(records: produce, recordEvents)
         }
     }
 

@@ -21,6 +21,8 @@ struct PartitionReplication: Sendable {
         // connection's lock; the replica retries it from a timer, up to the partition lock wait.
         config.storeBusyWaitMs = 0
         config.lockWaitMs = limits.partitionLockWaitMs
+        // A whole cut batch (records and its offset commits) fits one cycle's proposals.
+        config.maxProposalBytesPerCycle = max(config.maxProposalBytesPerCycle, 2 * limits.commitBatchBytes + (1 << 20))
         self.config = config
     }
 

@@ -268,9 +268,13 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
     /// Raft, when the commit index moves). Never moves back. With Raft `index` may be past
     /// `durable`: records another leader wrote into this replica's file (it followed), which are
     /// durable here, since a replica applies only what it persisted; `durable` (and `assigned`)
-    /// move up to it. Without it (`commitFollowsDurable`), `index` is never past `durable`.
+    /// move up to it when no batch is in flight (else `committed` waits at `durable` until the
+    /// batch is placed and written). Without it (`commitFollowsDurable`), `index` is never past
+    /// `durable`.
     mutating func commitAdvanced(to index: Offset) -> CommitAdvanced {
-        if !commitFollowsDurable && index > durable {
+        // Not while a batch is in flight: its own records may be what committed before all its
+        // entries were reported durable, and `placed(at:)` moves `durable` for a new leader anyway.
+        if !commitFollowsDurable && index > durable && inFlight == nil {
             durable = index
             assigned = max(assigned, index)
         }

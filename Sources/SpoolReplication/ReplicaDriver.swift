@@ -233,23 +233,43 @@ public final class ReplicaDriver: Sendable {
         propose(PendingProposal(kind: kind, payload: payload, count: 0, events: events))
     }
 
+    /// Proposes `records` and then an entry without offsets (a produce batch's offset commits)
+    /// in one post to the mailbox, so both are in the same cycle: one `Ready`, one transaction,
+    /// one fsync. Each hears its own events; both are refused together.
+    public func propose(
+        records: ProduceBatch, _ recordEvents: @escaping @Sendable (ProposalEvent) -> Void, thenEntry kind: EntryKind, payload: [UInt8],
+        _ entryEvents: @escaping @Sendable (ProposalEvent) -> Void
+    ) {
+        precondition(records.count > 0, "a produce batch without records")
+        precondition(kind != .record && kind != .noOp, "records go through ProduceBatch; no-ops are the node's")
+        propose([
+            PendingProposal(payload: records.unplacedPayload(), count: records.count, events: recordEvents),
+            PendingProposal(kind: kind, payload: payload, count: 0, events: entryEvents),
+        ])
+    }
+
     private func propose(_ proposal: PendingProposal) {
-        let events = proposal.events
+        propose([proposal])
+    }
+
+    /// Queues `proposals` together (all or none), in order.
+    private func propose(_ proposals: [PendingProposal]) {
         let limit = config.maxPendingProposals
         var refused: ReplicaError?
         let posted = post { mailbox in
-            guard mailbox.waiting < limit else {
+            guard mailbox.waiting + proposals.count <= limit else {
                 refused = .overloaded
                 return
             }
-            mailbox.waiting += 1
-            mailbox.proposals.append(proposal)
-            mailbox.proposalBytes += proposal.payload.count
+            mailbox.waiting += proposals.count
+            mailbox.proposals.append(contentsOf: proposals)
+            mailbox.proposalBytes += proposals.reduce(0) { $0 + $1.payload.count }
         }
         if !posted {
-            events(.failed(mailbox.withLockedValue { $0.closedError }))
+            let error = mailbox.withLockedValue { $0.closedError }
+            for proposal in proposals { proposal.events(.failed(error)) }
         } else if let refused {
-            events(.failed(refused))
+            for proposal in proposals { proposal.events(.failed(refused)) }
         }
     }
 

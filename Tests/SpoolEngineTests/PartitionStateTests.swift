@@ -343,6 +343,22 @@ struct PartitionStatePlacementTests {
         #expect(committed.committed.map(\.first) == [Offset(12)])
     }
 
+    /// A batch whose records entry committed before its offset-commit entry was durable (two
+    /// cycles): the commit waits at `durable` instead of moving it under the batch in flight.
+    @Test func aCommitOfTheBatchInFlightWaitsUntilTheBatchIsWritten() throws {
+        var machine = Machine(earliest: .zero, next: Offset(2), limits: PartitionStateTests.limits(), commitFollowsDurable: false)
+        _ = machine.enqueue(PartitionStateTests.record("a"))
+        _ = machine.enqueue(commit: "g")
+        let batch = try #require(PartitionStateTests.cut(&machine))
+        #expect(batch.first == Offset(2) && machine.placed(at: Offset(2)).isEmpty)
+        let early = machine.commitAdvanced(to: Offset(3))
+        #expect(early.committed.isEmpty && PartitionStateTests.watermarks(machine) == [Offset(3), Offset(2), Offset(2)])
+        let written = machine.batchWritten()
+        #expect(written.durable.first == Offset(2))
+        let committed = machine.commitAdvanced(to: Offset(3))
+        #expect(committed.committed.map(\.commits) == [["g"]] && machine.committed == Offset(3))
+    }
+
     /// Batches this replica made durable as leader but never committed are replaced when a new
     /// leader's log is shorter: they come back to fail, and the batch in flight moves down.
     @Test func durableBatchesPastTheNewLogEndAreReplaced() throws {
