@@ -520,16 +520,18 @@ final class PartitionLog: Sendable {
         _ = driver?.stopping()
     }
 
-    /// Runs on a storage thread once no flush is running: stops the replica (its last cycle
-    /// checkpoints and closes the file), then closes the readers.
+    /// Runs on a storage thread once no flush is running: closes the readers, then stops the
+    /// replica (its last cycle checkpoints and closes the file). Readers first: a checkpoint
+    /// cannot empty the WAL while a reader holds a snapshot in it, and the readers (read-only)
+    /// cannot checkpoint when they close last, so the WAL would stay behind.
     private func finishClose(_ promise: EventLoopPromise<Void>) {
+        readers.close()
         let (driver, failed) = state.withLockedValue { state in (state.driver.take(), state.failedDriver.take()) }
         let loop = replication.ticker.eventLoop
         let stopped = (driver?.stopping() ?? loop.makeSucceededVoidFuture())
             .flatMap { failed?.stopping(abandon: true) ?? loop.makeSucceededVoidFuture() }
         stopped.whenComplete { _ in
             self.pool.submit { _ in
-                self.readers.close()
                 // Durable batches the replica never committed (a cluster that lost its quorum):
                 // their outcome is unknown, they fail as the close's.
                 let uncommitted = self.state.withLockedValue { $0.machine.takeAwaitingCommit() }
