@@ -55,7 +55,4 @@ extension Broker {
         metadataGroup.withLockedValue { $0 = replica }
         return replica
     }
-
-    /// The metadata group's replica, once `openMetadataGroup` ran.
-    public var metadataReplica: MetadataReplica? { metadataGroup.withLockedValue { $0 } }
 }

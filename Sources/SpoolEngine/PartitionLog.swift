@@ -247,8 +247,11 @@ final class PartitionLog: Sendable {
     private func propose(_ batch: Batch, to driver: ReplicaDriver) {
         let progress = BatchProgress(parts: (batch.records.isEmpty ? 0 : 1) + (batch.commits.isEmpty ? 0 : 1))
         let commits = batch.commits.isEmpty ? nil : OffsetCommit.encodePayload(batch.commits.map(\.commit))
+        // The offset-commit entry places the batch only when it has no records (captured as a
+        // flag: the closure lives until the commit and need not hold the batch).
+        let commitsPlaceBatch = batch.records.isEmpty
         let commitEvents: @Sendable (ProposalEvent) -> Void = { [self] event in
-            if batch.records.isEmpty, case .accepted(let offset) = event { placed(at: offset) }
+            if commitsPlaceBatch, case .accepted(let offset) = event { placed(at: offset) }
             handle(event, progress)
         }
         guard !batch.records.isEmpty else {

@@ -16,21 +16,16 @@ import SpoolStorage
 /// others apply it alike. The state is rebuilt at open from the committed entries in the file:
 /// unlike a partition, whose records are its state and are written with their entries, the
 /// metadata is applied in memory, so a restart reads its log again (small: a command per CREATE,
-/// DROP and broker start). Listeners (`onApply`) hear each applied command, in order, on the
-/// driver's storage thread.
+/// DROP and broker start).
 public final class MetadataReplica: Sendable {
     public let driver: ReplicaDriver
     private let node: NodeID
     private let state: NIOLockedValueBox<State>
 
-    /// What a committed entry did, for listeners.
-    public typealias Listener = @Sendable (_ command: MetadataCommand, _ outcome: ClusterMetadata.Outcome, _ metadata: ClusterMetadata) -> Void
-
     private struct State {
         var metadata: ClusterMetadata
         var nextSequence: UInt64 = 0
         var waiting: [UInt64: @Sendable (Result<ClusterMetadata.Outcome, ReplicaError>) -> Void] = [:]
-        var listeners: [Listener] = []
     }
 
     private init(driver: ReplicaDriver, node: NodeID, state: NIOLockedValueBox<State>) {
@@ -74,11 +69,6 @@ public final class MetadataReplica: Sendable {
     /// The metadata as this broker has applied it.
     public var metadata: ClusterMetadata { state.withLockedValue { $0.metadata } }
 
-    /// Calls `listener` for every command applied from now on.
-    public func onApply(_ listener: @escaping Listener) {
-        state.withLockedValue { $0.listeners.append(listener) }
-    }
-
     /// Proposes `command` and returns its outcome once this broker has applied it (committed by
     /// a majority). Fails with `notLeader` on a broker that does not lead the group (the caller
     /// forwards to the leader), or the other `ReplicaError`s.
@@ -107,21 +97,18 @@ public final class MetadataReplica: Sendable {
 
     // MARK: Apply
 
-    /// The driver committed `entries` (storage thread): applied, then listeners and the proposer told.
+    /// The driver committed `entries` (storage thread): applied, and each proposer of this broker told.
     private static func applyCommitted(_ entries: [Entry], state: NIOLockedValueBox<State>, node: NodeID, limits: SpoolLimits) {
-        var heard: [(MetadataCommand, ClusterMetadata.Outcome, ClusterMetadata, (@Sendable (Result<ClusterMetadata.Outcome, ReplicaError>) -> Void)?)] = []
-        let listeners = state.withLockedValue { state -> [Listener] in
+        var told: [(ClusterMetadata.Outcome, @Sendable (Result<ClusterMetadata.Outcome, ReplicaError>) -> Void)] = []
+        state.withLockedValue { state in
             for entry in entries where entry.index > state.metadata.appliedIndex {
-                guard let (command, outcome, requester) = Self.apply(entry, to: &state.metadata, limits: limits) else { continue }
-                let waiter = requester.node == node ? state.waiting.removeValue(forKey: requester.sequence) : nil
-                heard.append((command, outcome, state.metadata, waiter))
+                guard let (_, outcome, requester) = Self.apply(entry, to: &state.metadata, limits: limits), requester.node == node,
+                    let waiter = state.waiting.removeValue(forKey: requester.sequence)
+                else { continue }
+                told.append((outcome, waiter))
             }
-            return state.listeners
         }
-        for (command, outcome, metadata, waiter) in heard {
-            for listener in listeners { listener(command, outcome, metadata) }
-            waiter?(.success(outcome))
-        }
+        for (outcome, waiter) in told { waiter(.success(outcome)) }
     }
 
     /// Applies one committed entry: a command (returned with its outcome and requester), or any

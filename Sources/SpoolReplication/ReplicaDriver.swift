@@ -220,14 +220,9 @@ public final class ReplicaDriver: Sendable {
         propose(PendingProposal(payload: records.unplacedPayload(), count: records.count, events: events))
     }
 
-    /// Proposes consumer positions as one entry of kind `.offsetCommit` (written into
-    /// `consumer_offsets` with the entry); events as for records, with the offset the log ends at.
-    public func propose(offsetCommits payload: [UInt8], _ events: @escaping @Sendable (ProposalEvent) -> Void) {
-        propose(entry: .offsetCommit, payload: payload, events)
-    }
-
-    /// Proposes one entry of a kind that takes no offsets (offset commits, the metadata group's
-    /// commands as `.configuration`), stored with its payload as it is.
+    /// Proposes one entry of a kind that takes no offsets (offset commits, written into
+    /// `consumer_offsets` with the entry; the metadata group's commands as `.configuration`),
+    /// stored with its payload as it is. Events as for records, with the offset the log ends at.
     public func propose(entry kind: EntryKind, payload: [UInt8], _ events: @escaping @Sendable (ProposalEvent) -> Void) {
         precondition(kind != .record && kind != .noOp, "records go through ProduceBatch; no-ops are the node's")
         propose(PendingProposal(kind: kind, payload: payload, count: 0, events: events))
