@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "SpoolServer",
             dependencies: [
-                "SpoolCore", "SpoolProtocol", "SpoolEngine", "SpoolGroups", "Raft",
+                "SpoolCore", "SpoolProtocol", "SpoolEngine", "SpoolGroups", "SpoolCluster", "SpoolReplication", "Raft",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -12,6 +12,48 @@ public enum PeerFrame: Hashable, Sendable {
     /// Raft messages of any number of groups, all to the receiving broker: one write carries the
     /// heartbeats of every partition the two brokers share, so idle cost does not grow with them.
     case raft([AddressedMessage])
+    /// A request for the receiving broker to do something on the sender's behalf (forward a
+    /// metadata command to the metadata leader, a client's command to a partition's leader).
+    /// Answered by one `response` with the same id on the same connection.
+    case request(PeerRequest)
+    case response(PeerResponse)
+}
+
+/// What a `PeerRequest` asks for: the receiving broker's handler for it decodes the payload.
+public enum PeerService: UInt8, Sendable, CaseIterable {
+    /// Payload: a metadata group entry (request id and command) to propose; reply: empty on
+    /// success, else an error text. The proposer hears the outcome from its own apply.
+    case proposeMetadata = 1
+    /// Payload: a client's request to run as if it came from a connection to this broker; reply:
+    /// the reply bytes the client would have received.
+    case command = 2
+}
+
+public struct PeerRequest: Hashable, Sendable {
+    /// Chosen by the sender, unique among its requests in flight.
+    public var id: UInt64
+    public var service: PeerService
+    public var payload: [UInt8]
+
+    public init(id: UInt64, service: PeerService, payload: [UInt8]) {
+        self.id = id
+        self.service = service
+        self.payload = payload
+    }
+}
+
+public struct PeerResponse: Hashable, Sendable {
+    public var id: UInt64
+    /// False when the receiver could not serve the request at all (no handler, a service it does
+    /// not know): `payload` is then the reason as UTF-8.
+    public var served: Bool
+    public var payload: [UInt8]
+
+    public init(id: UInt64, served: Bool, payload: [UInt8]) {
+        self.id = id
+        self.served = served
+        self.payload = payload
+    }
 }
 
 /// The stable kind byte of each frame.
@@ -19,6 +61,8 @@ public enum PeerFrameKind: UInt8, Sendable, CaseIterable {
     case hello = 1
     case refused = 2
     case raft = 3
+    case request = 4
+    case response = 5
 }
 
 /// Who is on the other end of a peer connection.

@@ -56,6 +56,16 @@ public struct PeerFrameDecoder: Sendable {
                 messages.append(AddressedMessage(group: group, message: try readMessage(&body)))
             }
             return .raft(messages)
+        case .request:
+            let id: UInt64 = try read(&body, "request id")
+            let serviceByte: UInt8 = try read(&body, "service")
+            guard let service = PeerService(rawValue: serviceByte) else { throw .malformed("service \(serviceByte)") }
+            return .request(PeerRequest(id: id, service: service, payload: try readBytes(&body, "request payload")))
+        case .response:
+            let id: UInt64 = try read(&body, "request id")
+            let served: UInt8 = try read(&body, "served")
+            guard served <= 1 else { throw .malformed("served flag \(served)") }
+            return .response(PeerResponse(id: id, served: served == 1, payload: try readBytes(&body, "response payload")))
         }
     }
 

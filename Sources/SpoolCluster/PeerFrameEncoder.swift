@@ -27,6 +27,18 @@ public enum PeerFrameEncoder {
                 buffer.writeInteger(addressed.group.rawValue)
                 write(addressed.message, into: &buffer)
             }
+        case .request(let request):
+            buffer.writeInteger(PeerFrameKind.request.rawValue)
+            buffer.writeInteger(request.id)
+            buffer.writeInteger(request.service.rawValue)
+            buffer.writeInteger(UInt32(request.payload.count))
+            buffer.writeBytes(request.payload)
+        case .response(let response):
+            buffer.writeInteger(PeerFrameKind.response.rawValue)
+            buffer.writeInteger(response.id)
+            buffer.writeInteger(UInt8(response.served ? 1 : 0))
+            buffer.writeInteger(UInt32(response.payload.count))
+            buffer.writeBytes(response.payload)
         }
         let bodyBytes = buffer.writerIndex - bodyStart
         let crc = buffer.withUnsafeReadableBytes { all in

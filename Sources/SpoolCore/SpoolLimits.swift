@@ -25,6 +25,9 @@ public struct SpoolLimits: Sendable, Equatable {
     public var fetchWaitMs: Int64 = 300_000
     /// Most partitions a topic may have.
     public var partitionsPerTopic: Int = 1024
+    /// Most replicas a partition may have (`CREATE ... replication=`): the metadata log stores
+    /// the count in a byte. A cluster bounds it further by its number of brokers.
+    public static let maxReplication = 255
     /// Most topics a broker holds.
     public var topics: Int = 10_000
     /// Longest topic name, in bytes.
@@ -54,6 +57,9 @@ public struct SpoolLimits: Sendable, Equatable {
     /// COMMIT or fsync, a full disk), in ms. It stops taking writes (`ERR PARTITION_OFFLINE`) and
     /// reopens its file after 10 ms, then after twice as long each time, up to this.
     public var writeRecoveryRetryMs: Int64 = 5_000
+    /// Longest wait of a request that needs a leader or a quorum (a cluster's `CREATE`, `DROP`),
+    /// in ms: past it the request answers `ERR UNAVAILABLE` (no leader, or no quorum, in time).
+    public var requestTimeoutMs: Int64 = 10_000
 
     /// Most record bytes (keys and values) one connection may have handed to group commit and not
     /// yet seen written, for every `acks` setting (`acks=none` too); past it the broker stops

@@ -50,9 +50,24 @@ extension Broker {
         var config = ReplicaConfig(raft: RaftConfig(id: config.nodeID, voters: voters))
         config.lockWaitMs = self.config.limits.partitionLockWaitMs
         let replica = try await MetadataReplica.open(
-            path: layout.brokerDatabase, config: config, pool: pool, ticker: ticker, sender: router, limits: self.config.limits)
+            path: layout.brokerDatabase, config: config, pool: pool, ticker: ticker, sender: router, forwarder: router,
+            limits: self.config.limits)
+        // Each apply opens or drops this broker's replicas before the proposer hears its outcome.
+        replica.onApply { [weak self] _ in self?.reconcileReplicas() }
         router.register(replica.driver)
         metadataGroup.withLockedValue { $0 = replica }
+        // What the log had committed at open (applied before the listener was set).
+        try await pool.runIfActive { self.reconcileReplicas() }
         return replica
+    }
+}
+
+extension Broker {
+    /// A metadata proposal forwarded by a broker that is not the metadata leader
+    /// (`PeerService.proposeMetadata`): `reply` gets an empty answer once it is proposed here, or
+    /// why it could not be.
+    public func serveMetadataProposal(_ payload: [UInt8], reply: @escaping @Sendable ([UInt8]) -> Void) {
+        guard let group = clusterGroup else { return reply(Array("this broker has no metadata group".utf8)) }
+        group.proposeForwarded(payload, reply: reply)
     }
 }

@@ -28,7 +28,7 @@ extension Broker {
         if let partition {
             id = partition
         } else if let key {
-            id = key.withUnsafeReadableBytes { Partitioner.partition(forKey: $0, partitionCount: topic.partitions.count) }
+            id = key.withUnsafeReadableBytes { Partitioner.partition(forKey: $0, partitionCount: topic.partitionCount) }
         } else {
             id = topic.nextKeylessPartition()
         }

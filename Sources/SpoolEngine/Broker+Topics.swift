@@ -7,21 +7,29 @@ extension Broker {
     public func listTopics() -> [TopicSummary] {
         topics.withLockedValue { topics in
             topics.values.map {
-                TopicSummary(name: $0.name, partitions: $0.partitions.count, replication: 1, offlinePartitions: $0.offlineCount)
+                TopicSummary(name: $0.name, partitions: $0.partitionCount, replication: $0.replication, offlinePartitions: $0.offlineCount)
             }
         }.sorted { $0.name < $1.name }
     }
 
     /// The number of partitions of `topic`.
     public func partitionCount(_ topic: TopicName) throws(SpoolError) -> Int {
-        try self.topic(topic).partitions.count
+        try self.topic(topic).partitionCount
     }
 
-    public func createTopic(_ name: TopicName, partitions: Int, on loop: EventLoop) -> EventLoopFuture<TopicSummary> {
+    /// Creates a topic: on a single broker its files here (`replication` must be 1 or nil); in a
+    /// cluster through the metadata group (`createReplicatedTopic`).
+    public func createTopic(_ name: TopicName, partitions: Int, replication: Int? = nil, on loop: EventLoop) -> EventLoopFuture<TopicSummary> {
         do {
             try checkRunning()
             guard partitions >= 1, partitions <= config.limits.partitionsPerTopic else {
                 throw SpoolError(.badArgument, "partitions must be 1...\(config.limits.partitionsPerTopic)")
+            }
+            if let group = clusterGroup {
+                return createReplicatedTopic(name, partitions: partitions, replication: replication, group: group, on: loop)
+            }
+            if let replication, replication > 1 {
+                throw SpoolError(.badArgument, "replication=\(replication) needs \(replication) brokers; this broker runs alone")
             }
         } catch {
             return loop.makeFailedFuture(error)
@@ -107,7 +115,7 @@ extension Broker {
     /// Removes a folder of partition files: renamed into `trash/` first (atomic, so `topics/`
     /// never holds a half-deleted topic), then deleted; a crash mid-delete is finished at the
     /// next start. Storage thread only.
-    private func discard(_ directory: String) throws {
+    func discard(_ directory: String) throws {
         guard FileSystem.exists(directory) else { return }
         try FileSystem.makeDirectories(layout.trashDirectory)
         let trashed = layout.trashDirectory + "/\(WallClock.monotonicNs())"
@@ -121,6 +129,7 @@ extension Broker {
         let removed: Topic
         do {
             try checkRunning()
+            if let group = clusterGroup { return dropReplicatedTopic(name, group: group, on: loop) }
             removed = try topic(name)
         } catch {
             return loop.makeFailedFuture(error)
@@ -171,7 +180,7 @@ extension Broker {
                     offline: log.offlineReason)
             }
             return (
-                TopicSummary(name: name, partitions: topic.partitions.count, replication: 1, offlinePartitions: topic.offlineCount),
+                TopicSummary(name: name, partitions: topic.partitionCount, replication: topic.replication, offlinePartitions: topic.offlineCount),
                 partitions
             )
         }.flatMapErrorThrowing { throw wireError($0) }

@@ -27,10 +27,10 @@ extension Broker {
             let topic = try self.topic(name)
             if let partition {
                 // Not `topic.partition(_:)`: an offline partition answers with its reason below.
-                guard partition.rawValue >= 0, Int(partition.rawValue) < topic.partitions.count else {
-                    throw SpoolError(.unknownPartition, "topic \(name) has partitions 0...\(topic.partitions.count - 1), not \(partition)")
+                guard partition.rawValue >= 0, Int(partition.rawValue) < topic.partitionCount else {
+                    throw SpoolError(.unknownPartition, "topic \(name) has partitions 0...\(topic.partitionCount - 1), not \(partition)")
                 }
-                logs = [topic.partitions[Int(partition.rawValue)]]
+                logs = topic.local(partition).map { [$0] } ?? []
             } else {
                 logs = topic.partitions
             }

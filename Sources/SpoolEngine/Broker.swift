@@ -52,7 +52,7 @@ public final class Broker: Sendable {
         self.logger = logger
         self.fileHandles = fileHandles
         ticker = ReplicaTicker(eventLoop: MultiThreadedEventLoopGroup.singleton.any())
-        replication = PartitionReplication(node: config.nodeID, ticker: ticker, sender: router, limits: config.limits)
+        replication = PartitionReplication(node: config.nodeID, ticker: ticker, router: router, limits: config.limits)
     }
 
     /// Opens the data folder (creating it if needed) and every topic in it.
@@ -122,7 +122,9 @@ public final class Broker: Sendable {
             let topic = try openTopic(name, partitions: record.partitions, createdMs: record.createdMs)
             topics.withLockedValue { $0[name] = topic }
         }
-        for folder in FileSystem.listDirectory(layout.topicsDirectory) where !known.contains(folder) {
+        // A folder with a topic id is a cluster's replicas: the metadata group says what it is.
+        for folder in FileSystem.listDirectory(layout.topicsDirectory)
+        where !known.contains(folder) && !FileSystem.exists(layout.topicsDirectory + "/\(folder)/topic.id") {
             logger.warning(
                 "a folder in topics/ is not a topic in broker.sqlite3; it is left as it is (CREATE of the name replaces it)",
                 metadata: ["folder": "\(layout.topicsDirectory)/\(folder)"])

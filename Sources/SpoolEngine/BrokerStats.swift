@@ -3,6 +3,8 @@ import Synchronization
 /// Counters for `STATS`. Relaxed atomics: they are reports, not synchronization.
 public final class BrokerStats: Sendable {
     public let recordsIn = Atomic<Int>(0)
+    /// `PUB`s this broker sent on to the leader of their partition (a cluster only).
+    public let recordsForwarded = Atomic<Int>(0)
     public let bytesIn = Atomic<Int>(0)
     public let recordsOut = Atomic<Int>(0)
     public let bytesOut = Atomic<Int>(0)

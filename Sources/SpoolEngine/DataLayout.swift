@@ -22,6 +22,12 @@ struct DataLayout: Sendable {
 
     func topicDirectory(_ topic: TopicName) -> String { topicsDirectory + "/" + topic.value }
 
+    /// In a cluster, the metadata's id of the topic whose replicas the folder holds: a folder of
+    /// a topic that was dropped while this broker was down, and created again, is told apart.
+    func topicIDFile(_ topic: TopicName) -> String { topicDirectory(topic) + "/topic.id" }
+
+    func stagingTopicIDFile(_ topic: TopicName) -> String { stagingTopicDirectory(topic) + "/topic.id" }
+
     func partitionDatabase(_ topic: TopicName, _ partition: PartitionID) -> String {
         topicDirectory(topic) + "/\(partition.rawValue).sqlite3"
     }

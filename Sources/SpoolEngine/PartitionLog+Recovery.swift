@@ -119,7 +119,7 @@ extension PartitionLog {
             let left = try connection.scalarInt("SELECT count(*) FROM records WHERE offset >= \(begun.failedFirst.rawValue)") ?? 0
             state.withLockedValue { $0.machine.recoveryFound(left) }
             try RaftLogStore.discardEntries(after: keep, on: connection)
-            let store = try RaftLogStore(connection: connection, voters: replication.config.raft.voters)
+            let store = try RaftLogStore(connection: connection, voters: voters)
             store.busyWaitMs = 0
             let next = store.nextOffset ?? .zero
             guard next == begun.failedFirst else {
@@ -151,6 +151,7 @@ extension PartitionLog {
             state.recoveryIndex = nil
             return state.machine.recovered(earliest: earliest, next: next)
         }
+        if voters.count > 1 { replication.router?.replace(driver) }
         writesStopped.store(false, ordering: .releasing)
         logger.info(
             "partition recovered from its failed write; it takes writes again",

@@ -46,12 +46,14 @@ final class PartitionLog: Sendable {
     let logger: Logger
     let replication: PartitionReplication
     let group: RaftGroupID
+    /// The partition's replicas (the group's voters): this broker alone on a single broker.
+    let voters: [NodeID]
     let state: NIOLockedValueBox<Locked>
     /// A group of one voter commits what it made durable in the same cycle, so acks=leader waits
     /// for that commit too: an OK means the record is readable (a FETCH right after sees it),
     /// as on the broker before replication. With followers, acks=leader answers at the leader's
     /// fsync, before the commit (Kafka's acks=1: the high watermark may lag the OK).
-    var acksLeaderAtCommit: Bool { replication.config.raft.voters.count == 1 }
+    var acksLeaderAtCommit: Bool { voters.count == 1 }
 
     /// Whether the replica committed anything since it opened, and who waits for that (`whenServing`).
     let firstCommit = NIOLockedValueBox(FirstCommit())
@@ -90,9 +92,11 @@ final class PartitionLog: Sendable {
     }
 
     /// Opens (or creates) the partition's database and its replica. Call on a storage thread.
+    /// `placement` names the group and its voters in a cluster; nil for a single broker's
+    /// partition (this broker its only voter).
     init(
         topic: TopicName, id: PartitionID, path: String, pool: NIOThreadPool, limits: SpoolLimits, logger: Logger,
-        replication: PartitionReplication
+        replication: PartitionReplication, placement: (group: RaftGroupID, voters: [NodeID])? = nil
     ) throws {
         self.topic = topic
         self.id = id
@@ -101,7 +105,8 @@ final class PartitionLog: Sendable {
         self.limits = limits
         self.logger = logger
         self.replication = replication
-        self.group = replication.group(topic, id)
+        self.group = placement?.group ?? replication.group(topic, id)
+        self.voters = placement?.voters ?? [replication.node]
         self.readers = ReaderPool(path: path)
         self.state = NIOLockedValueBox(Locked(machine: Machine(earliest: .zero, next: .zero, limits: limits)))
         let earliest = NIOLockedValueBox<Offset?>(nil)
@@ -115,7 +120,7 @@ final class PartitionLog: Sendable {
     /// answers `ERR PARTITION_OFFLINE`; its file is left as it is for the operator.
     init(
         offline reason: OfflineReason, topic: TopicName, id: PartitionID, path: String, pool: NIOThreadPool, limits: SpoolLimits,
-        logger: Logger, replication: PartitionReplication
+        logger: Logger, replication: PartitionReplication, placement: (group: RaftGroupID, voters: [NodeID])? = nil
     ) {
         self.topic = topic
         self.id = id
@@ -124,7 +129,8 @@ final class PartitionLog: Sendable {
         self.limits = limits
         self.logger = logger
         self.replication = replication
-        self.group = replication.group(topic, id)
+        self.group = placement?.group ?? replication.group(topic, id)
+        self.voters = placement?.voters ?? [replication.node]
         self.readers = ReaderPool(path: path)
         self.state = NIOLockedValueBox(Locked(machine: Machine(offline: reason, limits: limits)))
         offline.store(true, ordering: .releasing)
@@ -133,6 +139,9 @@ final class PartitionLog: Sendable {
     /// The broker's replica settings, with this partition's warning for a locked file.
     func replicaConfig() -> ReplicaConfig {
         var config = replication.config
+        config.raft.voters = voters
+        // The placement's preferred leader (its first replica) takes a new partition at once.
+        config.campaignWhenNew = voters.count > 1 && voters.first == config.raft.id
         config.onLocked = { [weak self] in
             guard let self else { return }
             logger.warning(
@@ -158,7 +167,15 @@ final class PartitionLog: Sendable {
             state.machine = machine
             state.driver = driver
         }
+        if voters.count > 1 { replication.router?.replace(driver) }
     }
+
+    /// What the replica last published; nil while it has none (offline, or being replaced).
+    var replicaStatus: ReplicaStatus? { state.withLockedValue { $0.driver }?.status }
+
+    /// True when this broker can take writes for the partition itself: its only replica, or the
+    /// leader of its group.
+    var leadsOrAlone: Bool { voters.count == 1 || replicaStatus?.role == .leader }
 
     /// The offsets of the first retained record and of the first record not yet committed: every
     /// reader is bounded by these (records at or past `high` may be written but not committed).
@@ -251,7 +268,10 @@ final class PartitionLog: Sendable {
         // flag: the closure lives until the commit and need not hold the batch).
         let commitsPlaceBatch = batch.records.isEmpty
         let commitEvents: @Sendable (ProposalEvent) -> Void = { [self] event in
-            if commitsPlaceBatch, case .accepted(let offset) = event { placed(at: offset) }
+            if commitsPlaceBatch, case .accepted(let offset) = event {
+                progress.placed(at: offset)
+                placed(at: offset)
+            }
             handle(event, progress)
         }
         guard !batch.records.isEmpty else {
@@ -270,7 +290,10 @@ final class PartitionLog: Sendable {
             return produce
         }
         let recordEvents: @Sendable (ProposalEvent) -> Void = { [self] event in
-            if case .accepted(let offset) = event { placed(at: offset) }
+            if case .accepted(let offset) = event {
+                progress.placed(at: offset)
+                placed(at: offset)
+            }
             handle(event, progress)
         }
         if let commits {
@@ -301,10 +324,28 @@ final class PartitionLog: Sendable {
         case .durable:
             if progress.partDurable() { written() }
         case .failed(let error):
-            // A failure after the batch was durable is the commit's: the batch waits for the
-            // commit index like any other (a single voter commits what it persisted).
-            guard progress.failBeforeDurable() else { return }
+            guard progress.failBeforeDurable() else {
+                // After the batch was durable: its replica will not report it committed (another
+                // leader replaced its entry, or no quorum took it in time). It must not wait for
+                // the commit index, which may pass its offsets with another leader's records.
+                guard progress.failAfterDurable(), let first = progress.first,
+                    let batch = state.withLockedValue({ $0.machine.abandonAwaiting(first: first) })
+                else { return }
+                Self.fail(batch, notCommittedError(error))
+                return
+            }
             failed(error)
+        }
+    }
+
+    /// What a durable batch that did not commit fails with.
+    func notCommittedError(_ error: ReplicaError) -> SpoolError {
+        switch error {
+        case .superseded:
+            SpoolError(.unavailable, "partition \(id) of \(topic): replaced by another leader's records, not committed")
+        default:
+            SpoolError(
+                .unavailable, "partition \(id) of \(topic): written on the leader but not committed (\(error)); it may or may not be kept")
         }
     }
 
@@ -520,6 +561,7 @@ final class PartitionLog: Sendable {
     func closeNow() {
         readers.close()
         let driver = state.withLockedValue { $0.driver.take() }
+        if voters.count > 1 { replication.router?.unregister(group) }
         _ = driver?.stopping()
     }
 
@@ -530,6 +572,7 @@ final class PartitionLog: Sendable {
     private func finishClose(_ promise: EventLoopPromise<Void>) {
         readers.close()
         let (driver, failed) = state.withLockedValue { state in (state.driver.take(), state.failedDriver.take()) }
+        if voters.count > 1 { replication.router?.unregister(group) }
         let loop = replication.ticker.eventLoop
         let stopped = (driver?.stopping() ?? loop.makeSucceededVoidFuture())
             .flatMap { failed?.stopping(abandon: true) ?? loop.makeSucceededVoidFuture() }
@@ -610,11 +653,25 @@ final class PartitionLog: Sendable {
 /// How far one batch in flight got: it is durable once each of its entries (records, offset
 /// commits) is, and the first failure before that fails it; later events are ignored.
 final class BatchProgress: Sendable {
-    private let state: NIOLockedValueBox<(durableLeft: Int, failed: Bool)>
+    private let state: NIOLockedValueBox<(durableLeft: Int, failed: Bool, first: Offset?)>
 
     init(parts: Int) {
         precondition(parts > 0, "a batch without records or commits")
-        state = NIOLockedValueBox((parts, false))
+        state = NIOLockedValueBox((parts, false, nil))
+    }
+
+    /// Where the replica placed the batch (its first offset).
+    func placed(at offset: Offset) { state.withLockedValue { $0.first = offset } }
+
+    var first: Offset? { state.withLockedValue { $0.first } }
+
+    /// The first failure of a batch that was durable; false for later ones.
+    func failAfterDurable() -> Bool {
+        state.withLockedValue { state in
+            guard !state.failed, state.durableLeft == 0 else { return false }
+            state.failed = true
+            return true
+        }
     }
 
     /// One entry is durable; true when that makes the batch durable.

@@ -10,12 +10,15 @@ struct PartitionReplication: Sendable {
     let node: NodeID
     let ticker: ReplicaTicker
     let sender: any RaftMessageSender
+    /// Where replicas of groups with other voters register for their incoming messages.
+    let router: ReplicaRouter?
     let config: ReplicaConfig
 
-    init(node: NodeID, ticker: ReplicaTicker, sender: any RaftMessageSender, limits: SpoolLimits) {
+    init(node: NodeID, ticker: ReplicaTicker, router: ReplicaRouter, limits: SpoolLimits) {
         self.node = node
         self.ticker = ticker
-        self.sender = sender
+        self.sender = router
+        self.router = router
         var config = ReplicaConfig(raft: RaftConfig(id: node, voters: [node]))
         // The storage threads are shared by every partition: a write never sleeps on another
         // connection's lock; the replica retries it from a timer, up to the partition lock wait.

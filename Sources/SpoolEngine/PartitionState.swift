@@ -318,6 +318,15 @@ struct PartitionState<Record: QueuedRecord, Commit, Waiter, Room> {
         return replaced
     }
 
+    /// The durable batch placed at `first` will not be reported committed by its replica (its
+    /// entry was replaced by another leader's, or no quorum took it in time): it is taken out of
+    /// the batches waiting for the commit index, which could otherwise pass its offsets with
+    /// another leader's records and complete it. Nil when no such batch waits (already done).
+    mutating func abandonAwaiting(first: Offset) -> Batch? {
+        guard let position = awaitingCommit.firstIndex(where: { $0.first == first }) else { return nil }
+        return awaitingCommit.remove(at: position)
+    }
+
     /// Durable batches still waiting for their commit, taken at a close (their outcome is unknown).
     mutating func takeAwaitingCommit() -> [Batch] {
         defer { awaitingCommit = [] }

@@ -95,6 +95,10 @@ final class PeerChannelHandler: ChannelInboundHandler {
             PeerTransportStats.add(transport.stats.framesReceived, 1)
             PeerTransportStats.add(transport.stats.messagesReceived, messages.count)
             if !messages.isEmpty { transport.receive(peer, messages) }
+        case (.established(let peer), .request(let request)):
+            transport.serve(request, from: peer, on: context.channel)
+        case (.established(let peer), .response(let response)):
+            transport.answered(response, from: peer)
         default:
             reject(context, "unexpected \(PeerFrameKind(of: frame)) frame")
         }
@@ -134,6 +138,8 @@ extension PeerFrameKind {
         case .hello: self = .hello
         case .refused: self = .refused
         case .raft: self = .raft
+        case .request: self = .request
+        case .response: self = .response
         }
     }
 }

@@ -23,6 +23,20 @@ public final class PeerTransport: Sendable {
     private let listener: NIOLockedValueBox<Channel?> = NIOLockedValueBox(nil)
     private let stopped = NIOLockedValueBox(false)
     private let peerClientAddresses = NIOLockedValueBox<[NodeID: String]>([:])
+    private let requestHandler = NIOLockedValueBox<PeerRequestHandler?>(nil)
+    private let requests = NIOLockedValueBox(Requests())
+
+    /// Requests this broker sent and is waiting on, by id.
+    private struct Requests {
+        var nextID: UInt64 = 0
+        var waiting: [UInt64: PendingRequest] = [:]
+    }
+
+    private struct PendingRequest {
+        var peer: NodeID
+        var finish: @Sendable (Result<[UInt8], PeerRequestError>) -> Void
+        var timeout: Scheduled<Void>?
+    }
 
     private init(
         config: PeerTransportConfig, group: EventLoopGroup, logger: Logger, receive: @escaping @Sendable (NodeID, [AddressedMessage]) -> Void
@@ -72,6 +86,105 @@ public final class PeerTransport: Sendable {
     /// The client address `peer` announced in its last hello, if it has connected.
     public func clientAddress(of peer: NodeID) -> String? { peerClientAddresses.withLockedValue { $0[peer] } }
 
+    // MARK: Requests
+
+    /// Serves the peers' requests from now on: `handler` gets each request with the function that
+    /// answers it (once, from any thread). Until a handler is set, requests are answered as not
+    /// served.
+    public func serveRequests(_ handler: @escaping PeerRequestHandler) {
+        requestHandler.withLockedValue { $0 = handler }
+    }
+
+    /// Sends a request to `peer` and hears its answer, or why there is none: `peer` has no
+    /// connection now, the connection closed first, or no answer came within `timeoutMs`.
+    /// `finish` runs once, on an event loop of the transport.
+    public func request(
+        _ service: PeerService, _ payload: [UInt8], to peer: NodeID, timeoutMs: Int64,
+        _ finish: @escaping @Sendable (Result<[UInt8], PeerRequestError>) -> Void
+    ) {
+        guard let link = links[peer], let channel = link.channel else {
+            finish(.failure(.unreachable(peer)))
+            return
+        }
+        guard payload.count + 64 <= config.limits.frameBytes else {
+            finish(.failure(.tooLarge(bytes: payload.count, limit: config.limits.frameBytes - 64)))
+            return
+        }
+        let id = requests.withLockedValue { requests -> UInt64 in
+            requests.nextID += 1
+            requests.waiting[requests.nextID] = PendingRequest(peer: peer, finish: finish)
+            return requests.nextID
+        }
+        let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(timeoutMs)) { [self] in
+            let expired = requests.withLockedValue { $0.waiting.removeValue(forKey: id) }
+            expired?.finish(.failure(.timedOut(ms: timeoutMs)))
+        }
+        let stillWaiting = requests.withLockedValue { requests -> Bool in
+            guard requests.waiting[id] != nil else { return false }
+            requests.waiting[id]?.timeout = timeout
+            return true
+        }
+        if !stillWaiting { timeout.cancel() }
+        PeerTransportStats.add(stats.requestsSent, 1)
+        channel.writeAndFlush(PeerFrameEncoder.encode(.request(PeerRequest(id: id, service: service, payload: payload))), promise: nil)
+    }
+
+    /// `request`, awaited.
+    public func request(_ service: PeerService, _ payload: [UInt8], to peer: NodeID, timeoutMs: Int64) async -> Result<[UInt8], PeerRequestError> {
+        await withCheckedContinuation { continuation in
+            request(service, payload, to: peer, timeoutMs: timeoutMs) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// A request arrived from `peer` on `channel`: the handler answers it there.
+    func serve(_ request: PeerRequest, from peer: NodeID, on channel: Channel) {
+        PeerTransportStats.add(stats.requestsServed, 1)
+        let id = request.id
+        guard let handler = requestHandler.withLockedValue({ $0 }) else {
+            channel.writeAndFlush(
+                PeerFrameEncoder.encode(.response(PeerResponse(id: id, served: false, payload: Array("this broker serves no requests yet".utf8)))),
+                promise: nil)
+            return
+        }
+        let limit = config.limits.frameBytes - 64
+        handler(peer, request) { reply in
+            // A frame past the limit would make the asking broker drop the connection as damaged.
+            let response =
+                reply.count <= limit
+                ? PeerResponse(id: id, served: true, payload: reply)
+                : PeerResponse(id: id, served: false, payload: Array("the answer is \(reply.count) bytes; a peer frame holds \(limit)".utf8))
+            channel.writeAndFlush(PeerFrameEncoder.encode(.response(response)), promise: nil)
+        }
+    }
+
+    /// The answer to one of this broker's requests (ignored when it already timed out, or names
+    /// a request that was not sent to this peer).
+    func answered(_ response: PeerResponse, from peer: NodeID) {
+        let pending = requests.withLockedValue { requests -> PendingRequest? in
+            guard requests.waiting[response.id]?.peer == peer else { return nil }
+            return requests.waiting.removeValue(forKey: response.id)
+        }
+        guard let pending else { return }
+        pending.timeout?.cancel()
+        if response.served {
+            pending.finish(.success(response.payload))
+        } else {
+            pending.finish(.failure(.notServed(String(decoding: response.payload, as: UTF8.self))))
+        }
+    }
+
+    /// Fails every request waiting on `peer`'s connection (it closed: no answer can come on it).
+    private func failRequests(to peer: NodeID) {
+        let failed = requests.withLockedValue { requests -> [PendingRequest] in
+            let ids = requests.waiting.filter { $0.value.peer == peer }.map(\.key)
+            return ids.compactMap { requests.waiting.removeValue(forKey: $0) }
+        }
+        for pending in failed {
+            pending.timeout?.cancel()
+            pending.finish(.failure(.disconnected(peer)))
+        }
+    }
+
     /// Stops listening and dialing, and closes every connection.
     public func shutdown() async {
         stopped.withLockedValue { $0 = true }
@@ -118,6 +231,7 @@ public final class PeerTransport: Sendable {
     func linkDown(_ peer: NodeID, channel: Channel) {
         guard let link = links[peer], link.down(channel) else { return }
         logger.info("peer disconnected", metadata: ["peer.id": "\(peer.rawValue)"])
+        failRequests(to: peer)
     }
 
     /// A dialed connection ended (or never opened): dial again after a back-off.
@@ -173,5 +287,30 @@ public final class PeerTransport: Sendable {
             .connect(host: link.address.host, port: link.address.port)
         link.dialStarted(connecting)
         connecting.whenFailure { _ in self.dialEnded(peer) }
+    }
+}
+
+/// Serves one request from a peer: call the reply function once with the answer's bytes.
+public typealias PeerRequestHandler = @Sendable (_ peer: NodeID, _ request: PeerRequest, _ reply: @escaping @Sendable ([UInt8]) -> Void) -> Void
+
+/// Why a peer request has no answer.
+public enum PeerRequestError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// No connection to the peer now (it is down, or not connected yet).
+    case unreachable(NodeID)
+    /// The connection closed before the answer came: the request may or may not have been done.
+    case disconnected(NodeID)
+    case timedOut(ms: Int64)
+    /// The peer could not serve it at all (the reason it gave).
+    case notServed(String)
+    case tooLarge(bytes: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let peer): "broker \(peer.rawValue) is not connected"
+        case .disconnected(let peer): "the connection to broker \(peer.rawValue) closed before it answered"
+        case .timedOut(let ms): "no answer within \(ms) ms"
+        case .notServed(let reason): "the broker could not serve it: \(reason)"
+        case .tooLarge(let bytes, let limit): "a request of \(bytes) bytes is over the peer frame limit of \(limit)"
+        }
     }
 }

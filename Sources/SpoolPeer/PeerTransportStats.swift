@@ -11,6 +11,9 @@ public final class PeerTransportStats: Sendable {
     /// Connections closed for a bad frame, a refused hello or a protocol error.
     public let connectionsRejected = Atomic<Int>(0)
     public let connectionsEstablished = Atomic<Int>(0)
+    /// Requests sent to peers, and requests from peers this broker served.
+    public let requestsSent = Atomic<Int>(0)
+    public let requestsServed = Atomic<Int>(0)
 
     public init() {}
 

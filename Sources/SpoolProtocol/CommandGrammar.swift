@@ -54,11 +54,23 @@ enum CommandGrammar {
                 }
             }
         case "CREATE":
-            return collect(line, verb: verb, tokens: tokens, positionals: 1...1, options: ["partitions"]).flatMap { args in
+            return collect(line, verb: verb, tokens: tokens, positionals: 1...1, options: ["partitions", "replication"]).flatMap { args in
                 topic(line, args.positionals[0], verb: verb, limits: limits).flatMap { topic in
-                    guard let range = args.options["partitions"] else { return .success(.create(topic: topic, partitions: 1)) }
-                    return number(line, range, name: "partitions", verb: verb, in: 1...Int64(limits.partitionsPerTopic))
-                        .map { .create(topic: topic, partitions: Int($0)) }
+                    var partitions: Int64 = 1
+                    var replication: Int64?
+                    if let range = args.options["partitions"] {
+                        switch number(line, range, name: "partitions", verb: verb, in: 1...Int64(limits.partitionsPerTopic)) {
+                        case .success(let n): partitions = n
+                        case .failure(let error): return .failure(error)
+                        }
+                    }
+                    if let range = args.options["replication"] {
+                        switch number(line, range, name: "replication", verb: verb, in: 1...Int64(SpoolLimits.maxReplication)) {
+                        case .success(let n): replication = n
+                        case .failure(let error): return .failure(error)
+                        }
+                    }
+                    return .success(.create(topic: topic, partitions: Int(partitions), replication: replication.map { Int($0) }))
                 }
             }
         case "DESCRIBE", "DROP":

@@ -23,11 +23,12 @@ public enum HelpText {
             description: ["Checks that the broker is alive and the connection works; answers PONG."],
             example: "PING"),
         CommandHelp(
-            verb: "CREATE", usage: "CREATE <topic> [partitions=N]",
+            verb: "CREATE", usage: "CREATE <topic> [partitions=N] [replication=R]",
             description: [
                 "Creates a topic with N partitions (default 1). Topic names are 1 to 249",
                 "characters from [a-zA-Z0-9._-], not . or ..; answers OK <topic> partitions=<n>",
-                "replication=1, or ERR TOPIC_EXISTS.",
+                "replication=<r>, or ERR TOPIC_EXISTS. In a cluster each partition gets R replicas",
+                "on distinct brokers (default min(3, brokers)); a single broker takes only 1.",
             ],
             example: "CREATE orders partitions=3"),
         CommandHelp(

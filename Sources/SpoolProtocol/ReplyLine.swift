@@ -17,9 +17,9 @@ public enum ReplyLine {
     /// `OK bye`
     public static let bye = "OK bye"
 
-    /// `OK <topic> partitions=<n> replication=1`
-    public static func created(_ topic: TopicName, partitions: Int) -> String {
-        "OK \(topic) partitions=\(partitions) replication=1"
+    /// `OK <topic> partitions=<n> replication=<r>`
+    public static func created(_ topic: TopicName, partitions: Int, replication: Int = 1) -> String {
+        "OK \(topic) partitions=\(partitions) replication=\(replication)"
     }
 
     /// `TOPIC <name> partitions=<n>` (a `TOPICS` row), with ` offline=<k>` appended when `k` of
@@ -30,9 +30,9 @@ public enum ReplyLine {
     /// `END TOPICS <count>`
     public static func endTopics(count: Int) -> String { "END TOPICS \(count)" }
 
-    /// `TOPIC <name> partitions=<n> replication=1` (the first line of `DESCRIBE`)
-    public static func describeTopic(_ topic: TopicName, partitions: Int) -> String {
-        "TOPIC \(topic) partitions=\(partitions) replication=1"
+    /// `TOPIC <name> partitions=<n> replication=<r>` (the first line of `DESCRIBE`)
+    public static func describeTopic(_ topic: TopicName, partitions: Int, replication: Int = 1) -> String {
+        "TOPIC \(topic) partitions=\(partitions) replication=\(replication)"
     }
     /// `PARTITION <topic> <p> low=<earliest> high=<next> records=<n> bytes=<bytes on disk>`
     public static func describePartition(
@@ -89,6 +89,6 @@ public enum ReplyLine {
     /// The `STAT` names, in the order the broker lists them.
     public static let statNames = [
         "uptime_ms", "connections", "connections_total", "topics", "partitions", "records_in_total",
-        "bytes_in_total", "records_out_total", "bytes_out_total", "requests_total", "errors_total",
+        "records_forwarded_total", "bytes_in_total", "records_out_total", "bytes_out_total", "requests_total", "errors_total",
     ]
 }

@@ -69,8 +69,9 @@ public struct GroupSubscribeRequest: Equatable, Sendable {
 public enum Request: Equatable, Sendable {
     /// `PING`
     case ping
-    /// `CREATE <topic> [partitions=N]` (N defaults to 1)
-    case create(topic: TopicName, partitions: Int)
+    /// `CREATE <topic> [partitions=N] [replication=R]` (N defaults to 1; R to the broker's
+    /// default: 1 on a single broker, 3 or the cluster's size when smaller)
+    case create(topic: TopicName, partitions: Int, replication: Int?)
     /// `TOPICS`
     case topics
     /// `DESCRIBE <topic>`

@@ -21,17 +21,26 @@ public final class MetadataReplica: Sendable {
     public let driver: ReplicaDriver
     private let node: NodeID
     private let state: NIOLockedValueBox<State>
+    /// Where a proposal made on a follower goes to reach the leader (nil: a follower fails it).
+    private let forwarder: ReplicaRouter?
+    private let ticker: ReplicaTicker
+    private let limits: SpoolLimits
 
     private struct State {
         var metadata: ClusterMetadata
         var nextSequence: UInt64 = 0
         var waiting: [UInt64: @Sendable (Result<ClusterMetadata.Outcome, ReplicaError>) -> Void] = [:]
+        /// Told after every apply, with the metadata as it now is (storage thread).
+        var listeners: [@Sendable (ClusterMetadata) -> Void] = []
     }
 
-    private init(driver: ReplicaDriver, node: NodeID, state: NIOLockedValueBox<State>) {
+    private init(driver: ReplicaDriver, node: NodeID, state: NIOLockedValueBox<State>, forwarder: ReplicaRouter?, ticker: ReplicaTicker, limits: SpoolLimits) {
+        self.ticker = ticker
         self.driver = driver
         self.node = node
         self.state = state
+        self.forwarder = forwarder
+        self.limits = limits
     }
 
     /// Opens the metadata group's log in the broker database at `path` (created and migrated if
@@ -40,7 +49,7 @@ public final class MetadataReplica: Sendable {
     /// `driver` with the broker's `ReplicaRouter`.
     public static func open(
         path: String, config: ReplicaConfig, pool: NIOThreadPool, ticker: ReplicaTicker, sender: any RaftMessageSender,
-        limits: SpoolLimits = SpoolLimits()
+        forwarder: ReplicaRouter? = nil, limits: SpoolLimits = SpoolLimits()
     ) async throws -> MetadataReplica {
         let state = NIOLockedValueBox(State(metadata: ClusterMetadata(voters: config.raft.voters)))
         let node = config.raft.id
@@ -63,36 +72,99 @@ public final class MetadataReplica: Sendable {
                 throw error
             }
         }
-        return MetadataReplica(driver: driver, node: node, state: state)
+        return MetadataReplica(driver: driver, node: node, state: state, forwarder: forwarder, ticker: ticker, limits: limits)
+    }
+
+    /// Calls `listener` after every apply from now on, on the storage thread that applied, with
+    /// the metadata as it then is (the broker opens and drops partition replicas from it).
+    public func onApply(_ listener: @escaping @Sendable (ClusterMetadata) -> Void) {
+        state.withLockedValue { $0.listeners.append(listener) }
     }
 
     /// The metadata as this broker has applied it.
     public var metadata: ClusterMetadata { state.withLockedValue { $0.metadata } }
 
     /// Proposes `command` and returns its outcome once this broker has applied it (committed by
-    /// a majority). Fails with `notLeader` on a broker that does not lead the group (the caller
-    /// forwards to the leader), or the other `ReplicaError`s.
-    public func propose(_ command: MetadataCommand) async throws(ReplicaError) -> ClusterMetadata.Outcome {
+    /// a majority). On a follower the entry is forwarded to the leader this replica knows of
+    /// (`PeerService.proposeMetadata`); the outcome still comes from this broker's own apply, found
+    /// by the request id in front of the entry. Fails with `timedOut` when no outcome came within
+    /// `timeoutMs` (no leader or no quorum: the command may still apply later), `notLeader` when
+    /// no leader is known, or the other `ReplicaError`s.
+    public func propose(_ command: MetadataCommand, timeoutMs: Int64) async throws(ReplicaError) -> ClusterMetadata.Outcome {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<ClusterMetadata.Outcome, ReplicaError>, Never>) in
-            let once = NIOLockedValueBox<CheckedContinuation<Result<ClusterMetadata.Outcome, ReplicaError>, Never>?>(continuation)
-            let finish: @Sendable (Result<ClusterMetadata.Outcome, ReplicaError>) -> Void = { result in
-                once.withLockedValue { $0.take() }?.resume(returning: result)
-            }
-            let sequence = state.withLockedValue { state -> UInt64 in
-                state.nextSequence += 1
-                state.waiting[state.nextSequence] = finish
-                return state.nextSequence
-            }
-            var payload: [UInt8] = []
-            withUnsafeBytes(of: node.rawValue.bigEndian) { payload.append(contentsOf: $0) }
-            withUnsafeBytes(of: sequence.bigEndian) { payload.append(contentsOf: $0) }
-            payload.append(contentsOf: command.payload)
-            driver.propose(entry: .configuration, payload: payload) { [state] event in
-                guard case .failed(let error) = event else { return }
-                state.withLockedValue { $0.waiting.removeValue(forKey: sequence) }?(.failure(error))
-            }
+            propose(command, timeoutMs: timeoutMs) { continuation.resume(returning: $0) }
         }
         return try result.get()
+    }
+
+    /// `propose`, with the outcome given to `finish` (once, on a storage thread or an event loop).
+    public func propose(
+        _ command: MetadataCommand, timeoutMs: Int64, _ finish: @escaping @Sendable (Result<ClusterMetadata.Outcome, ReplicaError>) -> Void
+    ) {
+        let once = NIOLockedValueBox<(@Sendable (Result<ClusterMetadata.Outcome, ReplicaError>) -> Void)?>(finish)
+        let finishOnce: @Sendable (Result<ClusterMetadata.Outcome, ReplicaError>) -> Void = { result in
+            once.withLockedValue { $0.take() }?(result)
+        }
+        let sequence = state.withLockedValue { state -> UInt64 in
+            state.nextSequence += 1
+            state.waiting[state.nextSequence] = finishOnce
+            return state.nextSequence
+        }
+        let fail: @Sendable (ReplicaError) -> Void = { [state] error in
+            state.withLockedValue { $0.waiting.removeValue(forKey: sequence) }?(.failure(error))
+        }
+        ticker.eventLoop.scheduleTask(in: .milliseconds(timeoutMs)) { fail(.timedOut(ms: timeoutMs)) }
+        var payload: [UInt8] = []
+        withUnsafeBytes(of: node.rawValue.bigEndian) { payload.append(contentsOf: $0) }
+        withUnsafeBytes(of: sequence.bigEndian) { payload.append(contentsOf: $0) }
+        payload.append(contentsOf: command.payload)
+        let entry = payload
+        let deadline = WallClock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
+        // Until the group has a leader (just after start, or during an election) the proposal is
+        // tried again every 50 ms; it is never sent twice where it may have been proposed once.
+        @Sendable func attempt() {
+            let retry: @Sendable (ReplicaError) -> Void = { [ticker, state] error in
+                guard WallClock.monotonicNs() + 50_000_000 < deadline, state.withLockedValue({ $0.waiting[sequence] != nil }) else {
+                    return fail(error)
+                }
+                ticker.eventLoop.scheduleTask(in: .milliseconds(50)) { attempt() }
+            }
+            driver.propose(entry: .configuration, payload: entry) { [forwarder] event in
+                guard case .failed(let error) = event else { return }
+                guard case .notLeader(let leader) = error else { return fail(error) }
+                guard leader != .none, let forwarder else { return retry(error) }
+                forwarder.request(.proposeMetadata, entry, to: leader, timeoutMs: timeoutMs) { result in
+                    switch result {
+                    case .success(let reply) where reply.isEmpty: return  // proposed: the apply answers
+                    case .success(let reply): fail(.forwardFailed(String(decoding: reply, as: UTF8.self)))
+                    case .failure(.unreachable): retry(error)  // nothing was sent
+                    case .failure(let error): fail(.forwardFailed("\(error)"))
+                    }
+                }
+            }
+        }
+        attempt()
+    }
+
+    /// Serves a follower's forwarded proposal (`PeerService.proposeMetadata`): proposed as it
+    /// came when it is a command this build reads, and answered with nothing once the leader put
+    /// it in its log, or with the reason it did not. An entry that does not parse is refused
+    /// here: committed, it would stop every broker's metadata group.
+    public func proposeForwarded(_ entry: [UInt8], reply: @escaping @Sendable ([UInt8]) -> Void) {
+        guard entry.count > 16, MetadataCommand(payload: Array(entry[16...]), limits: limits) != nil else {
+            return reply(Array("not a metadata command this broker reads".utf8))
+        }
+        let once = NIOLockedValueBox(false)
+        driver.propose(entry: .configuration, payload: entry) { event in
+            let answer: [UInt8]? =
+                switch event {
+                case .accepted: []
+                case .failed(let error): Array("\(error)".utf8)
+                default: nil
+                }
+            guard let answer, once.withLockedValue({ done in defer { done = true }; return !done }) else { return }
+            reply(answer)
+        }
     }
 
     // MARK: Apply
@@ -100,14 +172,17 @@ public final class MetadataReplica: Sendable {
     /// The driver committed `entries` (storage thread): applied, and each proposer of this broker told.
     private static func applyCommitted(_ entries: [Entry], state: NIOLockedValueBox<State>, node: NodeID, limits: SpoolLimits) {
         var told: [(ClusterMetadata.Outcome, @Sendable (Result<ClusterMetadata.Outcome, ReplicaError>) -> Void)] = []
-        state.withLockedValue { state in
+        let (listeners, metadata) = state.withLockedValue { state in
             for entry in entries where entry.index > state.metadata.appliedIndex {
                 guard let (_, outcome, requester) = Self.apply(entry, to: &state.metadata, limits: limits), requester.node == node,
                     let waiter = state.waiting.removeValue(forKey: requester.sequence)
                 else { continue }
                 told.append((outcome, waiter))
             }
+            return (state.listeners, state.metadata)
         }
+        // Listeners first: a proposer told its topic exists finds its replicas opened.
+        for listener in listeners { listener(metadata) }
         for (outcome, waiter) in told { waiter(.success(outcome)) }
     }
 

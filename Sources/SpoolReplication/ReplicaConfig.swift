@@ -30,6 +30,10 @@ public struct ReplicaConfig: Sendable {
     /// timer (1, 2, 4 … 64 ms apart) and no thread sleeps. Only for stores opened with
     /// `busyWaitMs` 0; the broker sets it from `SpoolLimits.partitionLockWaitMs`.
     public var lockWaitMs: Int64 = 30_000
+    /// Campaign as soon as the replica opens when its log is new (term 0, no entries): set on a
+    /// new partition's preferred leader, so the first election needs no election timeout and the
+    /// placement's spread of leaders holds from the start.
+    public var campaignWhenNew = false
     /// Told (on the storage thread) when a write first finds the file locked, once per run of
     /// locked attempts: the broker logs it, naming the file.
     public var onLocked: (@Sendable () -> Void)?

@@ -113,7 +113,17 @@ final class ReplicaCore {
         ReplicaStatus(
             role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex, lastIndex: node.lastIndex,
             durableIndex: store.lastIndex(), nextOffset: store.nextOffset ?? highWatermark, highWatermark: highWatermark, pendingProposals: waiters.count, writes: writes, syncedWrites: syncedWrites, ticks: ticks,
-            stopped: false, storageFailure: storageFailure, blocked: blocked != nil)
+            stopped: false, storageFailure: storageFailure, blocked: blocked != nil, inSync: inSync)
+    }
+
+    /// On a leader, the voters whose log holds every committed entry (itself included): Kafka's
+    /// in-sync replicas. Empty elsewhere: only the leader knows its followers' progress.
+    private var inSync: [NodeID] {
+        guard node.role == .leader else { return [] }
+        let commit = node.commitIndex
+        return node.voters.filter { voter in
+            voter == node.id ? store.lastIndex() >= commit : (node.progress(of: voter)?.match ?? .zero) >= commit
+        }
     }
 
     /// True while a Ready waits for another connection's lock (see `blocked`): the driver gives

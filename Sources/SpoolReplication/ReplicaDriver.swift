@@ -172,7 +172,8 @@ public final class ReplicaDriver: Sendable {
         let driver = ReplicaDriver(core: core, config: config, pool: pool, ticker: ticker)
         // A group of one needs nobody's vote: it leads at once instead of after an election
         // timeout, so a single broker's partitions take writes as soon as they are open.
-        if config.raft.voters == [config.raft.id] { driver.post { $0.campaign = true } }
+        let new = core.status.term == Term(0) && core.status.lastIndex == LogIndex(0)
+        if config.raft.voters == [config.raft.id] || (config.campaignWhenNew && new) { driver.post { $0.campaign = true } }
         ticker.register(driver)
         return driver
     }

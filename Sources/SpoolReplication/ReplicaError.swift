@@ -24,6 +24,12 @@ public enum ReplicaError: Error, Hashable, Sendable, CustomStringConvertible {
     /// file's write lock for `ReplicaConfig.lockWaitMs`: the replica stopped taking writes, as
     /// after a failed write, and nothing of the waiting work was written.
     case locked(waitedMs: Int64)
+    /// No outcome within the request's time limit (`--request-timeout-ms`): no leader, or no
+    /// quorum, answered in time. The outcome is unknown.
+    case timedOut(ms: Int64)
+    /// Forwarding the proposal to the leader failed (the reason says how). The outcome is unknown
+    /// when the request reached the leader.
+    case forwardFailed(String)
 
     public var description: String {
         switch self {
@@ -35,6 +41,8 @@ public enum ReplicaError: Error, Hashable, Sendable, CustomStringConvertible {
         case .stopped: "the replica stopped"
         case .storageFailed(let description): "the replica's storage failed: \(description)"
         case .locked(let waitedMs): "the partition file stayed locked by another connection for \(waitedMs) ms"
+        case .timedOut(let ms): "no outcome within \(ms) ms (no leader or no quorum)"
+        case .forwardFailed(let reason): "forwarding to the leader failed: \(reason)"
         }
     }
 }

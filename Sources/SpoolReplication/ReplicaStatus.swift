@@ -30,6 +30,8 @@ public struct ReplicaStatus: Hashable, Sendable, CustomStringConvertible {
     /// True while a write waits for another connection's lock on the file (it is retried from a
     /// timer until `ReplicaConfig.lockWaitMs`).
     public var blocked: Bool = false
+    /// On a leader, the voters holding every committed entry (itself included); empty elsewhere.
+    public var inSync: [NodeID] = []
 
     public var description: String {
         "\(role) \(term) leader=\(leader) commit=\(commitIndex) last=\(lastIndex) high=\(highWatermark) pending=\(pendingProposals)\(storageFailure.map { " storage failed: \($0)" } ?? "")"

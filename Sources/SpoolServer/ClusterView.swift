@@ -34,6 +34,17 @@ public final class ClusterView: Sendable {
     }
 
     /// Node 1 alone: a broker started without cluster options.
+    /// Why a consumer-group command (`SUB ... group=`, `COMMIT`) is refused here: in a cluster of
+    /// more than one broker each broker would coordinate its own members and commit only to its
+    /// own replicas, which could deliver a partition to two members; until groups span the
+    /// cluster they answer this instead. Nil on a single broker.
+    public var groupRefusal: SpoolError? {
+        guard voters.count > 1 else { return nil }
+        return SpoolError(
+            .unavailable,
+            "consumer groups do not span brokers yet; this broker runs in a cluster of \(voters.count) (read with FETCH or SUB without group=)")
+    }
+
     public static func singleBroker() -> ClusterView { ClusterView(local: NodeID(1), voters: [NodeID(1)]) }
 
     /// This broker's client address, `host:port` as bound (SpoolServer sets it once it listens).
@@ -53,13 +64,5 @@ public final class ClusterView: Sendable {
             if id == local { return BrokerState(id: id, address: address, up: true) }
             return BrokerState(id: id, address: peers?.clientAddress(of: id), up: peers?.isConnected(id) ?? false)
         }
-    }
-
-    /// Why `CREATE` is refused here, or nil. Until replication is wired in, a cluster of more
-    /// than one broker creates no topics: a topic only this broker held would be one the others
-    /// do not know (docs/cluster.md, "Not yet").
-    public var createRefusal: SpoolError? {
-        guard voters.count > 1 else { return nil }
-        return SpoolError(.unavailable, "replicated topics are not wired in yet; this broker runs in a cluster of \(voters.count)")
     }
 }

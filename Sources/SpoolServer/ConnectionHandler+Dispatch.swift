@@ -1,4 +1,6 @@
 import NIOCore
+import Raft
+import SpoolCluster
 import SpoolCore
 import SpoolEngine
 import SpoolProtocol
@@ -29,30 +31,14 @@ extension ConnectionHandler {
                 Reply.lines(
                     topics.map { ReplyLine.topicRow($0.name, partitions: $0.partitions, offline: $0.offlinePartitions) }
                         + [ReplyLine.endTopics(count: topics.count)]))
-        case .create(let topic, let partitions):
-            if let refusal = cluster.createRefusal {
-                fail(slot, refusal)
-                return
-            }
-            answer(slot, broker.createTopic(topic, partitions: partitions, on: loop)) {
-                Reply.line(ReplyLine.created($0.name, partitions: $0.partitions))
+        case .create(let topic, let partitions, let replication):
+            answer(slot, broker.createTopic(topic, partitions: partitions, replication: replication, on: loop)) {
+                Reply.line(ReplyLine.created($0.name, partitions: $0.partitions, replication: $0.replication))
             }
         case .drop(let topic):
             answer(slot, broker.dropTopic(topic, on: loop)) { Reply.line(ReplyLine.dropped(topic)) }
         case .describe(let topic):
-            answer(slot, broker.describe(topic, on: loop)) { summary, partitions in
-                var lines = [ReplyLine.describeTopic(summary.name, partitions: summary.partitions)]
-                for p in partitions {
-                    if let reason = p.offline {
-                        lines.append(ReplyLine.describeOfflinePartition(topic, p.partition, reason: reason.rawValue, bytes: p.diskBytes))
-                        continue
-                    }
-                    lines.append(
-                        ReplyLine.describePartition(topic, p.partition, low: p.earliest, high: p.high, records: p.records, bytes: p.diskBytes))
-                }
-                lines.append(ReplyLine.endDescribe(topic))
-                return Reply.lines(lines)
-            }
+            describeTopic(topic, slot: slot, loop: loop)
         case .publish(let publish):
             runPublish(publish, slot: slot, loop: loop)
         case .fetch(let fetch):
@@ -62,19 +48,22 @@ extension ConnectionHandler {
             }
             runFetch(fetch, slot: slot, loop: loop)
         case .offsets(let topic, let partition, let time):
+            if let replica = remoteReplica(topic, partition) {
+                forwardRead(.offsets(topic: topic, partition: partition, time: time), to: replica, waitMs: 0, slot: slot, loop: loop)
+                return
+            }
             answer(slot, broker.offsets(topic: topic, partition: partition, time: time, on: loop)) { result in
-                Reply.line(
-                    ReplyLine.offsets(
-                        topic, partition, earliest: result.earliest, latest: result.latest,
-                        time: time.map { ($0, result.atTime ?? result.latest) }))
+                Reply.line(ReadReplies.offsetsLine(topic, partition, result, time: time))
             }
         case .subscribe(let topic, let from):
             subscribe(topic, from: from, slot: slot)
         case .unsubscribe(let topic):
             unsubscribe(topic, slot: slot)
         case .subscribeGroup(let request):
+            if let refusal = cluster.groupRefusal { return fail(slot, refusal) }
             joinGroup(request, slot: slot)
         case .commit(let topic, let partition, let offset):
+            if let refusal = cluster.groupRefusal { return fail(slot, refusal) }
             commitOffset(topic, partition, offset, slot: slot)
         case .groups:
             listGroups(slot: slot, loop: loop)
@@ -103,7 +92,18 @@ extension ConnectionHandler {
     /// and its slot; the reply is rendered straight into the outbound buffer when its commit is
     /// reported (no promise, closure or reply `String` per record).
     private func runPublish(_ publish: PublishRequest, slot: Int, loop: EventLoop) {
+        var publish = publish
         do {
+            // In a cluster, a record for a partition led elsewhere goes to its leader.
+            if cluster.voters.count > 1 {
+                switch try broker.publishRoute(topic: publish.topic, key: publish.key, partition: publish.partition) {
+                case .local(let partition):
+                    publish.partition = partition
+                case .forward(let partition, let node):
+                    forwardPublish(publish, partition: partition, to: node, slot: slot, loop: loop)
+                    return
+                }
+            }
             guard publish.acks != .none else {
                 // Answered now, but still queued with the waiter: its bytes count against
                 // queuedBytesPerConnection until they are written, as for every other acks.
@@ -131,16 +131,21 @@ extension ConnectionHandler {
         // FETCH runs alone (see ConnectionHandler.parseBuffered) and starts only while the socket
         // is writable, so a client that pipelines FETCHes without reading holds at most one
         // fetch result in the broker's memory.
+        let maxRecords = fetch.maxRecords ?? limits.fetchRecords
+        // After a half-close nothing more can be asked here: a FETCH answers at once.
+        let waitMs = phase == .inputEnded ? 0 : min(fetch.waitMs, limits.fetchWaitMs)
+        if let replica = remoteReplica(fetch.topic, fetch.partition) {
+            let read = ForwardedCommand.fetch(topic: fetch.topic, partition: fetch.partition, start: fetch.start, maxRecords: maxRecords, waitMs: waitMs)
+            forwardRead(read, to: replica, waitMs: waitMs, slot: slot, loop: loop)
+            return
+        }
         let renderer = MessageRenderer(topic: fetch.topic, partition: fetch.partition)
         let broker = self.broker
-        let maxRecords = fetch.maxRecords ?? limits.fetchRecords
         @Sendable func read(_ start: StartPosition) -> EventLoopFuture<FetchResult> {
             broker.fetch(topic: fetch.topic, partition: fetch.partition, start: start, maxRecords: maxRecords, waitMs: 0, on: loop) {
                 view, buffer in renderer.render(view, into: &buffer)
             }
         }
-        // After a half-close nothing more can be asked here: a FETCH answers at once.
-        let waitMs = phase == .inputEnded ? 0 : min(fetch.waitMs, limits.fetchWaitMs)
         let future: EventLoopFuture<FetchResult>
         if waitMs > 0 {
             // The long poll is run here rather than by Broker.fetch so that this connection can end
@@ -163,11 +168,7 @@ extension ConnectionHandler {
         } else {
             future = read(fetch.start)
         }
-        answer(slot, future) { result in
-            var buffer = result.buffer
-            buffer.writeLine(ReplyLine.endFetch(fetch.topic, fetch.partition, next: result.next, high: result.high))
-            return buffer
-        }
+        answer(slot, future) { ReadReplies.fetchReply($0, fetch.topic, fetch.partition) }
     }
 
     private func statsLines() -> [String] {
@@ -181,6 +182,7 @@ extension ConnectionHandler {
             "partitions": Int64(topics.reduce(0) { $0 + $1.partitions }),
             "records_in_total": Int64(stats.recordsIn.load(ordering: .relaxed)),
             "bytes_in_total": Int64(stats.bytesIn.load(ordering: .relaxed)),
+            "records_forwarded_total": Int64(stats.recordsForwarded.load(ordering: .relaxed)),
             "records_out_total": Int64(stats.recordsOut.load(ordering: .relaxed)),
             "bytes_out_total": Int64(stats.bytesOut.load(ordering: .relaxed)),
             "requests_total": Int64(stats.requests.load(ordering: .relaxed)),

@@ -97,6 +97,29 @@ public enum FileSystem {
         }
     }
 
+    /// Writes `text` to a new file at `path` (replacing one), fsynced before it returns.
+    public static func writeFile(_ path: String, _ text: String) throws(StorageError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw StorageError(code: -1, message: "open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(fd) == 0 else {
+            throw StorageError(code: -1, message: "write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The first `maxBytes` of a small file as text, nil when it cannot be read.
+    public static func readFile(_ path: String, maxBytes: Int = 4096) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: maxBytes)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, maxBytes) }
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[0..<count], as: UTF8.self)
+    }
+
     /// fsyncs a folder so that file creations and removals in it survive a crash.
     public static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY)

@@ -46,6 +46,8 @@ struct LimitOptions: ParsableArguments {
     var partitionLockWaitMs = defaults.partitionLockWaitMs
     @Option(help: "Longest wait between two attempts to recover a partition whose write failed, in ms.")
     var writeRecoveryRetryMs = defaults.writeRecoveryRetryMs
+    @Option(help: "Longest wait of a request that needs a leader or a quorum (CREATE, DROP in a cluster), in ms; then ERR UNAVAILABLE.")
+    var requestTimeoutMs = defaults.requestTimeoutMs
     @Option(help: "Most record bytes one connection may have queued for group commit before the broker stops reading it.")
     var queuedBytesPerConnection = defaults.queuedBytesPerConnection
     @Option(help: "Most record bytes queued for one partition's group commit before its producers stop being read.")
@@ -77,6 +79,7 @@ struct LimitOptions: ParsableArguments {
         }
         guard partitionLockWaitMs >= 0 else { throw ValidationError("--partition-lock-wait-ms must be at least 0") }
         guard writeRecoveryRetryMs >= 10 else { throw ValidationError("--write-recovery-retry-ms must be at least 10") }
+        guard requestTimeoutMs >= 100 else { throw ValidationError("--request-timeout-ms must be at least 100") }
         guard idleTimeoutMs >= 0, partialRequestTimeoutMs >= 0, maxConnectionsPerAddress >= 0 else {
             throw ValidationError(
                 "--idle-timeout-ms, --partial-request-timeout-ms and --max-connections-per-address must be at least 0 (0 turns them off)")
@@ -107,6 +110,7 @@ struct LimitOptions: ParsableArguments {
         limits.groups = maxGroups
         limits.partitionLockWaitMs = partitionLockWaitMs
         limits.writeRecoveryRetryMs = writeRecoveryRetryMs
+        limits.requestTimeoutMs = requestTimeoutMs
         limits.queuedBytesPerConnection = queuedBytesPerConnection
         limits.queuedBytesPerPartition = queuedBytesPerPartition
         limits.idleTimeoutMs = idleTimeoutMs

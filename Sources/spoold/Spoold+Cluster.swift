@@ -103,6 +103,14 @@ extension Spoold {
             let transport = try await PeerTransport.start(config: config, group: group, logger: Logger(label: "spool.peer")) { peer, messages in
                 router.receive(from: peer, messages)
             }
+            // Requests from peers: a metadata proposal for this leader, or a client's command forwarded.
+            let commands = ForwardedCommandServer(broker: broker, eventLoop: server.eventLoop, limits: broker.config.limits)
+            transport.serveRequests { [broker] _, request, reply in
+                switch request.service {
+                case .proposeMetadata: broker.serveMetadataProposal(request.payload, reply: reply)
+                case .command: commands.serve(request.payload, reply: reply)
+                }
+            }
             router.attach(transport)
             server.config.cluster.attach(peers: transport)
             return RunningPeers(transport: transport, group: group)

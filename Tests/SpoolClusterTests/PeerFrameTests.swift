@@ -38,6 +38,10 @@ struct PeerFrameTests {
             AddressedMessage(group: group, message: Message(kind: .vote, from: 2, to: 3, term: 10, isLeaderTransfer: true)),
             AddressedMessage(group: group, message: Message(kind: .transferLeader, from: 2, to: 1, term: 10, transferee: 3)),
         ]),
+        .request(PeerRequest(id: 1, service: .proposeMetadata, payload: [])),
+        .request(PeerRequest(id: .max, service: .command, payload: Array("PUB t 5\r\nhello\r\n".utf8))),
+        .response(PeerResponse(id: 7, served: true, payload: Array("OK 3\r\n".utf8))),
+        .response(PeerResponse(id: 8, served: false, payload: [])),
     ]
 
     @Test func everyFrameRoundTrips() throws {
@@ -100,6 +104,9 @@ struct PeerFrameTests {
             ("not UTF-8", [2, 0, 2, 0xC3, 0x28], nil),
             ("leftover bytes", [2, 0, 1, 65, 66], nil),
             ("metadata group with a partition", [3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1], nil),
+            ("unknown service", [4] + [UInt8](repeating: 0, count: 8) + [99, 0, 0, 0, 0], .malformed("service 99")),
+            ("request payload past the body", [4] + [UInt8](repeating: 0, count: 8) + [1, 0, 0, 0, 9, 1], nil),
+            ("served flag not 0 or 1", [5] + [UInt8](repeating: 0, count: 8) + [2, 0, 0, 0, 0], .malformed("served flag 2")),
         ]
         for (name, body, expected) in cases {
             var buffer = Self.framed(body)

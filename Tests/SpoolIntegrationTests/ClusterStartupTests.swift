@@ -32,13 +32,13 @@ struct ClusterStartupTests {
             let replies = try (1...3).map { try metadata(port: cluster.port($0)) }
             #expect(replies.allSatisfy { $0 == expected.map(\.description) + ["END METADATA"] }, "\(replies)")
 
-            // Until replication is wired in, no broker of the cluster holds a topic of its own.
+            // A topic created through one broker is every broker's; more replicas than brokers is refused.
             let socket = try RawSocket(port: cluster.port(2))
-            try socket.send("CREATE orders partitions=3\nTOPICS\nPUB orders :x\nMETADATA orders\nPING\n")
-            #expect(try socket.readLine() == "ERR UNAVAILABLE replicated topics are not wired in yet; this broker runs in a cluster of 3")
-            #expect(try socket.readLine() == "END TOPICS 0")
-            #expect(try socket.readLine().hasPrefix("ERR UNKNOWN_TOPIC "))
-            #expect(try socket.readLine().hasPrefix("ERR UNKNOWN_TOPIC "))
+            try socket.send("CREATE orders partitions=3 replication=4\nCREATE orders partitions=1\nTOPICS\nPING\n")
+            #expect(try socket.readLine() == "ERR BAD_ARGUMENT replication=4 needs 4 brokers; the cluster has 3")
+            #expect(try socket.readLine() == "OK orders partitions=1 replication=3")
+            #expect(try socket.readLine() == "TOPIC orders partitions=1")
+            #expect(try socket.readLine() == "END TOPICS 1")
             #expect(try socket.readLine() == "PONG")
 
             // A graceful stop closes the peer listener too; the others see it go.

@@ -153,6 +153,16 @@ final class LocalCluster: @unchecked Sendable {  // used by one test at a time
         return brokers[id - 1]?.terminate()
     }
 
+    /// SIGKILL to node `id`, waiting until it is gone.
+    func kill(_ id: Int) {
+        brokers[id - 1]?.kill()
+        brokers[id - 1] = nil
+    }
+
+    /// SIGSTOP / SIGCONT to node `id`.
+    func pause(_ id: Int) { brokers[id - 1]?.pause() }
+    func resume(_ id: Int) { brokers[id - 1]?.resume() }
+
     func stopAndRemove() {
         for broker in brokers { broker?.kill() }
         brokers = brokers.map { _ in nil }

@@ -89,6 +89,19 @@ final class SpooldProcess: @unchecked Sendable {
         _ = waitForExit(seconds: 30)
     }
 
+    /// SIGSTOP: the broker stops answering anyone (peers and clients) without closing a socket.
+    /// `kill()` still ends it (SIGKILL works on a stopped process).
+    func pause() {
+        guard process.isRunning else { return }
+        send(SIGSTOP)
+    }
+
+    /// SIGCONT after `pause()`.
+    func resume() {
+        guard process.isRunning else { return }
+        send(SIGCONT)
+    }
+
     /// SIGTERM and wait for a clean exit; returns the exit status, or -1 when the broker did not
     /// stop within 60 s (it is then killed, so the test fails instead of hanging; a loaded 2-core
     /// machine can take seconds to checkpoint and close).

@@ -94,7 +94,7 @@ struct ProtocolDocsTests {
             "commitBatchBytes": "--commit-batch-bytes", "subscriptionBatchBytes": "--subscription-batch-bytes",
             "groupSessionTimeoutMs": "--group-session-timeout-ms", "groupSessionTimeoutMaxMs": "--group-session-timeout-max-ms",
             "autoCommitIntervalMs": "--auto-commit-interval-ms", "groups": "--max-groups",
-            "writeRecoveryRetryMs": "--write-recovery-retry-ms",
+            "writeRecoveryRetryMs": "--write-recovery-retry-ms", "requestTimeoutMs": "--request-timeout-ms",
         ]
         for (name, flag) in flags.sorted(by: { $0.key < $1.key }) {
             #expect(text.contains("| `\(name)` |") && text.contains("`\(flag)`"), "limit \(name) / \(flag)")

@@ -32,7 +32,9 @@ struct RequestParserFailureTests {
         .failure("CREATE orders partitions=9\n", .badArgument, close: false),
         .failure("CREATE orders partitions=\n", .badArgument, close: false),
         .failure("CREATE orders partitions=1 partitions=1\n", .badArgument, close: false),
-        .failure("CREATE orders replication=3\n", .badArgument, close: false),
+        .failure("CREATE orders replication=0\n", .badArgument, close: false),
+        .failure("CREATE orders replication=256\n", .badArgument, close: false),
+        .failure("CREATE orders retention=3\n", .badArgument, close: false),
         .failure("CREATE orders =3\n", .badArgument, close: false),
         .failure("CREATE orders extra\n", .badArgument, close: false),
         // Only PUB takes a payload: the next line is a request of its own.

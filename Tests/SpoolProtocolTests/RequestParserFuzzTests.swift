@@ -80,8 +80,9 @@ struct RequestParserFuzzTests {
             #expect(TelnetAnswers.isWellFormed(answer), "round \(round): telnet answer \(answer)")
         case .request(let request):
             switch request {
-            case .create(_, let partitions):
+            case .create(_, let partitions, let replication):
                 #expect((1...limits.partitionsPerTopic).contains(partitions))
+                #expect((1...SpoolLimits.maxReplication).contains(replication ?? 1))
             case .publish(let publish):
                 #expect(publish.value.readableBytes <= limits.payloadBytes, "round \(round)")
                 #expect((publish.key?.readableBytes ?? 0) <= limits.keyBytes, "round \(round)")

@@ -21,7 +21,7 @@ struct MetadataReplicaTests {
         try await ReplicaTestCluster.with(nodes: 3, metadataGroup: true) { cluster in
             let leader = try await cluster.waitForLeader()
             let replica = cluster.metadata(leader)
-            let created = try await replica.propose(Self.create("orders", partitions: 3, replication: 3, on: replica.metadata))
+            let created = try await replica.propose(Self.create("orders", partitions: 3, replication: 3, on: replica.metadata), timeoutMs: 10_000)
             guard case .created(let placement) = created else {
                 Issue.record("created: \(created)")
                 return
@@ -29,15 +29,15 @@ struct MetadataReplicaTests {
             #expect(placement.id == TopicID(1) && placement.replicas.count == 3)
             #expect(placement.replicas.allSatisfy { Set($0) == Set(cluster.ids) })
             // The same name again: committed, and rejected alike everywhere.
-            let again = try await replica.propose(Self.create("orders", partitions: 1, replication: 1, on: replica.metadata))
+            let again = try await replica.propose(Self.create("orders", partitions: 1, replication: 1, on: replica.metadata), timeoutMs: 10_000)
             #expect(again == .rejected(SpoolError(.topicExists, "topic orders already exists")))
-            _ = try await replica.propose(.registerBroker(BrokerRecord(id: leader, clientAddress: "127.0.0.1:7071")))
-            let dropped = try await replica.propose(.dropTopic(Self.name("orders")))
+            _ = try await replica.propose(.registerBroker(BrokerRecord(id: leader, clientAddress: "127.0.0.1:7071")), timeoutMs: 10_000)
+            let dropped = try await replica.propose(.dropTopic(Self.name("orders")), timeoutMs: 10_000)
             guard case .dropped = dropped else {
                 Issue.record("dropped: \(dropped)")
                 return
             }
-            _ = try await replica.propose(Self.create("audit", partitions: 2, replication: 2, on: replica.metadata))
+            _ = try await replica.propose(Self.create("audit", partitions: 2, replication: 2, on: replica.metadata), timeoutMs: 10_000)
             try await eventually("every broker applied the same metadata") {
                 cluster.ids.allSatisfy { cluster.metadata($0).metadata == replica.metadata }
             }
@@ -48,7 +48,7 @@ struct MetadataReplicaTests {
             // A follower does not take proposals: the caller forwards them to the leader.
             let follower = cluster.ids.first { $0 != leader }!
             await #expect(throws: ReplicaError.notLeader(leaderHint: leader)) {
-                _ = try await cluster.metadata(follower).propose(.dropTopic(Self.name("audit")))
+                _ = try await cluster.metadata(follower).propose(.dropTopic(Self.name("audit")), timeoutMs: 10_000)
             }
         }
     }
@@ -60,13 +60,13 @@ struct MetadataReplicaTests {
             let leader = try await cluster.waitForLeader()
             for topic in ["a", "b"] {
                 let replica = cluster.metadata(leader)
-                _ = try await replica.propose(Self.create(topic, partitions: 2, replication: 3, on: replica.metadata))
+                _ = try await replica.propose(Self.create(topic, partitions: 2, replication: 3, on: replica.metadata), timeoutMs: 10_000)
             }
             let away = cluster.ids.first { $0 != leader }!
             try await eventually("\(away) applied both topics") { cluster.metadata(away).metadata.topics.count == 2 }
             await cluster.stop(away)
             let replica = cluster.metadata(leader)
-            _ = try await replica.propose(Self.create("c", partitions: 1, replication: 3, on: replica.metadata))
+            _ = try await replica.propose(Self.create("c", partitions: 1, replication: 3, on: replica.metadata), timeoutMs: 10_000)
             let expected = replica.metadata
             // Alone (the others stopped), it can only have what its own file committed.
             let others = cluster.ids.filter { $0 != away }

@@ -8,7 +8,7 @@ import Testing
 /// every message between their replicas goes through a router).
 @Suite("Replica router", .timeLimit(.minutes(1)))
 struct ReplicaRouterTests {
-    @Test func messagesForAnUnknownGroupOrWithoutATransportAreCountedAndDropped() {
+    @Test func messagesForAnUnknownGroupAreHeldWithinBoundsAndThoseWithoutATransportDropped() {
         let router = ReplicaRouter()
         let other = RaftGroupID(topic: TopicID(9), partition: PartitionID(1))
         router.receive(from: 2, [
@@ -17,7 +17,11 @@ struct ReplicaRouterTests {
         ])
         router.send([Message(kind: .heartbeatResponse, from: 1, to: 2, term: 1)], group: other)
         router.send([], group: other)
-        let counts = router.counts
-        #expect(counts.delivered == 0 && counts.droppedUnknownGroup == 2 && counts.droppedNoTransport == 1, "\(counts)")
+        var counts = router.counts
+        #expect(counts.delivered == 0 && counts.held == 2 && counts.droppedUnknownGroup == 0 && counts.droppedNoTransport == 1, "\(counts)")
+        // At most 64 messages are held per group: the rest are dropped (Raft sends again).
+        router.receive(from: 2, (0..<70).map { _ in AddressedMessage(group: other, message: Message(kind: .heartbeat, from: 2, to: 1, term: 1)) })
+        counts = router.counts
+        #expect(counts.held == 65 && counts.droppedUnknownGroup == 7, "\(counts)")
     }
 }

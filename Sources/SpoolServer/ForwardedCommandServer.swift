@@ -1,0 +1,160 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import Raft
+import SpoolCluster
+import SpoolCore
+import SpoolEngine
+import SpoolProtocol
+import SpoolReplication
+
+/// Runs the client requests other brokers forward to this one (`PeerService.command`): a `PUB`
+/// for a partition this broker leads, or the question which partitions it leads. Its answers are
+/// values (an offset, an error, leader states); the asking broker renders its client's reply
+/// from them with the same code as for its own, so the bytes are the leader's.
+public final class ForwardedCommandServer: Sendable {
+    let broker: Broker
+    let limits: SpoolLimits
+    let waiter: ForwardedPublishWaiter
+
+    public init(broker: Broker, eventLoop: EventLoop, limits: SpoolLimits) {
+        self.broker = broker
+        self.limits = limits
+        self.waiter = ForwardedPublishWaiter(eventLoop: eventLoop)
+    }
+
+    /// Answers one forwarded command; `reply` runs once, on any thread.
+    public func serve(_ payload: [UInt8], reply: @escaping @Sendable ([UInt8]) -> Void) {
+        guard let command = ForwardedCommand(payload: payload, limits: limits) else {
+            return reply(ForwardedResult.failed(SpoolError(.badRequest, "a forwarded command this broker cannot read")).payload)
+        }
+        switch command {
+        case .leaderStates(let topic):
+            reply(LeaderState.payload(broker.leaderStates(topic: topic)))
+        case .publish(let publish):
+            waiter.eventLoop.execute { [self] in self.publish(publish, reply: reply) }
+        case .fetch(let topic, let partition, let start, let maxRecords, let waitMs):
+            let renderer = MessageRenderer(topic: topic, partition: partition)
+            // The answer is one peer frame: the read is bounded to fit, whatever fetchBytes allows.
+            let maxBytes = min(limits.fetchBytes, Self.replyBytes)
+            let read = broker.fetch(
+                topic: topic, partition: partition, start: start, maxRecords: maxRecords, maxBytes: maxBytes, waitMs: min(waitMs, limits.fetchWaitMs),
+                on: waiter.eventLoop
+            ) { view, buffer in renderer.render(view, into: &buffer) }
+            Self.reply(read.map { ReadReplies.fetchReply($0, topic, partition) }, reply)
+        case .offsets(let topic, let partition, let time):
+            let read = broker.offsets(topic: topic, partition: partition, time: time, on: waiter.eventLoop)
+            Self.reply(read.map { ByteBuffer(string: ReadReplies.offsetsLine(topic, partition, $0, time: time) + "\n") }, reply)
+        case .describe(let topic, let partitions):
+            let wanted = Set(partitions)
+            let read = broker.describe(topic, on: waiter.eventLoop).map { _, summaries in
+                ByteBuffer(string: ReadReplies.describeLines(topic, summaries.filter { wanted.contains($0.partition) }).map { $0 + "\n" }.joined())
+            }
+            Self.reply(read, reply)
+        }
+    }
+
+    /// The most bytes of records a forwarded FETCH reads: its answer must fit in one peer frame
+    /// (32 MiB by default) with the MSG lines around the values.
+    static let replyBytes = 16 << 20
+
+    private static func reply(_ future: EventLoopFuture<ByteBuffer>, _ reply: @escaping @Sendable ([UInt8]) -> Void) {
+        future.whenComplete { result in
+            switch result {
+            case .success(let buffer): reply(ForwardedResult.rendered(Array(buffer.readableBytesView)).payload)
+            case .failure(let error): reply(ForwardedResult.failed(wireError(error)).payload)
+            }
+        }
+    }
+
+    private func publish(_ publish: ForwardedPublish, reply: @escaping @Sendable ([UInt8]) -> Void) {
+        do {
+            let key = publish.key.map { ByteBuffer(bytes: $0) }
+            switch try broker.publishRoute(topic: publish.topic, key: key, partition: publish.partition) {
+            case .local:
+                let token = waiter.register(reply)
+                do {
+                    _ = try broker.produce(
+                        topic: publish.topic, key: key, partition: publish.partition, value: ByteBuffer(bytes: publish.value), waiter: waiter,
+                        token: token, ackPoint: publish.acks == .all ? .committed : .durable)
+                } catch {
+                    waiter.appendFailed(tokens: [token], error: error)
+                }
+            case .forward(_, let node) where publish.hops > 0:
+                // This broker holds a replica but another leads it: pass it on once.
+                var onward = publish
+                onward.hops -= 1
+                ForwardedPublishClient.send(onward, to: node, router: broker.router, timeoutMs: limits.requestTimeoutMs) { result in
+                    reply(result.payload)
+                }
+            case .forward(_, let node):
+                reply(
+                    ForwardedResult.failed(
+                        SpoolError(.unavailable, "partition \(publish.partition) of \(publish.topic): not the leader (leader n\(node.rawValue))")
+                    ).payload)
+            }
+        } catch {
+            reply(ForwardedResult.failed(error).payload)
+        }
+    }
+}
+
+/// The `AppendWaiter` of forwarded `PUB`s: each token is one forwarded record's reply.
+final class ForwardedPublishWaiter: AppendWaiter, @unchecked Sendable {
+    let eventLoop: EventLoop
+    /// Read and written on `eventLoop` only.
+    private var waiting: [Int: @Sendable ([UInt8]) -> Void] = [:]
+    private var nextToken = 0
+
+    init(eventLoop: EventLoop) { self.eventLoop = eventLoop }
+
+    func register(_ reply: @escaping @Sendable ([UInt8]) -> Void) -> Int {
+        eventLoop.preconditionInEventLoop()
+        nextToken += 1
+        waiting[nextToken] = reply
+        return nextToken
+    }
+
+    func appended(topic: TopicName, partition: PartitionID, _ results: [(token: Int, offset: Offset)]) {
+        eventLoop.preconditionInEventLoop()
+        for (token, offset) in results {
+            waiting.removeValue(forKey: token)?(ForwardedResult.appended(offset).payload)
+        }
+    }
+
+    func appendFailed(tokens: [Int], error: SpoolError) {
+        eventLoop.preconditionInEventLoop()
+        for token in tokens {
+            waiting.removeValue(forKey: token)?(ForwardedResult.failed(error).payload)
+        }
+    }
+}
+
+/// Sends one `PUB` to another broker and turns what comes back (or does not) into the result
+/// the client's reply is rendered from.
+enum ForwardedPublishClient {
+    static func send(
+        _ publish: ForwardedPublish, to node: NodeID, router: ReplicaRouter, timeoutMs: Int64,
+        _ finish: @escaping @Sendable (ForwardedResult) -> Void
+    ) {
+        router.request(.command, ForwardedCommand.publish(publish).payload, to: node, timeoutMs: timeoutMs) { result in
+            switch result {
+            case .success(let bytes):
+                finish(
+                    ForwardedResult(payload: bytes)
+                        ?? .failed(SpoolError(.unavailable, "broker n\(node.rawValue) answered the forwarded PUB with bytes this broker cannot read")))
+            case .failure(.timedOut(let ms)):
+                // The record may have been appended: as for any timeout, the outcome is unknown.
+                finish(
+                    .failed(
+                        SpoolError(
+                            .timeout,
+                            "partition \(publish.partition) of \(publish.topic): its leader n\(node.rawValue) did not answer within \(ms) ms; the record may or may not have been written")))
+            case .failure(let error):
+                finish(
+                    .failed(
+                        SpoolError(
+                            .unavailable, "partition \(publish.partition) of \(publish.topic): forwarding to broker n\(node.rawValue) failed: \(error)")))
+            }
+        }
+    }
+}
