@@ -20,6 +20,12 @@ public enum ForwardedCommand: Equatable, Sendable {
     case offsets(topic: TopicName, partition: PartitionID, time: TimestampMs?)
     /// The `DESCRIBE` lines of these partitions, which the asked broker holds; `.rendered`.
     case describe(topic: TopicName, partitions: [PartitionID])
+    /// `VERIFY`, first step: the asked replica's first retained offset and high watermark,
+    /// answered `.rendered` as `<earliest> <high>` (or `offline=<reason>`).
+    case verifyBounds(topic: TopicName, partition: PartitionID)
+    /// `VERIFY`, second step: the checksum of the asked replica's records in `from..<upTo`,
+    /// answered `.rendered` as `<records> <eight hex digits>` (or `offline=<reason>`).
+    case verifyChecksum(topic: TopicName, partition: PartitionID, from: Offset, upTo: Offset)
 }
 
 public struct ForwardedPublish: Hashable, Sendable {
@@ -119,6 +125,16 @@ extension ForwardedCommand {
             PeerFrameEncoder.writeString(topic.value, into: &buffer)
             buffer.writeInteger(UInt32(partitions.count))
             for partition in partitions { buffer.writeInteger(partition.rawValue) }
+        case .verifyBounds(let topic, let partition):
+            buffer.writeInteger(UInt8(6))
+            PeerFrameEncoder.writeString(topic.value, into: &buffer)
+            buffer.writeInteger(partition.rawValue)
+        case .verifyChecksum(let topic, let partition, let from, let upTo):
+            buffer.writeInteger(UInt8(7))
+            PeerFrameEncoder.writeString(topic.value, into: &buffer)
+            buffer.writeInteger(partition.rawValue)
+            buffer.writeInteger(from.rawValue)
+            buffer.writeInteger(upTo.rawValue)
         }
         return Array(buffer.readableBytesView)
     }
@@ -188,6 +204,17 @@ extension ForwardedCommand {
             let partitions = (0..<count).map { _ in PartitionID(buffer.readInteger(as: Int32.self)!) }
             guard partitions.allSatisfy({ $0.rawValue >= 0 }) else { return nil }
             self = .describe(topic: topic, partitions: partitions)
+        case 6:
+            guard let text = Self.readString(&buffer), let topic = TopicName(text, maxBytes: limits.topicNameBytes),
+                let partition = buffer.readInteger(as: Int32.self), partition >= 0
+            else { return nil }
+            self = .verifyBounds(topic: topic, partition: PartitionID(partition))
+        case 7:
+            guard let text = Self.readString(&buffer), let topic = TopicName(text, maxBytes: limits.topicNameBytes),
+                let partition = buffer.readInteger(as: Int32.self), partition >= 0,
+                let from = buffer.readInteger(as: Int64.self), let upTo = buffer.readInteger(as: Int64.self), from >= 0, upTo >= from
+            else { return nil }
+            self = .verifyChecksum(topic: topic, partition: PartitionID(partition), from: Offset(from), upTo: Offset(upTo))
         default:
             return nil
         }

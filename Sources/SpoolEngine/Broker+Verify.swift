@@ -12,6 +12,12 @@ public struct PartitionChecksum: Sendable, Equatable {
     public var offline: OfflineReason?
 }
 
+/// A replica's range of committed records, or why it has none (`Broker.verifyBounds`).
+public enum ReplicaBounds: Sendable, Equatable {
+    case serving(earliest: Offset, high: Offset)
+    case offline(OfflineReason)
+}
+
 extension Broker {
     /// Records a verification reads per storage-thread task. A large partition is checked in many
     /// short tasks so that the storage threads, which every partition's writes share, are never
@@ -52,6 +58,40 @@ extension Broker {
             return loop.makeSucceededFuture(PartitionChecksum(partition: log.id, from: .zero, upTo: .zero, offline: reason))
         }
         let (from, upTo) = log.bounds
+        return checksum(of: log, from: from, upTo: upTo, on: loop)
+    }
+
+    /// This broker's replica of a partition for `VERIFY` across replicas: its first retained
+    /// offset and high watermark, why it is out of service, or nil when it holds none.
+    public func verifyBounds(_ name: TopicName, _ partition: PartitionID) -> ReplicaBounds? {
+        guard let log = try? self.topic(name).local(partition) else { return nil }
+        if let reason = log.offlineReason { return .offline(reason) }
+        let (earliest, high) = log.bounds
+        return .serving(earliest: earliest, high: high)
+    }
+
+    /// The checksum of this broker's replica over `from..<upTo`, a range every replica holds
+    /// (the largest first retained offset and the smallest high watermark among them).
+    /// `UNAVAILABLE` when this replica no longer (retention) or not yet (a follower behind)
+    /// holds all of it.
+    public func verifyChecksum(_ name: TopicName, _ partition: PartitionID, from: Offset, upTo: Offset, on loop: EventLoop)
+        -> EventLoopFuture<PartitionChecksum>
+    {
+        guard let log = try? self.topic(name).local(partition) else {
+            return loop.makeFailedFuture(SpoolError(.unavailable, "partition \(partition) of \(name) has no replica on this broker"))
+        }
+        if let reason = log.offlineReason {
+            return loop.makeSucceededFuture(PartitionChecksum(partition: log.id, from: from, upTo: upTo, offline: reason))
+        }
+        let (earliest, high) = log.bounds
+        guard earliest <= from, upTo <= high else {
+            return loop.makeFailedFuture(
+                SpoolError(.unavailable, "partition \(partition) of \(name): this replica holds \(earliest)..<\(high), not all of \(from)..<\(upTo)"))
+        }
+        return checksum(of: log, from: from, upTo: upTo, on: loop)
+    }
+
+    private func checksum(of log: PartitionLog, from: Offset, upTo: Offset, on loop: EventLoop) -> EventLoopFuture<PartitionChecksum> {
         let start = PartitionChecksum(partition: log.id, from: from, upTo: upTo, checksum: RecordChecksum())
         return continueChecksum(start, of: log, at: from, on: loop)
     }

@@ -173,6 +173,9 @@ final class PartitionLog: Sendable {
     /// What the replica last published; nil while it has none (offline, or being replaced).
     var replicaStatus: ReplicaStatus? { state.withLockedValue { $0.driver }?.status }
 
+    /// The driver the partition runs on now (nil while it recovers from a failed write, or offline).
+    var activeDriver: ReplicaDriver? { state.withLockedValue { $0.driver } }
+
     /// True when this broker can take writes for the partition itself: its only replica, or the
     /// leader of its group.
     var leadsOrAlone: Bool { voters.count == 1 || replicaStatus?.role == .leader }

@@ -50,6 +50,20 @@ public final class ForwardedCommandServer: Sendable {
                 ByteBuffer(string: ReadReplies.describeLines(topic, summaries.filter { wanted.contains($0.partition) }).map { $0 + "\n" }.joined())
             }
             Self.reply(read, reply)
+        case .verifyBounds(let topic, let partition):
+            let text: String
+            switch broker.verifyBounds(topic, partition) {
+            case .serving(let earliest, let high)?: text = "\(earliest) \(high)"
+            case .offline(let reason)?: text = "offline=\(reason.rawValue)"
+            case nil: return reply(ForwardedResult.failed(SpoolError(.unavailable, "no replica of partition \(partition) of \(topic) here")).payload)
+            }
+            reply(ForwardedResult.rendered(Array(text.utf8)).payload)
+        case .verifyChecksum(let topic, let partition, let from, let upTo):
+            let sum = broker.verifyChecksum(topic, partition, from: from, upTo: upTo, on: waiter.eventLoop).map { check in
+                guard let sum = check.checksum else { return ByteBuffer(string: "offline=\((check.offline ?? .damaged).rawValue)") }
+                return ByteBuffer(string: "\(sum.records) \(sum.hex)")
+            }
+            Self.reply(sum, reply)
         }
     }
 

@@ -114,6 +114,9 @@ struct Spoold: AsyncParsableCommand {
         let signal = await signals.wait()
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
         // Stop taking connections, let queued writes commit and their replies go out, then close.
+        // In a cluster, leaderships move to caught-up followers first (a rolling restart then
+        // pauses each partition for a round trip, not an election timeout).
+        if peers != nil { await broker.handOffLeadership() }
         await server.stopAccepting()
         await broker.shutdown(on: server.eventLoop)
         await server.shutdown()

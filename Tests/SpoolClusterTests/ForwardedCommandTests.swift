@@ -19,6 +19,8 @@ struct ForwardedCommandTests {
             .fetch(topic: topic, partition: PartitionID(1), start: .offset(Offset(42)), maxRecords: 10_000, waitMs: 0),
             .offsets(topic: topic, partition: PartitionID(3), time: nil), .offsets(topic: topic, partition: PartitionID(3), time: TimestampMs(1_700)),
             .describe(topic: topic, partitions: [PartitionID(0), PartitionID(2)]),
+            .verifyBounds(topic: topic, partition: PartitionID(1)),
+            .verifyChecksum(topic: topic, partition: PartitionID(1), from: Offset(3), upTo: Offset(90)),
         ]
         for command in commands { #expect(ForwardedCommand(payload: command.payload, limits: limits) == command, "\(command)") }
     }
@@ -60,6 +62,8 @@ struct ForwardedCommandTests {
         small.payloadBytes = 0
         #expect(ForwardedCommand(payload: publish, limits: small) == nil, "a value over the payload limit")
         #expect(ForwardedResult(payload: [9]) == nil)
+        let backwards = ForwardedCommand.verifyChecksum(topic: topic, partition: PartitionID(0), from: Offset(5), upTo: Offset(5)).payload
+        #expect(ForwardedCommand(payload: Array(backwards.dropLast(8)) + [0, 0, 0, 0, 0, 0, 0, 4], limits: limits) == nil, "upto below from")
         #expect(ForwardedResult(payload: [1, 0, 3] + Array("NOPE".utf8)) == nil, "unknown error code")
         #expect(LeaderState.states(payload: [0, 0, 0, 1], limits: limits) == nil)
     }

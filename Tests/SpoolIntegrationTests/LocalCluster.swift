@@ -135,8 +135,10 @@ final class LocalCluster: @unchecked Sendable {  // used by one test at a time
 
     /// Starts node `id` (1-based) in its folder.
     @discardableResult
-    func start(_ id: Int, extra: [String] = []) throws -> SpooldProcess {
-        let process = try SpooldProcess.start(dataDirectory: folders[id - 1], extraArguments: arguments(id, extra: extra))
+    func start(_ id: Int, extra: [String] = [], logFile: String? = nil) throws -> SpooldProcess {
+        // A log file takes the broker's stderr (the shell redirects it before spoold starts).
+        let shell = logFile.map { "exec 2>>'\($0)'" }
+        let process = try SpooldProcess.start(dataDirectory: folders[id - 1], extraArguments: arguments(id, extra: extra), shell: shell)
         brokers[id - 1] = process
         return process
     }

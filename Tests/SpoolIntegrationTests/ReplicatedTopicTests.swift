@@ -63,6 +63,24 @@ struct ReplicatedTopicTests {
             let leadsAll = leaders.values.allSatisfy { $0 == 1 }
             #expect(leadsAll || forwarded != "STAT records_forwarded_total 0", "\(stats)")
 
+            // VERIFY on any broker compares the three replicas of each partition.
+            let verified = try RawSocket(port: cluster.port(3)).askBlock("VERIFY orders")
+            #expect(verified.count == 4 && verified.last == "END VERIFY orders 3", "\(verified)")
+            for line in verified.dropLast() {
+                #expect(line.hasSuffix(" agree") && line.contains(" replicas=") && line.split(separator: ",").count == 3, "\(line)")
+            }
+            // A value changed behind the broker's back in one replica's file is named.
+            #expect(cluster.terminate(1) == 0)
+            let writer = try SQLiteConnection(path: "\(cluster.folders[0])/topics/orders/0.sqlite3", mode: .readWrite)
+            try writer.execute("UPDATE records SET value = CAST('tampered' AS BLOB) WHERE offset = 0")
+            writer.close()
+            try cluster.start(1)
+            try await ReplicatedCluster.waitUntilConnected(cluster)
+            try await eventually(timeout: .seconds(15), "VERIFY to name node 1's copy of partition 0") {
+                let line = try RawSocket(port: cluster.port(2)).askBlock("VERIFY orders 0").first ?? ""
+                return line.hasPrefix("PARTITION orders 0 from=0 upto=\(perPartition[0]?.count ?? 0) ") && line.hasSuffix(" differ=1")
+            }
+
             #expect(try RawSocket(port: cluster.port(3)).ask("DROP orders") == "OK dropped orders")
             for id in 1...3 {
                 try await eventually(timeout: .seconds(10), "node \(id) removed the topic and its files") {
@@ -246,6 +264,33 @@ struct ReplicatedTopicTests {
             #expect(try socket.ask("SUB spread group=g").hasPrefix("ERR UNAVAILABLE consumer groups do not span brokers yet"))
             #expect(try socket.ask("COMMIT spread 0 1").hasPrefix("ERR UNAVAILABLE consumer groups do not span brokers yet"))
             #expect(try socket.ask("PING") == "PONG")
+        }
+    }
+
+    @Test("SIGTERM of a leader hands its leaderships to caught-up followers before it stops, and the partitions keep taking writes")
+    func gracefulStopHandsOverLeadership() async throws {
+        try await withLocalCluster(size: 3) { cluster in
+            let logs = cluster.folders.map { "\($0)/spoold.log" }
+            for id in 1...3 { try cluster.start(id, extra: ["--log-level", "info"], logFile: logs[id - 1]) }
+            try await ReplicatedCluster.waitUntilConnected(cluster)
+            #expect(try RawSocket(port: cluster.port(1)).ask("CREATE rolling partitions=3 replication=3") == "OK rolling partitions=3 replication=3")
+            let leaders = try await ReplicatedCluster.waitForLeaders(cluster, topic: "rolling", partitions: 3)
+            let victim = try #require(leaders[0])
+            let led = leaders.filter { $0.value == victim }.map(\.key)
+            #expect(cluster.terminate(victim) == 0)
+            let log = try String(contentsOfFile: logs[victim - 1], encoding: .utf8)
+            let line = try #require(log.split(separator: "\n").first { $0.contains("handed leadership to caught-up followers before stopping") })
+            let asked = try #require(line.firstMatch(of: #/groups.asked=(\d+)/#)?.1).description
+            let moved = try #require(line.firstMatch(of: #/groups.moved=(\d+)/#)?.1).description
+            #expect(Int(asked)! >= led.count && moved == asked, "\(line)")
+            let survivor = victim % 3 + 1
+            for partition in led {
+                try await eventually(timeout: .seconds(10), "partition \(partition) led by a survivor") {
+                    let seen = try ReplicatedCluster.leaders(port: cluster.port(survivor), topic: "rolling")
+                    return seen[partition].map { $0 != victim } ?? false
+                }
+                #expect(try RawSocket(port: cluster.port(survivor)).ask("PUB rolling partition=\(partition) acks=all :after") == "OK rolling \(partition) 0")
+            }
         }
     }
 }
