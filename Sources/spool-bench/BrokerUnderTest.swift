@@ -31,12 +31,23 @@ final class BrokerUnderTest: @unchecked Sendable {  // process is set once in in
 
     /// Starts `binary` on 127.0.0.1 with a free port and a fresh data folder under `parent`, and
     /// waits (at most 30 s) for its `spoold listening on 127.0.0.1:PORT ...` line.
-    init(spawning binary: String, parent: String, extraArguments: [String]) throws {
+    convenience init(spawning binary: String, parent: String, extraArguments: [String]) throws {
         let directory = parent + "/spool-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+        do {
+            try self.init(spawning: binary, dataDirectory: directory + "/data", listen: "127.0.0.1:0", extraArguments: extraArguments, owning: directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
+    /// Starts `binary` on `dataDirectory` (kept when it stops unless `owning` names a folder to
+    /// remove), listening on `listen`, and waits (at most 30 s) for its listening line.
+    init(spawning binary: String, dataDirectory: String, listen: String, extraArguments: [String], owning: String? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--listen", "127.0.0.1:0", "--data-dir", directory + "/data", "--log-level", "warning"] + extraArguments
+        process.arguments = ["--listen", listen, "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.standardError
@@ -57,15 +68,21 @@ final class BrokerUnderTest: @unchecked Sendable {  // process is set once in in
             let port = Int(text[range].split(separator: ":").last ?? "")
         else {
             process.terminate()
-            try? FileManager.default.removeItem(atPath: directory)
             throw Failure(description: "spoold did not print its listening line (got: \(text))")
         }
         self.host = "127.0.0.1"
         self.port = port
         self.pid = process.processIdentifier
-        self.scratchDirectory = directory
+        self.scratchDirectory = owning ?? dataDirectory
         self.process = process
-        self.ownedDirectory = directory
+        self.ownedDirectory = owning
+    }
+
+    /// SIGKILL, and waits for the process to be gone (a failover measurement's fault).
+    func kill() {
+        guard let process, process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     /// Stops a spawned broker (SIGTERM, then SIGKILL after 20 s) and removes its data folder.
@@ -74,7 +91,7 @@ final class BrokerUnderTest: @unchecked Sendable {  // process is set once in in
             process.terminate()
             let deadline = Date().addingTimeInterval(20)
             while process.isRunning && Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
         if let ownedDirectory { try? FileManager.default.removeItem(atPath: ownedDirectory) }

@@ -9,7 +9,7 @@ struct SpoolBench: AsyncParsableCommand {
         commandName: "spool-bench",
         abstract: "Measure a Spool broker over its protocol, against the raw SQLite limit of this machine.",
         discussion: "Build with -c release. docs/performance.md explains each figure and the published results.",
-        subcommands: [ProduceCommand.self, ConsumeCommand.self, EndToEndCommand.self, SQLiteCommand.self, AllCommand.self])
+        subcommands: [ProduceCommand.self, ConsumeCommand.self, EndToEndCommand.self, SQLiteCommand.self, AllCommand.self, ClusterCommand.self])
 }
 
 /// Options of the records a producer sends.

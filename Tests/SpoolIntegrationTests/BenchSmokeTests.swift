@@ -54,6 +54,31 @@ struct BenchSmokeTests {
         #expect((report["targets"] as? [[String: Any]])?.isEmpty == false)
     }
 
+    @Test("spool-bench cluster: a single broker, then three, in one tiny run; every figure is reported")
+    func clusterRuns() async throws {
+        let bench = try #require(ChildProcess.builtProduct("spool-bench"))
+        let spoold = try #require(ChildProcess.builtProduct("spoold"))
+        try await withTemporaryFolder { scratch in
+            let result = try await ChildProcess.run(
+                bench,
+                [
+                    "cluster", "--spawn", spoold.path, "--scratch-dir", scratch, "--records", "2000", "--connections", "2", "--depth", "64",
+                    "--kills", "1", "--catch-up-records", "1000", "--idle-partitions", "3", "--idle-seconds", "1",
+                ],
+                timeout: .seconds(150))
+            #expect(result.status == 0, "stderr: \(result.err)")
+            let report = try Self.jsonLine(result.out)
+            #expect((report["single"] as? [String: Any])?["records"] as? Int == 2000)
+            #expect((report["replicated"] as? [String: Any])?["records"] as? Int == 2000)
+            #expect((report["replicated"] as? [String: Any])?["errors"] as? Int == 0)
+            #expect((report["failover_seconds"] as? [Double])?.count == 1)
+            #expect((report["catch_up_records_per_s"] as? Double ?? 0) > 0)
+            #expect(report["idle_cpu_percent"] is Double)
+            // Its brokers' folders are gone with it.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty)
+        }
+    }
+
     @Test func produceRunsAgainstAGivenServer() async throws {
         let bench = try #require(ChildProcess.builtProduct("spool-bench"))
         try await withTestBroker { broker in

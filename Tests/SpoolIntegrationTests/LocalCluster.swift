@@ -135,10 +135,11 @@ final class LocalCluster: @unchecked Sendable {  // used by one test at a time
 
     /// Starts node `id` (1-based) in its folder.
     @discardableResult
-    func start(_ id: Int, extra: [String] = [], logFile: String? = nil) throws -> SpooldProcess {
+    func start(_ id: Int, extra: [String] = [], logFile: String? = nil, environment: [String: String] = [:]) throws -> SpooldProcess {
         // A log file takes the broker's stderr (the shell redirects it before spoold starts).
         let shell = logFile.map { "exec 2>>'\($0)'" }
-        let process = try SpooldProcess.start(dataDirectory: folders[id - 1], extraArguments: arguments(id, extra: extra), shell: shell)
+        let process = try SpooldProcess.start(
+            dataDirectory: folders[id - 1], extraArguments: arguments(id, extra: extra), environment: environment, shell: shell)
         brokers[id - 1] = process
         return process
     }

@@ -44,8 +44,10 @@ struct MetadataGroupClusterTests {
             #expect(first.allSatisfy { $0.hasSuffix(":3") }, "only leader no-ops so far: \(first)")
             for id in 1...3 { #expect(cluster.terminate(id) == 0) }
             let stopped = try cluster.folders.map(state)
-            let term = stopped[0].term
-            #expect(term >= 1 && stopped.allSatisfy { $0.term == term && $0.voters == "1,2,3" }, "\(stopped)")
+            // Each graceful stop hands the leadership to a broker still running (a new term each
+            // time), so the terms differ by those handoffs; every file knows the voters.
+            let term = stopped.map(\.term).max() ?? 0
+            #expect(stopped.allSatisfy { $0.term >= 1 && $0.voters == "1,2,3" }, "\(stopped)")
             #expect(stopped.allSatisfy { $0.commit >= 1 }, "a clean stop writes the commit index: \(stopped)")
 
             // Restarted, they elect again in a later term and every file keeps what it had.

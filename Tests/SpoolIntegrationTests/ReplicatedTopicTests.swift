@@ -293,6 +293,37 @@ struct ReplicatedTopicTests {
             }
         }
     }
+
+    @Test("a majority of brokers cut at once (SIGKILL on the power-loss VFS: only what was fsynced survives) keeps every acks=all record")
+    func majorityPowerCutKeepsAcknowledgedRecords() async throws {
+        try await withLocalCluster(size: 3) { cluster in
+            let environment = CrashKind.powerLoss.environment
+            for id in 1...3 { try cluster.start(id, environment: environment) }
+            try await ReplicatedCluster.waitUntilConnected(cluster)
+            #expect(try RawSocket(port: cluster.port(3)).ask("CREATE cut partitions=2 replication=3") == "OK cut partitions=2 replication=3")
+            _ = try await ReplicatedCluster.waitForLeaders(cluster, topic: "cut", partitions: 2)
+            let ports = ReplicatedCluster.Ports((1...3).map { cluster.port($0) })
+            let producers = ReplicatedCluster.Producers(topic: "cut", partitions: 2, ports: ports)
+            defer { producers.cancel() }
+            try await eventually(timeout: .seconds(30), "acknowledged writes before the cut") { producers.acked.withLock { $0.count } >= 1_500 }
+            // Nodes 1 and 2 lose power together: whatever they had not fsynced is gone.
+            ports.withLock { $0 = [0, 0, cluster.port(3)] }
+            cluster.kill(1)
+            cluster.kill(2)
+            await producers.stop()
+            let records = producers.acked.withLock { $0 }
+
+            for id in 1...2 { try cluster.start(id, environment: environment) }
+            try await ReplicatedCluster.waitUntilConnected(cluster)
+            _ = try await ReplicatedCluster.waitForLeaders(cluster, topic: "cut", partitions: 2)
+            let total = try await ReplicatedCluster.waitForEqualHigh(cluster, topic: "cut", partitions: 2)
+            for id in 1...3 {
+                let stored = try await CrashWorkload.storedRecords(port: cluster.port(id), topic: "cut", partitions: 2)
+                #expect(CrashWorkload.missing(records, from: stored) == 0, "node \(id) lost acknowledged records")
+            }
+            try ReplicatedCluster.expectReplicasAgree(cluster, topic: "cut", partitions: 2, records: total)
+        }
+    }
 }
 
 /// What the replicated-topic tests ask of a running cluster.
