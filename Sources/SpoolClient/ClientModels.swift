@@ -23,7 +23,7 @@ public struct OutgoingRecord: Sendable {
     public var partition: Int?
     public var acks: Acks
 
-    public init(topic: String, key: [UInt8]? = nil, value: ByteBuffer, partition: Int? = nil, acks: Acks = .leader) {
+    public init(topic: String, key: [UInt8]? = nil, value: ByteBuffer, partition: Int? = nil, acks: Acks = .all) {
         self.topic = topic
         self.key = key
         self.value = value
@@ -31,7 +31,7 @@ public struct OutgoingRecord: Sendable {
         self.acks = acks
     }
 
-    public init(topic: String, key: String? = nil, value: String, partition: Int? = nil, acks: Acks = .leader) {
+    public init(topic: String, key: String? = nil, value: String, partition: Int? = nil, acks: Acks = .all) {
         self.init(topic: topic, key: key.map { Array($0.utf8) }, value: ByteBuffer(string: value), partition: partition, acks: acks)
     }
 }

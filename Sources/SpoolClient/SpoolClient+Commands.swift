@@ -48,7 +48,7 @@ extension SpoolClient {
     }
 
     /// Convenience: publish a text value.
-    public func publish(topic: String, key: String? = nil, value: String, partition: Int? = nil, acks: Acks = .leader) async throws -> PublishAck {
+    public func publish(topic: String, key: String? = nil, value: String, partition: Int? = nil, acks: Acks = .all) async throws -> PublishAck {
         try await publish(OutgoingRecord(topic: topic, key: key, value: value, partition: partition, acks: acks))
     }
 
@@ -83,7 +83,7 @@ extension SpoolClient {
         var line = "PUB \(record.topic)"
         if let key = record.key { line += " key=" + KeyCodec.renderString(key) }
         if let partition = record.partition { line += " partition=\(partition)" }
-        if record.acks != .leader { line += " acks=\(record.acks.rawValue)" }
+        line += " acks=\(record.acks.rawValue)"  // always: brokers before 2026-12-03 defaulted to leader
         line += " \(record.value.readableBytes)\n"
         var bytes = channel.allocator.buffer(capacity: line.utf8.count + record.value.readableBytes + 1)
         bytes.writeString(line)

@@ -54,7 +54,9 @@ public enum HelpText {
                 "last token is a byte count and exactly that many bytes follow on the next",
                 "line, then a line end. Keyed records go to murmur2(key) % partitions like",
                 "Kafka; a key that is not a plain token is written key=base64:<base64>.",
-                "Answers OK <topic> <partition> <offset> (acks=none: OK <topic> <partition> -).",
+                "Answers OK <topic> <partition> <offset> (acks=none: OK <topic> <partition> -)",
+                "once committed on a majority of replicas (acks=all, the default), fsynced by",
+                "the leader (acks=leader), or queued (acks=none).",
             ],
             example: "PUB orders key=user-42 :{\"item\":\"book\"}"),
         CommandHelp(

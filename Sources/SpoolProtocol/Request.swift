@@ -14,7 +14,7 @@ public struct PublishRequest: Equatable, Sendable {
     /// The value's bytes: the inline text after `:`, or exactly `nbytes` bytes.
     public var value: ByteBuffer
 
-    public init(topic: TopicName, key: ByteBuffer? = nil, partition: PartitionID? = nil, acks: Acks = .leader, value: ByteBuffer) {
+    public init(topic: TopicName, key: ByteBuffer? = nil, partition: PartitionID? = nil, acks: Acks = .all, value: ByteBuffer) {
         self.topic = topic
         self.key = key
         self.partition = partition

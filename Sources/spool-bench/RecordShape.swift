@@ -15,7 +15,7 @@ struct RecordShape: Sendable {
     var suffix: [UInt8] {
         var text = ""
         if let partition { text += " partition=\(partition)" }
-        if acks != "leader" { text += " acks=\(acks)" }
+        text += " acks=\(acks)"  // always, so old and new brokers (whose defaults differ) get the same
         return Array("\(text) \(valueBytes)\n".utf8)
     }
 

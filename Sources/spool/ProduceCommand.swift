@@ -24,7 +24,7 @@ struct ProduceCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Record key, written as in the protocol: '-' is no key, 'base64:...' for any bytes.", valueName: "key"))
     var key: String?
     @Option(help: "Partition to write to (default: by key, else spread).") var partition: Int?
-    @Option(help: "What the broker waits for before it answers: none, leader (fsynced), all (replicated).") var acks: Acks = .leader
+    @Option(help: "What the broker waits for before it answers: none, leader (fsynced), all (replicated).") var acks: Acks = .all
     @Option(help: "Send this whole file as one record (binary-safe).") var file: String?
     @Option(help: "Records per pipelined flush when reading standard input.") var batch = 1000
     @Flag(name: .shortAndLong, help: "Print '<partition> <offset>' for every record.") var verbose = false

@@ -129,13 +129,7 @@ struct ReplicatedTopicTests {
             let records = acked.withLock { $0 }
             #expect(records.count >= 1_200)
 
-            // Every replica catches up to the same high watermark, then holds every acknowledged record.
-            let total = try await ReplicatedCluster.waitForEqualHigh(cluster, topic: "events", partitions: 2)
-            for id in 1...3 {
-                let stored = try await CrashWorkload.storedRecords(port: cluster.port(id), topic: "events", partitions: 2)
-                #expect(CrashWorkload.missing(records, from: stored) == 0, "node \(id) lost acknowledged records")
-            }
-            try ReplicatedCluster.expectReplicasAgree(cluster, topic: "events", partitions: 2, records: total)
+            try await ReplicatedCluster.expectEveryReplicaHolds(records, cluster, topic: "events", partitions: 2)
         }
     }
 
@@ -173,12 +167,7 @@ struct ReplicatedTopicTests {
             await producers.stop()
 
             let records = producers.acked.withLock { $0 }
-            let total = try await ReplicatedCluster.waitForEqualHigh(cluster, topic: "paused", partitions: 2)
-            for id in 1...3 {
-                let stored = try await CrashWorkload.storedRecords(port: cluster.port(id), topic: "paused", partitions: 2)
-                #expect(CrashWorkload.missing(records, from: stored) == 0, "node \(id) lost acknowledged records")
-            }
-            try ReplicatedCluster.expectReplicasAgree(cluster, topic: "paused", partitions: 2, records: total)
+            try await ReplicatedCluster.expectEveryReplicaHolds(records, cluster, topic: "paused", partitions: 2)
         }
     }
 
@@ -316,12 +305,7 @@ struct ReplicatedTopicTests {
             for id in 1...2 { try cluster.start(id, environment: environment) }
             try await ReplicatedCluster.waitUntilConnected(cluster)
             _ = try await ReplicatedCluster.waitForLeaders(cluster, topic: "cut", partitions: 2)
-            let total = try await ReplicatedCluster.waitForEqualHigh(cluster, topic: "cut", partitions: 2)
-            for id in 1...3 {
-                let stored = try await CrashWorkload.storedRecords(port: cluster.port(id), topic: "cut", partitions: 2)
-                #expect(CrashWorkload.missing(records, from: stored) == 0, "node \(id) lost acknowledged records")
-            }
-            try ReplicatedCluster.expectReplicasAgree(cluster, topic: "cut", partitions: 2, records: total)
+            try await ReplicatedCluster.expectEveryReplicaHolds(records, cluster, topic: "cut", partitions: 2)
         }
     }
 }
@@ -437,6 +421,18 @@ enum ReplicatedCluster {
         var rows: [(Int64, String)] = []
         while try statement.step() { rows.append((statement.columnInt64(0), statement.columnText(1) ?? "")) }
         return rows
+    }
+
+    /// Waits until every replica holds the same records, then checks each holds every one of
+    /// `records` at its acknowledged offset (read through FETCH on each broker) and that the
+    /// files agree row for row.
+    static func expectEveryReplicaHolds(_ records: [CrashWorkload.Acked], _ cluster: LocalCluster, topic: String, partitions: Int) async throws {
+        let total = try await waitForEqualHigh(cluster, topic: topic, partitions: partitions)
+        for id in 1...cluster.folders.count {
+            let stored = try await CrashWorkload.storedRecords(port: cluster.port(id), topic: topic, partitions: partitions)
+            #expect(CrashWorkload.missing(records, from: stored) == 0, "node \(id) lost acknowledged records")
+        }
+        try expectReplicasAgree(cluster, topic: topic, partitions: partitions, records: total)
     }
 
     /// Every replica's file of each partition: the same rows, offsets 0..<n without gaps, and

@@ -35,6 +35,8 @@ struct RequestParserSuccessTests {
         .success("PUB orders acks=0 :x\n", .publish(PublishRequest(topic: topic("orders"), acks: .none, value: buffer("x")))),
         .success("PUB orders acks=1 :x\n", .publish(PublishRequest(topic: topic("orders"), acks: .leader, value: buffer("x")))),
         .success("PUB orders acks=-1 :x\n", .publish(PublishRequest(topic: topic("orders"), acks: .all, value: buffer("x")))),
+        // Without acks= a record is acknowledged once committed (acks=all, Kafka 3's default).
+        .success("PUB orders :default\n", .publish(PublishRequest(topic: topic("orders"), acks: .all, value: buffer("default")))),
         .success("PUB orders KEY=base64:AAEC :x\n", .publish(PublishRequest(topic: topic("orders"), key: buffer([0, 1, 2]), value: buffer("x")))),
         .success("PUB orders key=base64: :x\n", .publish(PublishRequest(topic: topic("orders"), key: buffer(""), value: buffer("x")))),
         .success("PUB orders key=- :x\n", .publish(PublishRequest(topic: topic("orders"), value: buffer("x")))),
@@ -44,7 +46,7 @@ struct RequestParserSuccessTests {
         .success("PUB orders 0\n\n", .publish(PublishRequest(topic: topic("orders"), value: buffer("")))),
         .success("PUB orders 007\nhello\r\n\n", .publish(PublishRequest(topic: topic("orders"), value: buffer("hello\r\n")))),
         .success("PUB orders key=k partition=0 acks=leader 16\n0123456789abcdef\n",
-            .publish(PublishRequest(topic: topic("orders"), key: buffer("k"), partition: PartitionID(0), value: buffer("0123456789abcdef")))),
+            .publish(PublishRequest(topic: topic("orders"), key: buffer("k"), partition: PartitionID(0), acks: .leader, value: buffer("0123456789abcdef")))),
         .success("PUB orders 5\nPING\n\nPING\n",
             .publish(PublishRequest(topic: topic("orders"), value: buffer("PING\n"))), .ping),
         .success("FETCH orders 1 0\n", .fetch(FetchRequest(topic: topic("orders"), partition: PartitionID(1), start: .offset(Offset(0))))),
