@@ -308,6 +308,51 @@ struct ReplicatedTopicTests {
             try await ReplicatedCluster.expectEveryReplicaHolds(records, cluster, topic: "cut", partitions: 2)
         }
     }
+
+    @Test("a record the leader holds but no majority does is never delivered: FETCH, SUB and OFFSETS on the leader stop at the commit index until the followers are back")
+    func consumersNeverSeeUncommittedRecords() async throws {
+        try await withLocalCluster(size: 3) { cluster in
+            try cluster.startAll()
+            try await ReplicatedCluster.waitUntilConnected(cluster)
+            #expect(try RawSocket(port: cluster.port(1)).ask("CREATE visible partitions=1 replication=3") == "OK visible partitions=1 replication=3")
+            let leader = try #require(try await ReplicatedCluster.waitForLeaders(cluster, topic: "visible", partitions: 1)[0])
+            let producer = try RawSocket(port: cluster.port(leader), timeoutSeconds: 30)
+            #expect(try producer.ask("PUB visible acks=all :committed") == "OK visible 0 0")
+            let subscriber = try RawSocket(port: cluster.port(leader), timeoutSeconds: 30)
+            #expect(try subscriber.ask("SUB visible from=earliest") == "OK subscribed visible partitions=1 from=earliest")
+            #expect(try subscriber.readLine().hasPrefix("MSG visible 0 0 "))
+            #expect(try subscriber.readLine() == "committed")
+
+            // Both followers stop: the leader can write to its own file but commit nothing.
+            let followers = (1...3).filter { $0 != leader }
+            for id in followers { cluster.pause(id) }
+            // acks=leader answers once the leader has it on disk; it is not committed.
+            #expect(try producer.ask("PUB visible acks=leader :pending") == "OK visible 0 1")
+            let reader = try RawSocket(port: cluster.port(leader))
+            for _ in 0..<20 {
+                let whole = try reader.askBlock("FETCH visible 0 0", until: "END visible")
+                #expect(whole.count == 3 && whole[1] == "committed" && whole[2] == "END visible 0 next=1 high=1", "\(whole)")
+                let fetched = try reader.askBlock("FETCH visible 0 1", until: "END visible")
+                #expect(fetched == ["END visible 0 next=1 high=1"], "an uncommitted record was served: \(fetched)")
+                #expect(try reader.ask("OFFSETS visible 0") == "OK visible 0 earliest=0 latest=1")
+            }
+            // Back: the pending record is committed, or dropped if a follower took over without
+            // it. Either way the subscriber's next record is what offset 1 holds once committed: a
+            // leader that delivered "pending" early would show here when "after" took its place.
+            for id in followers { cluster.resume(id) }
+            try await eventually(timeout: .seconds(15), "a record committed after SIGCONT") {
+                (try? RawSocket(port: cluster.port(leader)).ask("PUB visible acks=all :after"))?.hasPrefix("OK visible 0 ") ?? false
+            }
+            var atOne: [String] = []
+            try await eventually(timeout: .seconds(10), "offset 1 committed on the old leader") {
+                atOne = try reader.askBlock("FETCH visible 0 1 max=1", until: "END visible")
+                return atOne.count == 3
+            }
+            #expect(try subscriber.readLine() == atOne[0])
+            #expect(try subscriber.readLine() == atOne[1])
+            #expect(["pending", "after"].contains(atOne[1]))
+        }
+    }
 }
 
 /// What the replicated-topic tests ask of a running cluster.
