@@ -152,9 +152,6 @@ extension Broker {
         }
     }
 
-    /// Opens this broker's replicas of `placement`, creating the topic's folder (built in
-    /// `staging/`, renamed whole) when it has none. A folder of another topic of the name (one
-    /// dropped while this broker was down) is replaced. Storage thread, metadata lock held.
     /// The id of the topic a folder under `topics/` holds; nil without a readable `topic.id`.
     private func folderTopicID(_ name: TopicName) -> TopicID? {
         guard let text = FileSystem.readFile(layout.topicIDFile(name)),
@@ -163,8 +160,11 @@ extension Broker {
         return TopicID(value)
     }
 
-    /// Nil when the folder holds a newer topic of the name than `placement` (the metadata is
-    /// behind; nothing is opened until it catches up).
+    /// Opens this broker's replicas of `placement`, creating the topic's folder (built in
+    /// `staging/`, renamed whole) when it has none. A folder of an older topic of the name (one
+    /// dropped while this broker was down) is replaced; nil when the folder holds a newer one
+    /// than `placement` (the metadata is behind; nothing is opened until it catches up).
+    /// Storage thread, metadata lock held.
     private func openReplicas(_ placement: TopicPlacement) throws -> Topic? {
         let name = placement.name
         let local = (0..<placement.partitions).map { PartitionID($0) }.filter { placement.replicas[Int($0.rawValue)].contains(config.nodeID) }
@@ -191,38 +191,7 @@ extension Broker {
                 "created this broker's replicas of a topic",
                 metadata: ["topic": "\(name)", "partitions": "\(local.map(\.rawValue))", "replication": "\(placement.replication)"])
         }
-        var logs: [PartitionLog] = []
-        for id in local {
-            let path = layout.partitionDatabase(name, id)
-            let place = (group: placement.group(id), voters: placement.replicas[Int(id.rawValue)])
-            guard FileSystem.fileSize(path) > 0 || FileSystem.fileSize(path + "-wal") > 0 else {
-                logger.error(
-                    "partition replica file is missing or empty; the replica is offline (restore the file and restart)",
-                    metadata: ["topic": "\(name)", "partition.id": "\(id)", "file": "\(path)"])
-                logs.append(
-                    PartitionLog(
-                        offline: .lost, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger,
-                        replication: replication, placement: place))
-                continue
-            }
-            do {
-                logs.append(
-                    try PartitionLog(
-                        topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger, replication: replication,
-                        placement: place))
-            } catch let error as StorageError where error.isDamaged {
-                logger.error(
-                    "partition replica file is damaged; the replica is offline (restore the file and restart)",
-                    metadata: ["topic": "\(name)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)"])
-                logs.append(
-                    PartitionLog(
-                        offline: .damaged, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger,
-                        replication: replication, placement: place))
-            } catch {
-                for log in logs { log.closeNow() }
-                throw error
-            }
-        }
+        let logs = try openPartitions(name, local) { (group: placement.group($0), voters: placement.replicas[Int($0.rawValue)]) }
         return Topic(placement: placement, partitions: logs)
     }
 }

@@ -2,6 +2,8 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Raft
+import SpoolCluster
 import SpoolCore
 import SpoolReplication
 import SpoolStorage
@@ -138,37 +140,55 @@ public final class Broker: Sendable {
             ])
     }
 
-    /// Opens every partition database of a topic from its existing files. A partition whose file
-    /// is missing or empty is *lost* and one that is not a sound database is *damaged*: either
-    /// is offline (logged with its file), never recreated, and the other partitions serve.
-    /// Storage thread only.
+    /// Opens every partition database of a topic from its existing files.
     func openTopic(_ name: TopicName, partitions: Int, createdMs: Int64) throws -> Topic {
+        let logs = try openPartitions(name, (0..<partitions).map { PartitionID($0) }) { _ in nil }
+        return Topic(name: name, partitions: logs, createdMs: createdMs)
+    }
+
+    /// Opens the partition databases `ids` of a topic from their existing files, each with its
+    /// Raft group and voters from `placement` (nil: a single broker's partition). A partition
+    /// whose file is missing or empty is *lost* and one that is not a sound database is
+    /// *damaged*: either is offline (logged with its file), never recreated, and the other
+    /// partitions serve. Storage thread only.
+    func openPartitions(
+        _ name: TopicName, _ ids: [PartitionID], placement: (PartitionID) -> (group: RaftGroupID, voters: [NodeID])?
+    ) throws -> [PartitionLog] {
         var logs: [PartitionLog] = []
-        for index in 0..<partitions {
-            let id = PartitionID(index)
+        for id in ids {
             let path = layout.partitionDatabase(name, id)
+            let place = placement(id)
             // An empty database file with a WAL beside it is a database whose pages are all
             // still in the WAL (a crash before the first checkpoint): SQLite recovers it.
             guard FileSystem.fileSize(path) > 0 || FileSystem.fileSize(path + "-wal") > 0 else {
                 logger.error(
                     "partition file is missing or empty; the partition is offline (restore the file and restart, or DROP the topic)",
                     metadata: ["topic": "\(name)", "partition.id": "\(id)", "file": "\(path)"])
-                logs.append(PartitionLog(offline: .lost, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger, replication: replication))
+                logs.append(
+                    PartitionLog(
+                        offline: .lost, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger,
+                        replication: replication, placement: place))
                 continue
             }
             do {
-                logs.append(try PartitionLog(topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger, replication: replication))
+                logs.append(
+                    try PartitionLog(
+                        topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger, replication: replication,
+                        placement: place))
             } catch let error as StorageError where error.isDamaged {
                 logger.error(
                     "partition file is damaged; the partition is offline (restore the file and restart, or DROP the topic)",
                     metadata: ["topic": "\(name)", "partition.id": "\(id)", "file": "\(path)", "error": "\(error)"])
-                logs.append(PartitionLog(offline: .damaged, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger, replication: replication))
+                logs.append(
+                    PartitionLog(
+                        offline: .damaged, topic: name, id: id, path: path, pool: pool, limits: config.limits, logger: logger,
+                        replication: replication, placement: place))
             } catch let error as StorageError {
                 for log in logs { log.closeNow() }
                 throw StorageError(code: error.code, message: error.message.contains(path) ? error.message : "\(path): \(error.message)")
             }
         }
-        return Topic(name: name, partitions: logs, createdMs: createdMs)
+        return logs
     }
 
     func topic(_ name: TopicName) throws(SpoolError) -> Topic {
