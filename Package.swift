@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "SpoolPeer",
             dependencies: [
-                "SpoolCluster", "Raft",
+                "SpoolCluster", "SpoolCore", "Raft",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -23,12 +23,17 @@ public struct Message: Hashable, Sendable, CustomStringConvertible {
     public var isLeaderTransfer: Bool
     /// For `transferLeader`: the node that should become leader.
     public var transferee: NodeID
+    /// On a `heartbeat` a driver sends itself (never the node): "the group is idle, everything up
+    /// to `commit` is replicated to you; stop your election timer until you hear otherwise"
+    /// (quiescence, as CockroachDB does it outside etcd-io/raft). The node steps it as an
+    /// ordinary heartbeat and ignores the flag.
+    public var quiesce: Bool
 
     public init(
         kind: MessageKind, from: NodeID, to: NodeID, term: Term = .zero, logTerm: Term = .zero,
         index: LogIndex = .zero, entries: [Entry] = [], commit: LogIndex = .zero, reject: Bool = false,
         rejectHint: LogIndex = .zero, snapshot: Snapshot? = nil, isLeaderTransfer: Bool = false,
-        transferee: NodeID = .none
+        transferee: NodeID = .none, quiesce: Bool = false
     ) {
         self.kind = kind
         self.from = from
@@ -43,6 +48,7 @@ public struct Message: Hashable, Sendable, CustomStringConvertible {
         self.snapshot = snapshot
         self.isLeaderTransfer = isLeaderTransfer
         self.transferee = transferee
+        self.quiesce = quiesce
     }
 
     public var description: String {
@@ -57,7 +63,7 @@ public struct Message: Hashable, Sendable, CustomStringConvertible {
         case .voteResponse, .preVoteResponse:
             s += reject ? " rejected" : " granted"
         case .heartbeat:
-            s += " commit=\(commit)"
+            s += " commit=\(commit)" + (quiesce ? " quiesce" : "")
         case .snapshot:
             s += " \(snapshot.map { "\($0)" } ?? "nil")"
         case .transferLeader:

@@ -17,6 +17,12 @@ public enum PeerFrame: Hashable, Sendable {
     /// Answered by one `response` with the same id on the same connection.
     case request(PeerRequest)
     case response(PeerResponse)
+    /// Sent to every connected peer each `PeerTransportConfig.keepaliveIntervalMs`, whatever else
+    /// flows: a peer silent for `livenessTimeoutMs` is not live although its connection is open
+    /// (a stopped process, a cut that holds bytes). `generation` counts the replicas the sender
+    /// stopped or replaced: a change tells the receiver that a group it shares may have lost its
+    /// replica there. Both wake quiesced groups (docs/replication.md, "Quiescence").
+    case keepalive(generation: UInt64)
 }
 
 /// What a `PeerRequest` asks for: the receiving broker's handler for it decodes the payload.
@@ -63,12 +69,13 @@ public enum PeerFrameKind: UInt8, Sendable, CaseIterable {
     case raft = 3
     case request = 4
     case response = 5
+    case keepalive = 6
 }
 
 /// Who is on the other end of a peer connection.
 public struct PeerHello: Hashable, Sendable {
     /// Bumped when the frame format changes incompatibly.
-    public static let currentVersion: UInt16 = 1
+    public static let currentVersion: UInt16 = 2
 
     public var version: UInt16
     /// Chosen at the first start of the cluster and kept in every broker's metadata database.

@@ -61,6 +61,8 @@ public struct PeerFrameDecoder: Sendable {
             let serviceByte: UInt8 = try read(&body, "service")
             guard let service = PeerService(rawValue: serviceByte) else { throw .malformed("service \(serviceByte)") }
             return .request(PeerRequest(id: id, service: service, payload: try readBytes(&body, "request payload")))
+        case .keepalive:
+            return .keepalive(generation: try read(&body, "generation"))
         case .response:
             let id: UInt64 = try read(&body, "request id")
             let served: UInt8 = try read(&body, "served")
@@ -107,7 +109,7 @@ public struct PeerFrameDecoder: Sendable {
             kind: kind, from: NodeID(from), to: NodeID(to), term: Term(term), logTerm: Term(logTerm), index: LogIndex(index),
             entries: entries, commit: LogIndex(commit), reject: flags & PeerFrameEncoder.Flag.reject != 0,
             rejectHint: LogIndex(rejectHint), snapshot: snapshot, isLeaderTransfer: flags & PeerFrameEncoder.Flag.leaderTransfer != 0,
-            transferee: NodeID(transferee))
+            transferee: NodeID(transferee), quiesce: flags & PeerFrameEncoder.Flag.quiesce != 0)
     }
 
     private func read<T: FixedWidthInteger>(_ body: inout ByteBuffer, _ what: String) throws(PeerFrameError) -> T {

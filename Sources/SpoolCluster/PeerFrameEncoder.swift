@@ -33,6 +33,9 @@ public enum PeerFrameEncoder {
             buffer.writeInteger(request.service.rawValue)
             buffer.writeInteger(UInt32(request.payload.count))
             buffer.writeBytes(request.payload)
+        case .keepalive(let generation):
+            buffer.writeInteger(PeerFrameKind.keepalive.rawValue)
+            buffer.writeInteger(generation)
         case .response(let response):
             buffer.writeInteger(PeerFrameKind.response.rawValue)
             buffer.writeInteger(response.id)
@@ -59,7 +62,8 @@ public enum PeerFrameEncoder {
         static let reject: UInt8 = 1
         static let leaderTransfer: UInt8 = 2
         static let snapshot: UInt8 = 4
-        static let all: UInt8 = reject | leaderTransfer | snapshot
+        static let quiesce: UInt8 = 8
+        static let all: UInt8 = reject | leaderTransfer | snapshot | quiesce
     }
 
     static func write(_ m: Message, into buffer: inout ByteBuffer) {
@@ -76,6 +80,7 @@ public enum PeerFrameEncoder {
         if m.reject { flags |= Flag.reject }
         if m.isLeaderTransfer { flags |= Flag.leaderTransfer }
         if m.snapshot != nil { flags |= Flag.snapshot }
+        if m.quiesce { flags |= Flag.quiesce }
         buffer.writeInteger(flags)
         buffer.writeInteger(UInt32(m.entries.count))
         for entry in m.entries {

@@ -49,6 +49,15 @@ extension Broker {
     public func openMetadataGroup(voters: [NodeID]) async throws -> MetadataReplica {
         var config = ReplicaConfig(raft: RaftConfig(id: config.nodeID, voters: voters))
         config.lockWaitMs = self.config.limits.partitionLockWaitMs
+        config.quiesceWhenIdle = voters.count > 1
+        config.onLeadershipChange = { [logger] change in
+            logger.info(
+                "metadata leadership changed",
+                metadata: [
+                    "raft.term": "\(change.term.rawValue)", "leader.id": "\(change.leader.rawValue)",
+                    "leader.previous": "\(change.previousLeader.rawValue)", "role": "\(change.role)",
+                ])
+        }
         let replica = try await MetadataReplica.open(
             path: layout.brokerDatabase, config: config, pool: pool, ticker: ticker, sender: router, forwarder: router,
             limits: self.config.limits)
@@ -70,4 +79,9 @@ extension Broker {
         guard let group = clusterGroup else { return reply(Array("this broker has no metadata group".utf8)) }
         group.proposeForwarded(payload, reply: reply)
     }
+}
+
+extension Broker {
+    /// The broker's Raft clock: replicas running here and how many are quiesced (STATS).
+    public var clockCounts: ReplicaTicker.Counts { ticker.counts }
 }

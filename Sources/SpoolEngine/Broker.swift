@@ -54,6 +54,7 @@ public final class Broker: Sendable {
         self.logger = logger
         self.fileHandles = fileHandles
         ticker = ReplicaTicker(eventLoop: MultiThreadedEventLoopGroup.singleton.any())
+        ticker.watchPeers { [router] in router.peerLiveness() }
         replication = PartitionReplication(node: config.nodeID, ticker: ticker, router: router, limits: config.limits)
     }
 

@@ -47,6 +47,26 @@ extension PartitionLog {
             if let failed = state.driver.take() { state.failedDriver = failed }
             return state.machine.writeFailed(nowNs: now)
         }
+        stopTakingWrites(stopped, after: description, clientError: clientError)
+    }
+
+    /// The replica's write failed with no batch of this partition in flight (a follower
+    /// appending its leader's entries, a leader's no-op; `ReplicaConfig.onStorageFailure`): the
+    /// partition stops and recovers as after a failed produce write. Nothing happens when a
+    /// batch's own failure stops it (or already did).
+    func replicaWriteFailed(_ description: String) {
+        let now = WallClock.monotonicNs()
+        let stopped = state.withLockedValue { state -> Machine.Stopped? in
+            guard let driver = state.driver, driver.status.storageFailure != nil, let stopped = state.machine.replicaWriteFailed(nowNs: now)
+            else { return nil }
+            state.failedDriver = state.driver.take()
+            return stopped
+        }
+        guard let stopped else { return }
+        stopTakingWrites(stopped, after: description, clientError: storageFailedError(description))
+    }
+
+    private func stopTakingWrites(_ stopped: Machine.Stopped, after description: String, clientError: SpoolError) {
         writesStopped.store(true, ordering: .releasing)
         logger.error(
             "a write of the partition failed; it stopped taking writes and recovers from its file",
@@ -122,7 +142,9 @@ extension PartitionLog {
             let store = try RaftLogStore(connection: connection, voters: voters)
             store.busyWaitMs = 0
             let next = store.nextOffset ?? .zero
-            guard next == begun.failedFirst else {
+            // With other replicas the file ends where this one's last good write left it, which
+            // Raft reconciles with the leader; alone, that is where the failed write began.
+            guard next == begun.failedFirst || voters.count > 1 else {
                 // Records below the failed write were acknowledged: a file without them is not
                 // this partition any more, and its offsets must not be handed out again.
                 connection.abandon()
@@ -149,7 +171,7 @@ extension PartitionLog {
         let recovery: WriteRecovery? = state.withLockedValue { state in
             state.driver = driver
             state.recoveryIndex = nil
-            return state.machine.recovered(earliest: earliest, next: next)
+            return state.machine.recovered(earliest: earliest, next: next, replicated: voters.count > 1)
         }
         if voters.count > 1 { replication.router?.replace(driver) }
         writesStopped.store(false, ordering: .releasing)

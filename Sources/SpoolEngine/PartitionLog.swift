@@ -142,6 +142,20 @@ final class PartitionLog: Sendable {
         config.raft.voters = voters
         // The placement's preferred leader (its first replica) takes a new partition at once.
         config.campaignWhenNew = voters.count > 1 && voters.first == config.raft.id
+        // An idle replicated partition costs nothing per tick (docs/replication.md, "Quiescence").
+        config.quiesceWhenIdle = voters.count > 1
+        config.onStorageFailure = { [weak self] description in self?.replicaWriteFailed(description) }
+        if voters.count > 1 {
+            config.onLeadershipChange = { [logger, topic, id] change in
+                logger.info(
+                    "partition leadership changed",
+                    metadata: [
+                        "topic": "\(topic)", "partition.id": "\(id)", "raft.term": "\(change.term.rawValue)",
+                        "leader.id": "\(change.leader.rawValue)", "leader.previous": "\(change.previousLeader.rawValue)",
+                        "role": "\(change.role)", "proposals.waiting": "\(change.waitingProposals)",
+                    ])
+            }
+        }
         config.onLocked = { [weak self] in
             guard let self else { return }
             logger.warning(

@@ -424,6 +424,25 @@ extension PartitionState {
         var next: (ticket: Int, delayMs: Int64)
     }
 
+    /// The replica's own write failed with none of this partition's batches in flight (a
+    /// follower's append of its leader's entries, a leader's no-op) at `nowNs`: as `writeFailed`,
+    /// with no batch to fail. Nil when a batch is in flight (its own failure stops the partition)
+    /// or a recovery runs already, or a writer is cutting one (its proposal will fail the same).
+    /// The recovery owns the writer from here, as after `writeFailed`.
+    mutating func replicaWriteFailed(nowNs: UInt64) -> Stopped? {
+        guard inFlight == nil, !writing, recovery == nil, offline == nil, closing == nil else { return nil }
+        writing = true
+        let queued = Failed(records: pending, commits: pendingCommits)
+        pending = []
+        pendingCommits = []
+        queuedBytes = 0
+        let room = takeRoomAfterStop()
+        var recovery = WriteRecovery(failedFirst: durable, sinceNs: nowNs)
+        let next = recovery.scheduleNext(limitMs: limits.writeRecoveryRetryMs)
+        self.recovery = recovery
+        return Stopped(batch: Batch(first: durable, records: [], commits: []), queued: queued, room: room, failedFirst: durable, next: next)
+    }
+
     /// The batch in flight failed to be written (not a lock, not a damaged file) at `nowNs`: the
     /// partition takes no work until it has recovered. The writer stays owned by the recovery.
     mutating func writeFailed(nowNs: UInt64) -> Stopped {
@@ -465,14 +484,18 @@ extension PartitionState {
     /// The file is clean again and holds `earliest ..< next`: writes are taken again. Returns the
     /// recovery that ended (for the log line). The writer stays set: the driver runs the flush
     /// loop once more (it ends it, or finishes a close that came meanwhile).
-    mutating func recovered(earliest: Offset, next: Offset) -> WriteRecovery {
+    ///
+    /// `replicated`: the partition has other replicas, and the file ends where this replica's
+    /// last successful write left it (what it told the others it holds), committed or not; the
+    /// committed watermark then moves only with the replica's commits.
+    mutating func recovered(earliest: Offset, next: Offset, replicated: Bool = false) -> WriteRecovery {
         guard let recovery else { preconditionFailure("recovered without a recovery") }
-        precondition(next == recovery.failedFirst, "a recovered file ends where the failed write began")
+        precondition(replicated || next == recovery.failedFirst, "a recovered file ends where the failed write began")
         precondition(inFlight == nil && pending.isEmpty, "nothing is queued while writes are stopped")
         self.earliest = earliest
         assigned = next
         durable = next
-        committed = max(committed, next)
+        if !replicated { committed = max(committed, next) }
         self.recovery = nil
         return recovery
     }

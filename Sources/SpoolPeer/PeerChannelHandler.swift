@@ -86,7 +86,10 @@ final class PeerChannelHandler: ChannelInboundHandler {
             transport.linkUp(hello.node, channel: context.channel, clientAddress: hello.clientAddress)
         case (.awaitingHello, .refused(let reason)):
             reject(context, "the peer refused this broker: \(reason)")
+        case (.established(let peer), .keepalive(let generation)):
+            transport.heard(peer, generation: generation)
         case (.established(let peer), .raft(let messages)):
+            transport.heard(peer)
             let local = transport.config.node
             if let stray = messages.first(where: { $0.message.from != peer || $0.message.to != local }) {
                 reject(context, "message \(stray.message) on the connection of \(peer)")
@@ -96,8 +99,10 @@ final class PeerChannelHandler: ChannelInboundHandler {
             PeerTransportStats.add(transport.stats.messagesReceived, messages.count)
             if !messages.isEmpty { transport.receive(peer, messages) }
         case (.established(let peer), .request(let request)):
+            transport.heard(peer)
             transport.serve(request, from: peer, on: context.channel)
         case (.established(let peer), .response(let response)):
+            transport.heard(peer)
             transport.answered(response, from: peer)
         default:
             reject(context, "unexpected \(PeerFrameKind(of: frame)) frame")
@@ -140,6 +145,7 @@ extension PeerFrameKind {
         case .raft: self = .raft
         case .request: self = .request
         case .response: self = .response
+        case .keepalive: self = .keepalive
         }
     }
 }

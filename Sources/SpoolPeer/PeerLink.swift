@@ -20,6 +20,10 @@ final class PeerLink: Sendable {
         /// A connect in flight, or a scheduled retry: shutdown waits for the one and cancels the other.
         var dialing: EventLoopFuture<Channel>?
         var retry: Scheduled<Void>?
+        /// When the last frame of any kind arrived from the peer (monotonic ns; 0 before any).
+        var lastHeardNs: UInt64 = 0
+        /// The generation of the peer's last keepalive (`PeerFrame.keepalive`).
+        var generation: UInt64 = 0
     }
 
     init(peer: NodeID, address: PeerAddress) {
@@ -28,6 +32,22 @@ final class PeerLink: Sendable {
     }
 
     var isConnected: Bool { state.withLockedValue { $0.channel != nil } }
+
+    /// A frame arrived from the peer now (with a keepalive's generation).
+    func heard(at nowNs: UInt64, generation: UInt64? = nil) {
+        state.withLockedValue { state in
+            state.lastHeardNs = nowNs
+            if let generation { state.generation = generation }
+        }
+    }
+
+    /// Connected and heard from within `timeoutNs` of `nowNs`; with the peer's last generation.
+    func liveness(at nowNs: UInt64, timeoutNs: UInt64) -> PeerLiveness {
+        state.withLockedValue { state in
+            let live = state.channel != nil && state.lastHeardNs != 0 && nowNs &- state.lastHeardNs <= timeoutNs
+            return PeerLiveness(live: live, generation: state.generation)
+        }
+    }
     var channel: Channel? { state.withLockedValue { $0.channel } }
 
     /// Queues `messages`; false for the ones over `limitBytes` (dropped; the caller counts them).
@@ -61,10 +81,11 @@ final class PeerLink: Sendable {
     }
 
     /// The connection is established (hello exchanged). Returns the connection it replaces, to close.
-    func up(_ channel: Channel) -> (replaced: Channel?, flush: Bool) {
+    func up(_ channel: Channel, at nowNs: UInt64) -> (replaced: Channel?, flush: Bool) {
         state.withLockedValue { state in
             let old = state.channel
             state.channel = channel
+            state.lastHeardNs = nowNs
             state.reconnectDelayMs = 0
             let flush = !state.pending.isEmpty && !state.flushQueued
             if flush { state.flushQueued = true }
@@ -110,5 +131,17 @@ final class PeerLink: Sendable {
         for entry in m.message.entries { bytes += 21 + entry.payload.count }
         if let snapshot = m.message.snapshot { bytes += 24 + snapshot.voters.count * 8 + snapshot.data.count }
         return bytes
+    }
+}
+
+/// Whether a peer is live now (connected, and heard from within the liveness timeout) and the
+/// generation of its replicas it last told (`PeerFrame.keepalive`).
+public struct PeerLiveness: Hashable, Sendable {
+    public var live: Bool
+    public var generation: UInt64
+
+    public init(live: Bool, generation: UInt64) {
+        self.live = live
+        self.generation = generation
     }
 }

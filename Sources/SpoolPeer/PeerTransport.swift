@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import Raft
 import SpoolCluster
+import SpoolCore
 
 /// The broker-to-broker transport: one TCP connection per pair of brokers (the lower id dials),
 /// a hello that names the cluster and the node, then frames of Raft messages for any number of
@@ -25,6 +26,9 @@ public final class PeerTransport: Sendable {
     private let peerClientAddresses = NIOLockedValueBox<[NodeID: String]>([:])
     private let requestHandler = NIOLockedValueBox<PeerRequestHandler?>(nil)
     private let requests = NIOLockedValueBox(Requests())
+    /// Counts the replicas this broker stopped or replaced (told to peers in every keepalive).
+    private let generation = NIOLockedValueBox<UInt64>(0)
+    private let keepalive = NIOLockedValueBox<RepeatedTask?>(nil)
 
     /// Requests this broker sent and is waiting on, by id.
     private struct Requests {
@@ -66,7 +70,45 @@ public final class PeerTransport: Sendable {
             .bind(host: config.listen.host, port: config.listen.port).get()
         transport.listener.withLockedValue { $0 = channel }
         for link in transport.sortedLinks where config.dials(link.peer) { transport.dial(link) }
+        let interval = TimeAmount.milliseconds(config.keepaliveIntervalMs)
+        let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak transport] _ in
+            transport?.sendKeepalives()
+        }
+        transport.keepalive.withLockedValue { $0 = task }
         return transport
+    }
+
+    /// One keepalive to every connected peer.
+    private func sendKeepalives() {
+        let frame = PeerFrameEncoder.encode(.keepalive(generation: generation.withLockedValue { $0 }))
+        for link in links.values {
+            guard let channel = link.channel else { continue }
+            channel.writeAndFlush(frame, promise: nil)
+        }
+    }
+
+    /// A replica of this broker stopped or was replaced: the next keepalive tells every peer, whose
+    /// quiesced groups with a replica here then wake (the replica they follow may be gone).
+    public func replicasChanged() {
+        generation.withLockedValue { $0 &+= 1 }
+    }
+
+    /// Every peer's liveness now (`PeerLiveness`).
+    public func liveness() -> [NodeID: PeerLiveness] {
+        let now = WallClock.monotonicNs()
+        let timeout = UInt64(config.livenessTimeoutMs) * 1_000_000
+        return links.mapValues { $0.liveness(at: now, timeoutNs: timeout) }
+    }
+
+    /// Whether `peer` is live now: connected, and heard from within `livenessTimeoutMs`.
+    public func isLive(_ peer: NodeID) -> Bool {
+        guard let link = links[peer] else { return false }
+        return link.liveness(at: WallClock.monotonicNs(), timeoutNs: UInt64(config.livenessTimeoutMs) * 1_000_000).live
+    }
+
+    /// A frame arrived from `peer` (a keepalive carries its generation).
+    func heard(_ peer: NodeID, generation: UInt64? = nil) {
+        links[peer]?.heard(at: WallClock.monotonicNs(), generation: generation)
     }
 
     /// The address the listener bound (with the real port when the config asked for 0).
@@ -188,6 +230,7 @@ public final class PeerTransport: Sendable {
     /// Stops listening and dialing, and closes every connection.
     public func shutdown() async {
         stopped.withLockedValue { $0 = true }
+        keepalive.withLockedValue { $0.take() }?.cancel()
         let channel = listener.withLockedValue { $0 }
         try? await channel?.close()
         for link in sortedLinks {
@@ -221,7 +264,7 @@ public final class PeerTransport: Sendable {
     func linkUp(_ peer: NodeID, channel: Channel, clientAddress: String) {
         guard let link = links[peer] else { return }
         peerClientAddresses.withLockedValue { $0[peer] = clientAddress }
-        let (replaced, flush) = link.up(channel)
+        let (replaced, flush) = link.up(channel, at: WallClock.monotonicNs())
         replaced?.close(promise: nil)
         PeerTransportStats.add(stats.connectionsEstablished, 1)
         logger.info("peer connected", metadata: ["peer.id": "\(peer.rawValue)", "peer.address": "\(link.address)"])

@@ -25,13 +25,22 @@ public struct PeerTransportConfig: Sendable {
     /// holding bytes) would otherwise wait on it forever instead of dialing again, and an
     /// acceptor would keep a silent stranger's connection open.
     public var helloTimeoutMs: Int64
+    /// How often a keepalive frame goes to every connected peer, in milliseconds, whatever else
+    /// is sent (`PeerFrame.keepalive`).
+    public var keepaliveIntervalMs: Int64
+    /// A connected peer from which nothing (not even a keepalive) arrived for this long, in
+    /// milliseconds, is not live: quiesced groups that share a replica with it wake and run their
+    /// election timers again. Several keepalive intervals, so a busy event loop's late keepalive
+    /// does not count as silence; a false alarm only wakes groups.
+    public var livenessTimeoutMs: Int64
 
     public init(
         node: NodeID, clusterID: String, clientAddress: String, listen: PeerAddress, peers: [NodeID: PeerAddress],
         limits: PeerLimits = PeerLimits(), queuedBytesPerPeer: Int = 64 * 1024 * 1024, reconnectInitialMs: Int64 = 50,
-        reconnectMaxMs: Int64 = 1000, helloTimeoutMs: Int64 = 5000
+        reconnectMaxMs: Int64 = 1000, helloTimeoutMs: Int64 = 5000, keepaliveIntervalMs: Int64 = 100, livenessTimeoutMs: Int64 = 500
     ) {
         precondition(helloTimeoutMs > 0, "the hello timeout must be positive")
+        precondition(keepaliveIntervalMs > 0 && livenessTimeoutMs > keepaliveIntervalMs, "the liveness timeout must exceed the keepalive interval")
         precondition(node != .none, "node id 0 is reserved")
         precondition(peers[node] == nil, "peers lists the other brokers, not this one")
         self.node = node
@@ -44,6 +53,8 @@ public struct PeerTransportConfig: Sendable {
         self.reconnectInitialMs = reconnectInitialMs
         self.reconnectMaxMs = reconnectMaxMs
         self.helloTimeoutMs = helloTimeoutMs
+        self.keepaliveIntervalMs = keepaliveIntervalMs
+        self.livenessTimeoutMs = livenessTimeoutMs
     }
 
     /// Exactly one connection per pair of brokers: the lower id dials the higher, and both

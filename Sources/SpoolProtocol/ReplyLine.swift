@@ -90,5 +90,6 @@ public enum ReplyLine {
     public static let statNames = [
         "uptime_ms", "connections", "connections_total", "topics", "partitions", "records_in_total",
         "records_forwarded_total", "bytes_in_total", "records_out_total", "bytes_out_total", "requests_total", "errors_total",
+        "replicas", "replicas_quiesced",
     ]
 }

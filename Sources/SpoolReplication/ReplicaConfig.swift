@@ -34,9 +34,29 @@ public struct ReplicaConfig: Sendable {
     /// new partition's preferred leader, so the first election needs no election timeout and the
     /// placement's spread of leaders holds from the start.
     public var campaignWhenNew = false
+    /// Let the group go quiet when idle (docs/replication.md, "Quiescence"): a leader whose every
+    /// live follower holds the whole committed log tells them so and stops heartbeating; they stop
+    /// their election timers. Any proposal, message or change of a member broker's liveness wakes
+    /// it. Set by a broker in a cluster, where idle groups would otherwise cost a cycle and a
+    /// message per follower every tick; without liveness from the sender
+    /// (`RaftMessageSender.isLive`) nothing quiesces.
+    public var quiesceWhenIdle = false
     /// Told (on the storage thread) when a write first finds the file locked, once per run of
     /// locked attempts: the broker logs it, naming the file.
     public var onLocked: (@Sendable () -> Void)?
+    /// Told (on the storage thread, once) when a write to the file failed and the replica stopped,
+    /// with why, after every proposal it held heard `.storageFailed`: the broker recovers the
+    /// partition even when none of its own writes was in flight (a follower's append).
+    public var onStorageFailure: (@Sendable (String) -> Void)?
+    /// Told (on the storage thread) each time the replica's view of its group's leadership
+    /// changes: a new term, a leader learned or lost. The broker logs it.
+    public var onLeadershipChange: (@Sendable (LeadershipChange) -> Void)?
+    /// Ticks a proposal this replica accepted as leader may still wait after it lost the
+    /// leadership (10 ticks = 1 s): its entry is then either kept by the new leader (it commits
+    /// here as a follower) or replaced (`.superseded`), and both are heard within a round trip
+    /// of the new leader; past this it fails with `.notLeader` instead of holding its producer
+    /// for the rest of `proposalTimeoutTicks`.
+    public var deposedProposalTicks: Int = 10
     /// How long the store itself waits (sleeping) for a lock before it says busy
     /// (`RaftLogStore.busyWaitMs`): 0 for a broker's partitions, whose storage threads are shared.
     public var storeBusyWaitMs: Int32 = 10_000
@@ -50,4 +70,16 @@ public struct ReplicaConfig: Sendable {
         self.raft = raft
         self.randomSeed = randomSeed ?? (raft.id.rawValue &* 0x9E37_79B9_7F4A_7C15 ^ WallClock.monotonicNs())
     }
+}
+
+/// A change of a replica's view of its group's leadership (`ReplicaConfig.onLeadershipChange`).
+public struct LeadershipChange: Hashable, Sendable {
+    public var term: Term
+    public var role: Role
+    /// `NodeID.none` while no leader is known.
+    public var leader: NodeID
+    /// The leader before, `NodeID.none` if none was known.
+    public var previousLeader: NodeID
+    /// Proposals this replica had accepted as leader and still waits on (after losing it).
+    public var waitingProposals: Int
 }

@@ -7,6 +7,18 @@ import SpoolStorage
 /// transport). Called on the driver's storage thread: it must queue and return, never block.
 public protocol RaftMessageSender: Sendable {
     func send(_ messages: [Message], group: RaftGroupID)
+    /// Whether `peer`'s broker is live now (connected and heard from lately): a leader quiesces
+    /// only with every live follower caught up, and never without a live majority.
+    func isLive(_ peer: NodeID) -> Bool
+    /// A replica here stopped or failed (its peers' quiesced groups must wake: `PeerFrame.keepalive`).
+    func replicaStopped(_ group: RaftGroupID)
+}
+
+extension RaftMessageSender {
+    /// Senders without a notion of liveness (tests, a cluster of one): nobody is live, so no
+    /// group quiesces.
+    public func isLive(_ peer: NodeID) -> Bool { false }
+    public func replicaStopped(_ group: RaftGroupID) {}
 }
 
 /// Told, in order, every entry the group committed and the new high watermark; on the driver's
@@ -63,6 +75,14 @@ final class ReplicaCore {
     /// and a restart re-applies what it finds committed. A single voter thus writes one
     /// transaction per cycle, not two. Written at a clean stop (`flushDeferredHardState`).
     private var deferredHardState: HardState?
+    /// The group is quiet (`ReplicaConfig.quiesceWhenIdle`): ticks are not given to the node, so a
+    /// leader sends no heartbeats and a follower's election timer stands still. Anything that
+    /// needs the node to act (a proposal, a message other than the quiet exchange, sending
+    /// anything but a heartbeat response, the driver's `wake`) ends it.
+    private(set) var quiesced = false
+    /// The leadership as last observed (`observeLeadership`).
+    private var seenTerm = Term(0)
+    private var seenLeader = NodeID.none
 
     /// A `Ready` whose write found the file locked by another connection (`RaftStorageError.busy`):
     /// nothing of it was written, so it is persisted again, as it is, before anything else
@@ -81,6 +101,9 @@ final class ReplicaCore {
         var firstOffset: Offset
         var deadlineTick: Int
         var durable = false
+        /// Accepted by this replica as leader, which it no longer is: past its deadline it fails
+        /// with `.notLeader` rather than `.noQuorum`.
+        var deposed = false
         var events: @Sendable (ProposalEvent) -> Void
     }
 
@@ -113,7 +136,7 @@ final class ReplicaCore {
         ReplicaStatus(
             role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex, lastIndex: node.lastIndex,
             durableIndex: store.lastIndex(), nextOffset: store.nextOffset ?? highWatermark, highWatermark: highWatermark, pendingProposals: waiters.count, writes: writes, syncedWrites: syncedWrites, ticks: ticks,
-            stopped: false, storageFailure: storageFailure, blocked: blocked != nil, inSync: inSync)
+            stopped: false, storageFailure: storageFailure, blocked: blocked != nil, inSync: inSync, quiesced: quiesced)
     }
 
     /// On a leader, the voters whose log holds every committed entry (itself included): Kafka's
@@ -137,7 +160,7 @@ final class ReplicaCore {
     /// (`RaftNode.ticksUntilTimerFires`), every tick while a proposal waits (its `.noQuorum`
     /// deadline is counted in ticks), and at most `maxHeldTicks`.
     var ticksUntilDue: Int {
-        guard storageFailure == nil else { return .max }
+        guard storageFailure == nil, !quiesced else { return .max }
         guard waiters.isEmpty else { return 1 }
         return min(node.ticksUntilTimerFires, config.maxHeldTicks)
     }
@@ -145,24 +168,109 @@ final class ReplicaCore {
     // MARK: Inputs
 
     func step(_ messages: [Message]) {
-        for message in messages { node.step(message) }
+        for message in messages {
+            if quiesced && !keepsQuiet(message) { quiesced = false }
+            node.step(message)
+            if message.quiesce && message.kind == .heartbeat { quiesceAsFollower(after: message) }
+        }
     }
 
-    /// Advances logical time; proposals past their deadline fail with `.noQuorum`.
+    /// Advances logical time; proposals past their deadline fail with `.noQuorum`. Ignored while
+    /// quiesced: that time passed with the group known idle and every replica caught up.
     func tick(_ count: Int) {
-        guard count > 0 else { return }
+        guard count > 0, !quiesced else { return }
         for _ in 0 ..< count { node.tick() }
         ticks += count
         guard !waiters.isEmpty else { return }
         for (index, waiter) in waiters where waiter.deadlineTick <= ticks {
             waiters[index] = nil
-            waiter.events(.failed(.noQuorum(waitedTicks: config.proposalTimeoutTicks)))
+            waiter.events(.failed(waiter.deposed ? .notLeader(leaderHint: node.leader) : .noQuorum(waitedTicks: config.proposalTimeoutTicks)))
         }
     }
 
-    func transferLeadership(to transferee: NodeID) { node.transferLeadership(to: transferee) }
+    func transferLeadership(to transferee: NodeID) {
+        quiesced = false
+        node.transferLeadership(to: transferee)
+    }
 
-    func campaign() { node.campaign() }
+    func campaign() {
+        quiesced = false
+        node.campaign()
+    }
+
+    /// After a cycle: tells `onLeadershipChange` of a new term or leader, and gives the
+    /// proposals of a leadership just lost `deposedProposalTicks` more at most.
+    func observeLeadership() {
+        let term = node.term
+        let leader = node.leader
+        guard term != seenTerm || leader != seenLeader else { return }
+        let wasLeader = seenLeader == node.id
+        let previous = seenLeader
+        seenTerm = term
+        seenLeader = leader
+        if wasLeader && leader != node.id && !waiters.isEmpty {
+            let deadline = ticks + config.deposedProposalTicks
+            for (index, waiter) in waiters where waiter.deadlineTick > deadline {
+                waiters[index]!.deadlineTick = deadline
+                waiters[index]!.deposed = true
+            }
+        }
+        config.onLeadershipChange?(
+            LeadershipChange(term: term, role: node.role, leader: leader, previousLeader: previous, waitingProposals: waiters.count))
+    }
+
+    // MARK: Quiescence
+
+    /// Ends quiescence (a member broker's liveness changed: its replica may be gone, or back).
+    func wake() { quiesced = false }
+
+    /// This replica stopped after a failed write: the peers hear it (`RaftMessageSender.replicaStopped`).
+    func announceStopped() { sender.replicaStopped(group) }
+
+    /// Messages a quiet group exchanges without waking: a leader's followers answering its quiesce
+    /// heartbeats, and a follower hearing one again.
+    private func keepsQuiet(_ message: Message) -> Bool {
+        guard message.term == node.term else { return false }
+        switch node.role {
+        case .leader: return message.kind == .heartbeatResponse
+        case .follower: return message.kind == .heartbeat && message.quiesce && message.from == node.leader
+        case .candidate, .preCandidate: return false
+        }
+    }
+
+    /// A follower told by its leader that the group is idle quiesces when its log ends exactly
+    /// at the commit the leader named and it knows that commit: nothing is then missing or
+    /// pending here. Otherwise it keeps its timer (and, if the leader stays quiet, its election
+    /// timeout's pre-vote wakes the leader).
+    private func quiesceAsFollower(after message: Message) {
+        guard config.quiesceWhenIdle, storageFailure == nil, blocked == nil, node.role == .follower, node.term == message.term,
+            node.leader == message.from, node.lastIndex == message.commit, node.commitIndex == message.commit
+        else { return }
+        quiesced = true
+    }
+
+    /// After a cycle that gave the node ticks: a leader with nothing in flight, its whole log
+    /// committed in its own term, and every live follower holding all of it (with a live majority,
+    /// so a leader cut off from its group keeps ticking and steps down by check-quorum) tells its
+    /// live followers to quiesce and goes quiet itself. Followers not live now are not told; when
+    /// they come back, the change of their liveness wakes the group.
+    func quiesceIfIdle() {
+        guard config.quiesceWhenIdle, !quiesced, storageFailure == nil, blocked == nil, waiters.isEmpty, node.role == .leader,
+            node.leadTransferee == .none, !node.hasReady, node.commitIndex == node.lastIndex, node.term(at: node.lastIndex) == node.term
+        else { return }
+        var live: [NodeID] = []
+        for voter in node.voters where voter != node.id {
+            guard sender.isLive(voter) else { continue }
+            guard let progress = node.progress(of: voter), progress.state == .replicate, progress.match == node.lastIndex else { return }
+            live.append(voter)
+        }
+        guard live.count + 1 > node.voters.count / 2 else { return }
+        quiesced = true
+        let commit = node.commitIndex
+        let term = node.term
+        let from = node.id
+        sender.send(live.map { Message(kind: .heartbeat, from: from, to: $0, term: term, commit: commit, quiesce: true) }, group: group)
+    }
 
     /// Proposes every batch as one Raft entry each, in one `propose` (one Ready, one fsync): the
     /// leader places each batch at the offsets after the records of its whole log (committed or
@@ -174,6 +282,7 @@ final class ReplicaCore {
     func propose(_ proposals: [PendingProposal]) -> [PendingProposal] {
         guard !proposals.isEmpty else { return [] }
         if blocked != nil { return proposals }
+        quiesced = false
         if let refusal = refusal() {
             fail(proposals, refusal)
             return []
@@ -279,7 +388,10 @@ final class ReplicaCore {
             }
             blocked = nil
             notePersisted(ready.entries, previousLast: previousLast)
-            if !ready.messages.isEmpty { sender.send(ready.messages, group: group) }
+            if !ready.messages.isEmpty {
+                if quiesced && ready.messages.contains(where: { $0.kind != .heartbeatResponse }) { quiesced = false }
+                sender.send(ready.messages, group: group)
+            }
             apply(ready.committedEntries)
             node.advance(ready)
         }

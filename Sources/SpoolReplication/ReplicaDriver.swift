@@ -51,6 +51,10 @@ public final class ReplicaDriver: Sendable {
         var proposalBytes = 0
         var transfer: NodeID?
         var campaign = false
+        /// The core was quiesced after the last cycle: ticks need no cycle, only a change of a
+        /// member broker's liveness (`wake`) or another input does.
+        var quiesced = false
+        var wake = false
         /// Proposals queued here plus those the core waits on (as of its last cycle).
         var waiting = 0
         var running = false
@@ -64,7 +68,8 @@ public final class ReplicaDriver: Sendable {
 
         var needsCycle: Bool {
             if storageFailure != nil { return stopRequested != nil }
-            return !messages.isEmpty || heldTicks >= dueTicks || !proposals.isEmpty || transfer != nil || campaign || stopRequested != nil
+            return !messages.isEmpty || heldTicks >= dueTicks || !proposals.isEmpty || transfer != nil || campaign || wake
+                || stopRequested != nil
         }
 
         /// What a refused input is told.
@@ -79,11 +84,14 @@ public final class ReplicaDriver: Sendable {
         var proposals: [PendingProposal]
         var transfer: NodeID?
         var campaign: Bool
+        var wake: Bool
         var stop: EventLoopPromise<Void>?
     }
 
     private final class CoreBox: @unchecked Sendable {
         var core: ReplicaCore?
+        /// Whether the ticker was last told the group is quiet (cycles only).
+        var toldQuiet = false
         init(_ core: ReplicaCore) { self.core = core }
     }
 
@@ -186,19 +194,33 @@ public final class ReplicaDriver: Sendable {
 
     // MARK: Inputs
 
-    /// One tick from the ticker (on its event loop). Held in the mailbox unless the node has a
-    /// timer due; true when it submitted a cycle.
-    func tick() -> Bool {
+    /// One tick from the ticker (on its event loop), with the peers whose liveness changed since
+    /// the last one. Held in the mailbox unless the node has a timer due, or the group is quiesced
+    /// and one of its voters' brokers is among `changed` (then it wakes); true when it submitted a
+    /// cycle.
+    func tick(changed: Set<NodeID> = []) -> (started: Bool, quiesced: Bool) {
+        let voters = config.raft.voters
+        var quiesced = false
         let start: Bool = mailbox.withLockedValue { mailbox in
             guard !mailbox.stopped, mailbox.storageFailure == nil else { return false }
             mailbox.receivedTicks += 1
+            if mailbox.quiesced && !changed.isEmpty && voters.contains(where: changed.contains) { mailbox.wake = true }
+            quiesced = mailbox.quiesced && !mailbox.wake
             if mailbox.messages.isEmpty { mailbox.ticksBefore += 1 } else { mailbox.ticksAfter += 1 }
             guard !mailbox.running, mailbox.needsCycle else { return false }
             mailbox.running = true
             return true
         }
         if start { submitCycle() }
-        return start
+        return (start, quiesced)
+    }
+
+    /// Whether one of the group's voters is in `peers`.
+    func hasVoter(in peers: Set<NodeID>) -> Bool { config.raft.voters.contains(where: peers.contains) }
+
+    /// The ticker saw a change of a voter's broker's liveness while the group was quiet.
+    func wake() {
+        post { $0.wake = true }
     }
 
     /// Messages the router received for this group (from any thread); dropped beyond
@@ -409,8 +431,9 @@ public final class ReplicaDriver: Sendable {
             }
             let work = Work(
                 messages: mailbox.messages, ticksBefore: mailbox.ticksBefore, ticksAfter: mailbox.ticksAfter, proposals: proposals,
-                transfer: mailbox.transfer, campaign: mailbox.campaign, stop: mailbox.stopRequested)
+                transfer: mailbox.transfer, campaign: mailbox.campaign, wake: mailbox.wake, stop: mailbox.stopRequested)
             mailbox.messages = []
+            mailbox.wake = false
             mailbox.ticksBefore = 0
             mailbox.ticksAfter = 0
             mailbox.transfer = nil
@@ -428,13 +451,18 @@ public final class ReplicaDriver: Sendable {
         if core.storageFailure == nil {
             // Held ticks came before the messages (a vote's leader-lease check reads the elapsed
             // time), so the node sees time and messages in the order they arrived.
+            // The ticks held while quiesced are ignored by the core; a wake comes after them, so
+            // a woken follower's election timer starts from now, not from when it went quiet.
             core.tick(work.ticksBefore)
+            if work.wake { core.wake() }
             core.step(work.messages)
             core.tick(work.ticksAfter)
             if work.campaign { core.campaign() }
             if let transferee = work.transfer { core.transferLeadership(to: transferee) }
             deferred = core.propose(work.proposals)
             core.handleReadies()
+            if work.ticksBefore + work.ticksAfter > 0 { core.quiesceIfIdle() }
+            core.observeLeadership()
         } else {
             for proposal in work.proposals { proposal.events(.failed(core.storageError ?? .storageFailed(core.storageFailure!))) }
         }
@@ -443,6 +471,12 @@ public final class ReplicaDriver: Sendable {
         let status = core.status
         let due = core.ticksUntilDue
         published.withLockedValue { $0 = status }
+        // Told while this cycle still holds the mailbox's `running` flag, so the ticker hears
+        // the group's transitions in the order the cycles made them.
+        if status.quiesced != self.core.toldQuiet {
+            self.core.toldQuiet = status.quiesced
+            ticker.setQuiet(self, status.quiesced)
+        }
         let (again, refused) = mailbox.withLockedValue { mailbox -> (Bool, [PendingProposal]) in
             if !deferred.isEmpty {
                 mailbox.proposals.insert(contentsOf: deferred, at: 0)
@@ -450,6 +484,9 @@ public final class ReplicaDriver: Sendable {
             }
             mailbox.waiting = mailbox.proposals.count + status.pendingProposals
             mailbox.dueTicks = due
+            mailbox.quiesced = status.quiesced
+            // What was held while quiet is of no use to the node (it would ignore it).
+            if status.quiesced && mailbox.messages.isEmpty { mailbox.ticksBefore = 0 }
             var refused: [PendingProposal] = []
             if let failure, mailbox.storageFailure == nil {
                 mailbox.storageFailure = failure
@@ -474,6 +511,9 @@ public final class ReplicaDriver: Sendable {
             for proposal in refused { proposal.events(.failed(failure)) }
             // A replica that cannot write has no use for time: no election, no heartbeat.
             ticker.unregister(self)
+            // Its followers may be quiesced, waiting on a leader that is gone.
+            core.announceStopped()
+            config.onStorageFailure?(core.storageFailure ?? "\(failure)")
         }
         if again { submitCycle() }
     }

@@ -60,6 +60,7 @@ public final class ReplicaRouter: RaftMessageSender, Sendable {
     /// failed write).
     public func replace(_ driver: ReplicaDriver) {
         drivers.withLockedValue { $0[driver.group] = driver }
+        replicaStopped(driver.group)
         deliverEarly(to: driver)
     }
 
@@ -100,7 +101,20 @@ public final class ReplicaRouter: RaftMessageSender, Sendable {
 
     public func unregister(_ group: RaftGroupID) {
         _ = drivers.withLockedValue { $0.removeValue(forKey: group) }
+        replicaStopped(group)
     }
+
+    /// Tells the peers (in the next keepalive) that a replica here went away or was replaced.
+    public func replicaStopped(_ group: RaftGroupID) {
+        transport.withLockedValue { $0 }?.replicasChanged()
+    }
+
+    /// Whether `peer`'s broker is live now (false without a transport).
+    public func isLive(_ peer: NodeID) -> Bool { transport.withLockedValue { $0 }?.isLive(peer) ?? false }
+
+    /// Every peer's liveness now (empty without a transport): the ticker wakes quiesced groups on
+    /// a change.
+    public func peerLiveness() -> [NodeID: PeerLiveness] { transport.withLockedValue { $0 }?.liveness() ?? [:] }
 
     public var counts: Counters {
         var counts = counters.withLockedValue { $0 }

@@ -32,8 +32,10 @@ public struct ReplicaStatus: Hashable, Sendable, CustomStringConvertible {
     public var blocked: Bool = false
     /// On a leader, the voters holding every committed entry (itself included); empty elsewhere.
     public var inSync: [NodeID] = []
+    /// The group is quiet (`ReplicaConfig.quiesceWhenIdle`): no ticks, no heartbeats until woken.
+    public var quiesced = false
 
     public var description: String {
-        "\(role) \(term) leader=\(leader) commit=\(commitIndex) last=\(lastIndex) high=\(highWatermark) pending=\(pendingProposals)\(storageFailure.map { " storage failed: \($0)" } ?? "")"
+        "\(role) \(term) leader=\(leader) commit=\(commitIndex) last=\(lastIndex) high=\(highWatermark) pending=\(pendingProposals) ticks=\(ticks)\(quiesced ? " quiesced" : "")\(storageFailure.map { " storage failed: \($0)" } ?? "")"
     }
 }

@@ -1,5 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import Raft
+import SpoolPeer
 
 /// One per broker: the clock of every Raft group it runs. One repeated task on one event loop
 /// posts each tick into every registered driver's mailbox, so the cost of time does not grow with
@@ -32,12 +34,25 @@ public final class ReplicaTicker: Sendable {
         public var woke = 0
         /// Drivers registered now.
         public var drivers = 0
+        /// Drivers whose group was quiesced at the last round.
+        public var quiesced = 0
+        /// Drivers ticked in the last round (the registered ones not quiet).
+        public var ticked = 0
+        /// Rounds in which some peer's liveness changed (each wakes the quiesced groups it shares).
+        public var livenessChanges = 0
     }
 
     private struct State {
+        /// Drivers ticked each round.
         var drivers: [ReplicaDriver] = []
+        /// Drivers whose group is quiesced: not ticked at all (a quiet group costs nothing per
+        /// round) until a liveness change of one of their voters' brokers wakes them, or their
+        /// own cycle reports them awake again (`setQuiet`).
+        var quiet: [ObjectIdentifier: ReplicaDriver] = [:]
         var task: RepeatedTask?
         var counts = Counts()
+        var peers: (@Sendable () -> [NodeID: PeerLiveness])?
+        var lastLiveness: [NodeID: PeerLiveness] = [:]
     }
 
     /// Starts ticking every `tickIntervalMs` on `eventLoop`.
@@ -59,18 +74,42 @@ public final class ReplicaTicker: Sendable {
 
     public var counts: Counts { state.withLockedValue { $0.counts } }
 
+    /// Where each round reads the peers' liveness (`ReplicaRouter.peerLiveness`): a change of a
+    /// peer's (live or not, or its replicas' generation) wakes every quiesced group with a voter
+    /// there (docs/replication.md, "Quiescence").
+    public func watchPeers(_ liveness: @escaping @Sendable () -> [NodeID: PeerLiveness]) {
+        state.withLockedValue { $0.peers = liveness }
+    }
+
     func register(_ driver: ReplicaDriver) {
         state.withLockedValue { state in
             precondition(!state.drivers.contains { $0 === driver }, "\(driver.group) registered twice with the ticker")
             state.drivers.append(driver)
-            state.counts.drivers = state.drivers.count
+            state.counts.drivers = state.drivers.count + state.quiet.count
         }
     }
 
     func unregister(_ driver: ReplicaDriver) {
         state.withLockedValue { state in
             state.drivers.removeAll { $0 === driver }
-            state.counts.drivers = state.drivers.count
+            state.quiet[ObjectIdentifier(driver)] = nil
+            state.counts.drivers = state.drivers.count + state.quiet.count
+        }
+    }
+
+    /// A registered driver's group went quiet (no more ticks) or woke (ticks again). Ignored for
+    /// a driver not registered (stopped meanwhile).
+    func setQuiet(_ driver: ReplicaDriver, _ quiet: Bool) {
+        state.withLockedValue { state in
+            let id = ObjectIdentifier(driver)
+            if quiet {
+                guard let index = state.drivers.firstIndex(where: { $0 === driver }) else { return }
+                state.drivers.remove(at: index)
+                state.quiet[id] = driver
+            } else {
+                guard state.quiet.removeValue(forKey: id) != nil else { return }
+                state.drivers.append(driver)
+            }
         }
     }
 
@@ -78,8 +117,28 @@ public final class ReplicaTicker: Sendable {
     /// Each post is a mailbox lock and an increment, plus a pool submission for the few due.
     private func round() {
         state.withLockedValue { state in
+            var changed: Set<NodeID> = []
+            if let peers = state.peers {
+                let now = peers()
+                for (peer, liveness) in now where state.lastLiveness[peer] != liveness { changed.insert(peer) }
+                for peer in state.lastLiveness.keys where now[peer] == nil { changed.insert(peer) }
+                state.lastLiveness = now
+                if !changed.isEmpty { state.counts.livenessChanges += 1 }
+            }
+            if !changed.isEmpty {
+                // Each woken driver's cycle moves it back (`setQuiet`), unless it goes quiet
+                // again at once, so the lists always say what the last cycle reported.
+                for driver in state.quiet.values where driver.hasVoter(in: changed) { driver.wake() }
+            }
             var woke = 0
-            for driver in state.drivers where driver.tick() { woke += 1 }
+            var quiesced = state.quiet.count
+            for driver in state.drivers {
+                let (started, quiet) = driver.tick(changed: changed)
+                if started { woke += 1 }
+                if quiet { quiesced += 1 }
+            }
+            state.counts.quiesced = quiesced
+            state.counts.ticked = state.drivers.count
             state.counts.rounds += 1
             state.counts.posted += state.drivers.count
             state.counts.woke += woke

@@ -174,6 +174,7 @@ extension ConnectionHandler {
     private func statsLines() -> [String] {
         let stats = broker.stats
         let topics = broker.listTopics()
+        let clock = broker.clockCounts
         let values: [String: Int64] = [
             "uptime_ms": Int64((WallClock.monotonicNs() - startedNs) / 1_000_000),
             "connections": Int64(stats.connections.load(ordering: .relaxed)),
@@ -187,6 +188,8 @@ extension ConnectionHandler {
             "bytes_out_total": Int64(stats.bytesOut.load(ordering: .relaxed)),
             "requests_total": Int64(stats.requests.load(ordering: .relaxed)),
             "errors_total": Int64(stats.errors.load(ordering: .relaxed)),
+            "replicas": Int64(clock.drivers),
+            "replicas_quiesced": Int64(clock.quiesced),
         ]
         return ReplyLine.statNames.map { ReplyLine.stat($0, values[$0] ?? 0) } + [ReplyLine.endStats]
     }

@@ -135,10 +135,26 @@ struct ClusterCommand: AsyncParsableCommand {
         // 5. Idle CPU of a broker holding idlePartitions replicas.
         let idleClient = try await SpoolClient.connect(host: "127.0.0.1", port: cluster.port(1), group: group)
         _ = try await idleClient.send(line: "CREATE bench-idle partitions=\(idlePartitions) replication=3")
-        await idleClient.close()
-        try await Task.sleep(for: .seconds(3))  // let the new groups elect and settle (a measurement's warm-up, not a wait on a condition)
+        // Warm-up: until every replica on broker 1 is quiet (STATS), at most 60 s.
+        let settleStart = WallClock.monotonicNs()
+        var quiet: (Int64, Int64) = (0, 0)
+        while WallClock.monotonicNs() - settleStart < 60_000_000_000 {
+            let stats = try await idleClient.stats()
+            quiet = (stats["replicas_quiesced"] ?? 0, stats["replicas"] ?? 0)
+            if quiet.1 > Int64(idlePartitions) && quiet.0 == quiet.1 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        print(String(format: "idle topic settled in %.2f s: %lld of %lld replicas on broker 1 quiesced", Double(WallClock.monotonicNs() - settleStart) / 1e9, quiet.0, quiet.1))
+        // Two windows: the first still holds the new files' after-effects (WAL checkpoints of
+        // the first writes), the second is the steady idle cost.
+        let firstWindow = try cluster.cpuPercent(of: 1, seconds: idleSeconds)
         let cpu = try cluster.cpuPercent(of: 1, seconds: idleSeconds)
-        print(String(format: "idle CPU of a broker holding %d partition replicas: %.2f %% of one core", idlePartitions, cpu))
+        let after = try await idleClient.stats()
+        await idleClient.close()
+        print(
+            String(
+                format: "idle CPU of a broker holding %d partition replicas: %.2f %% of one core (first %d s after settling: %.2f %%; %lld of %lld quiesced after)",
+                idlePartitions, cpu, idleSeconds, firstWindow, after["replicas_quiesced"] ?? 0, after["replicas"] ?? 0))
 
         printJSONLine([
             "bench": AnyEncodable("cluster"),

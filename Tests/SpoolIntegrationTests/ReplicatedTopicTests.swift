@@ -171,6 +171,36 @@ struct ReplicatedTopicTests {
         }
     }
 
+    @Test("an idle cluster goes quiet (every replica quiesced, STATS says so); a SIGSTOPped broker's quiet partitions still get new leaders and take acks=all writes; after SIGCONT all goes quiet again")
+    func quietPartitionsFailOver() async throws {
+        try await withLocalCluster(size: 3) { cluster in
+            try cluster.startAll()
+            try await ReplicatedCluster.waitUntilConnected(cluster)
+            #expect(try RawSocket(port: cluster.port(1)).ask("CREATE quiet partitions=6 replication=3") == "OK quiet partitions=6 replication=3")
+            let leaders = try await ReplicatedCluster.waitForLeaders(cluster, topic: "quiet", partitions: 6)
+            for partition in 0..<6 {
+                #expect(try RawSocket(port: cluster.port(2)).ask("PUB quiet partition=\(partition) :before") == "OK quiet \(partition) 0")
+            }
+            // 6 partitions and the metadata group on each broker, all quiet.
+            try await ReplicatedCluster.waitQuiet(cluster, replicas: 7, brokers: [1, 2, 3])
+
+            let victim = try #require(leaders.values.first)
+            let survivor = victim % 3 + 1
+            cluster.pause(victim)
+            try await eventually(timeout: .seconds(15), "new leaders for node \(victim)'s partitions while it is stopped") {
+                let seen = try ReplicatedCluster.leaders(port: cluster.port(survivor), topic: "quiet")
+                return seen.count == 6 && !seen.values.contains(victim)
+            }
+            for partition in 0..<6 {
+                #expect(try RawSocket(port: cluster.port(survivor)).ask("PUB quiet partition=\(partition) acks=all :during") == "OK quiet \(partition) 1")
+            }
+            cluster.resume(victim)
+            _ = try await ReplicatedCluster.waitForLeaders(cluster, topic: "quiet", partitions: 6)
+            try await ReplicatedCluster.waitQuiet(cluster, replicas: 7, brokers: [1, 2, 3])
+            try ReplicatedCluster.expectReplicasAgree(cluster, topic: "quiet", partitions: 6, records: 12)
+        }
+    }
+
     @Test("a follower that was down while 100,000 records were written catches up from the leader, row for row")
     func followerCatchesUp() async throws {
         try await withLocalCluster(size: 3) { cluster in
@@ -417,6 +447,23 @@ enum ReplicatedCluster {
         func stop() async {
             cancel()
             for task in tasks { _ = await task.value }
+        }
+    }
+
+    /// Waits until each broker in `brokers` runs `replicas` replicas, every one quiesced (STATS).
+    static func waitQuiet(_ cluster: LocalCluster, replicas: Int, brokers: [Int]) async throws {
+        var last: [Int: [String]] = [:]
+        do {
+            try await eventually(timeout: .seconds(20), "\(replicas) replicas, all quiesced, on brokers \(brokers)") {
+                try brokers.allSatisfy { id in
+                    let stats = try RawSocket(port: cluster.port(id)).askBlock("STATS").filter { $0.hasPrefix("STAT replicas") }
+                    last[id] = stats
+                    return stats == ["STAT replicas \(replicas)", "STAT replicas_quiesced \(replicas)"]
+                }
+            }
+        } catch {
+            Issue.record("last STATS: \(last)")
+            throw error
         }
     }
 

@@ -30,6 +30,8 @@ final class ReplicaTestCluster: Sendable {
     let proposalTimeoutTicks: Int
     /// True: the group is the cluster's metadata group, each broker's replica a `MetadataReplica`.
     let metadataGroup: Bool
+    /// True: groups quiesce when idle (`ReplicaConfig.quiesceWhenIdle`), tickers watch liveness.
+    let quiesce: Bool
     let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let pool = NIOThreadPool(numberOfThreads: 2)
     private let state = NIOLockedValueBox(State())
@@ -50,19 +52,22 @@ final class ReplicaTestCluster: Sendable {
         var proxies: [[NodeID]: FaultProxy] = [:]
     }
 
-    private init(nodes: Int, folder: String, proposalTimeoutTicks: Int, metadataGroup: Bool) {
+    private init(nodes: Int, folder: String, proposalTimeoutTicks: Int, metadataGroup: Bool, quiesce: Bool) {
         ids = (1 ... nodes).map { NodeID(UInt64($0)) }
         self.folder = folder
         self.proposalTimeoutTicks = proposalTimeoutTicks
         self.metadataGroup = metadataGroup
+        self.quiesce = quiesce
         pool.start()
     }
 
     static func with(
-        nodes: Int, proposalTimeoutTicks: Int = 200, metadataGroup: Bool = false, _ body: (ReplicaTestCluster) async throws -> Void
+        nodes: Int, proposalTimeoutTicks: Int = 200, metadataGroup: Bool = false, quiesce: Bool = false,
+        _ body: (ReplicaTestCluster) async throws -> Void
     ) async throws {
         try await TemporaryFolder.with { folder in
-            let cluster = ReplicaTestCluster(nodes: nodes, folder: folder, proposalTimeoutTicks: proposalTimeoutTicks, metadataGroup: metadataGroup)
+            let cluster = ReplicaTestCluster(
+                nodes: nodes, folder: folder, proposalTimeoutTicks: proposalTimeoutTicks, metadataGroup: metadataGroup, quiesce: quiesce)
             do {
                 // Highest id first: each dialer finds its (higher) peers listening, and its proxies
                 // know where to forward.
@@ -109,10 +114,12 @@ final class ReplicaTestCluster: Sendable {
         }
         router.attach(transport)
         let ticker = ReplicaTicker(eventLoop: loops.next(), tickIntervalMs: testTickIntervalMs)
+        if quiesce { ticker.watchPeers { router.peerLiveness() } }
         let driver: ReplicaDriver
         var metadata: MetadataReplica?
         do {
-            let config = testReplicaConfig(id: id, voters: ids, proposalTimeoutTicks: proposalTimeoutTicks)
+            var config = testReplicaConfig(id: id, voters: ids, proposalTimeoutTicks: proposalTimeoutTicks)
+            config.quiesceWhenIdle = quiesce
             if metadataGroup {
                 metadata = try await MetadataReplica.open(path: path(id), config: config, pool: pool, ticker: ticker, sender: router)
                 driver = metadata!.driver
@@ -139,6 +146,27 @@ final class ReplicaTestCluster: Sendable {
         await broker.driver.stop()
         broker.ticker.stop()
         await broker.transport.shutdown()
+    }
+
+    /// Stops only broker `id`'s replica (its file closed); its transport stays up, as a broker
+    /// whose partition went offline.
+    func stopReplica(_ id: NodeID) async {
+        guard let broker = state.withLockedValue({ $0.brokers[id] }) else { return }
+        broker.router.unregister(broker.driver.group)
+        await broker.driver.stop()
+    }
+
+    /// Holds every byte on `id`'s links (connections stay open: a stopped process) until `heal`.
+    func stall(_ id: NodeID) {
+        for (pair, proxy) in state.withLockedValue({ $0.proxies }) where pair.contains(id) { proxy.setBoth(.stall) }
+    }
+
+    /// Rounds of broker `id`'s Raft clock so far (each a tick for every group not quiesced).
+    func rounds(_ id: NodeID) -> Int { state.withLockedValue { $0.brokers[id]!.ticker }.counts.rounds }
+
+    /// Messages broker `id`'s transport has sent so far.
+    func messagesSent(_ id: NodeID) -> Int {
+        state.withLockedValue { $0.brokers[id]!.transport }.stats.messagesSent.load(ordering: .relaxed)
     }
 
     /// Closes every link of `id` and refuses new ones until `heal`.

@@ -1,0 +1,129 @@
+import Raft
+import SpoolCore
+import SpoolReplication
+import Testing
+
+/// Quiescence (docs/replication.md, "Quiescence"): an idle group stops ticking and heartbeating,
+/// and whatever could need it — a write, its leader's broker going away or silent, its leader's
+/// replica stopping on a live broker — wakes it in time to elect a new leader.
+@Suite("Replica driver: quiescence", .timeLimit(.minutes(2)))
+struct QuiescenceTests {
+    /// Every replica of `cluster` among `members` quiesced.
+    static func waitQuiesced(_ cluster: ReplicaTestCluster, _ members: [NodeID]? = nil) async throws {
+        let members = members ?? cluster.running
+        do {
+            try await eventually(timeout: .seconds(10), "every replica of \(members) quiesced") {
+                members.allSatisfy { cluster.status($0).quiesced }
+            }
+        } catch {
+            Issue.record("statuses: \(cluster.describe())")
+            throw error
+        }
+    }
+
+    @Test func anIdleGroupGoesQuietSendsNothingAndWakesForAWrite() async throws {
+        try await ReplicaTestCluster.with(nodes: 3, quiesce: true) { cluster in
+            _ = try await cluster.waitForLeader()
+            _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
+            try await cluster.waitForHighWatermark(Offset(10))
+            try await Self.waitQuiesced(cluster)
+
+            // Quiet: 40 ticks (1 s) pass on every broker; no node is given one and no Raft
+            // message goes out (keepalives are frames of their own, not messages).
+            let givenBefore = cluster.ids.map { cluster.status($0).ticks }
+            let sentBefore = cluster.ids.map { cluster.messagesSent($0) }
+            let rounds = cluster.ids.map { cluster.rounds($0) }
+            try await eventually(timeout: .seconds(10), "40 more ticks of every broker's clock") {
+                zip(cluster.ids, rounds).allSatisfy { cluster.rounds($0) >= $1 + 40 }
+            }
+            let givenAfter = cluster.ids.map { cluster.status($0).ticks }
+            let sentAfter = cluster.ids.map { cluster.messagesSent($0) }
+            #expect(givenAfter == givenBefore, "a quiesced node is given no tick: \(cluster.describe())")
+            #expect(sentAfter == sentBefore, "a quiesced group sends nothing")
+            #expect(cluster.ids.allSatisfy { cluster.status($0).quiesced })
+
+            // A write wakes it, commits everywhere, and it goes quiet again.
+            let offset = try await proposeOnLeader(produceBatch("b", count: 5), cluster: cluster)
+            #expect(offset == Offset(10))
+            try await cluster.waitForHighWatermark(Offset(15))
+            try await Self.waitQuiesced(cluster)
+            try ReplicatedDriverTests.expectIdenticalFiles(cluster, highWatermark: Offset(15))
+        }
+    }
+
+    @Test func aQuiescedGroupElectsANewLeaderWhenTheLeadersBrokerGoesAway() async throws {
+        try await ReplicaTestCluster.with(nodes: 3, quiesce: true) { cluster in
+            _ = try await cluster.waitForLeader()
+            _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
+            try await cluster.waitForHighWatermark(Offset(10))
+            try await Self.waitQuiesced(cluster)
+            let old = try #require(cluster.currentLeader())
+            await cluster.stop(old)
+            let others = cluster.ids.filter { $0 != old }
+            let leader = try await cluster.waitForLeader(among: others)
+            #expect(leader != old)
+            _ = try await proposeOnLeader(produceBatch("b", count: 5), cluster: cluster, among: others)
+            try await cluster.waitForHighWatermark(Offset(15), among: others)
+
+            // Back on its file: it follows, catches up, and the group goes quiet again with it.
+            try await cluster.start(old)
+            try await cluster.waitForHighWatermark(Offset(15))
+            try await Self.waitQuiesced(cluster)
+            try ReplicatedDriverTests.expectIdenticalFiles(cluster, highWatermark: Offset(15))
+        }
+    }
+
+    /// The leader's connections stay open but carry nothing (a SIGSTOPped broker): only the
+    /// keepalives' silence can tell the quiet followers.
+    @Test func aQuiescedGroupElectsANewLeaderWhenTheLeadersBrokerFallsSilent() async throws {
+        try await ReplicaTestCluster.with(nodes: 3, quiesce: true) { cluster in
+            _ = try await cluster.waitForLeader()
+            _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
+            try await cluster.waitForHighWatermark(Offset(10))
+            try await Self.waitQuiesced(cluster)
+            let old = try #require(cluster.currentLeader())
+            cluster.stall(old)
+            let others = cluster.ids.filter { $0 != old }
+            let leader = try await cluster.waitForLeader(among: others)
+            #expect(leader != old)
+            _ = try await proposeOnLeader(produceBatch("b", count: 5), cluster: cluster, among: others)
+
+            // Heal: the old leader hears the new term, steps down and catches up.
+            cluster.heal()
+            try await cluster.waitForHighWatermark(Offset(15))
+            _ = try await cluster.waitForLeader()
+            try ReplicatedDriverTests.expectIdenticalFiles(cluster, highWatermark: Offset(15))
+        }
+    }
+
+    /// The leader's replica stops while its broker stays up and connected (a partition taken
+    /// offline): the keepalive's generation tells the followers.
+    @Test func aQuiescedGroupElectsANewLeaderWhenTheLeadersReplicaStopsOnALiveBroker() async throws {
+        try await ReplicaTestCluster.with(nodes: 3, quiesce: true) { cluster in
+            _ = try await cluster.waitForLeader()
+            _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
+            try await cluster.waitForHighWatermark(Offset(10))
+            try await Self.waitQuiesced(cluster)
+            let old = try #require(cluster.currentLeader())
+            await cluster.stopReplica(old)
+            let others = cluster.ids.filter { $0 != old }
+            let leader = try await cluster.waitForLeader(among: others)
+            #expect(leader != old)
+            _ = try await proposeOnLeader(produceBatch("b", count: 5), cluster: cluster, among: others)
+            try await cluster.waitForHighWatermark(Offset(15), among: others)
+        }
+    }
+
+    @Test func withoutQuiescenceAnIdleGroupKeepsHeartbeating() async throws {
+        try await ReplicaTestCluster.with(nodes: 3) { cluster in
+            let leader = try await cluster.waitForLeader()
+            _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
+            try await cluster.waitForHighWatermark(Offset(10))
+            let sent = cluster.messagesSent(leader)
+            let received = cluster.driver(leader).receivedTicks
+            try await eventually(timeout: .seconds(10), "20 more ticks posted") { cluster.driver(leader).receivedTicks >= received + 20 }
+            #expect(cluster.messagesSent(leader) > sent, "the leader heartbeats")
+            #expect(!cluster.ids.contains { cluster.status($0).quiesced })
+        }
+    }
+}
