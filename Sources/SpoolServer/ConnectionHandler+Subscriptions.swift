@@ -15,9 +15,14 @@ extension ConnectionHandler {
                 throw SpoolError(.badArgument, "already subscribed to \(topic); UNSUB \(topic) first")
             }
             let count = try broker.partitionCount(topic)
-            var tails: [PartitionTail] = []
+            var tails: [any SubscriptionTail] = []
             for index in 0..<count {
                 let partition = PartitionID(index)
+                if remoteReplica(topic, partition) != nil {
+                    // No replica here: read from a broker holding one.
+                    tails.append(RemotePartitionTail(topic: topic, partition: partition, from: from, handler: self, loop: loop))
+                    continue
+                }
                 // A partition out of service is left out; the topic's other partitions are pushed.
                 guard let start = try startIfServing(topic, partition, from) else { continue }
                 tails.append(PartitionTail(topic: topic, partition: partition, from: start, handler: self, loop: loop))
@@ -25,7 +30,16 @@ extension ConnectionHandler {
             subscriptions[topic] = tails
             // The OK goes out before any pushed record of this subscription.
             afterReply[slot] = { for tail in tails where tail.active { tail.start() } }
-            complete(slot, line: ReplyLine.subscribed(topic, partitions: count, from: from))
+            let remote = tails.compactMap { $0 as? RemotePartitionTail }
+            guard case .latest = from, !remote.isEmpty else {
+                complete(slot, line: ReplyLine.subscribed(topic, partitions: count, from: from))
+                return
+            }
+            // `latest` is where the replicas elsewhere end now, asked before the OK.
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            EventLoopFuture.andAllComplete(remote.map { $0.resolveStart() }, on: loop).whenComplete { _ in
+                bound.value.complete(slot, line: ReplyLine.subscribed(topic, partitions: count, from: from))
+            }
         } catch {
             fail(slot, wireError(error))
         }
@@ -70,7 +84,7 @@ extension ConnectionHandler {
     /// `UNSUBSCRIBED <topic> reason=dropped` (as a group member hears `REVOKED`), and FETCH works
     /// on this connection again once no subscription is left. Records of a topic created again
     /// under the name need a new `SUB`.
-    func subscriptionEnded(_ topic: TopicName, by tail: PartitionTail) {
+    func subscriptionEnded(_ topic: TopicName, by tail: any SubscriptionTail) {
         guard let tails = subscriptions[topic], tails.contains(where: { $0 === tail }) else { return }
         subscriptions.removeValue(forKey: topic)
         for tail in tails { tail.stop() }

@@ -48,7 +48,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     var deadlineCheck: (task: Scheduled<Void>, atNs: UInt64)?
     /// The running long-poll FETCH's wait, ended early when the client half-closes.
     var fetchWait: WaitToken?
-    var subscriptions: [TopicName: [PartitionTail]] = [:]
+    var subscriptions: [TopicName: [any SubscriptionTail]] = [:]
     /// A request that must run alone, waiting for earlier ones to be answered.
     private var held: Request?
     /// A request that runs alone is in flight; nothing else starts until it is answered.

@@ -235,7 +235,7 @@ struct ReplicatedTopicTests {
         }
     }
 
-    @Test("through a broker that holds no replica or does not lead: PUB, FETCH, OFFSETS, DESCRIBE, TOPICS and METADATA answer what the leader answers; group commands a clear ERR")
+    @Test("through a broker that holds no replica or does not lead: PUB, FETCH, OFFSETS, DESCRIBE, TOPICS, METADATA and SUB answer what the leader answers; group commands a clear ERR")
     func everyBrokerAnswersTheSame() async throws {
         try await withLocalCluster(size: 3) { cluster in
             try cluster.startAll()
@@ -278,6 +278,34 @@ struct ReplicatedTopicTests {
             let sample = try replies(1)
             #expect(sample[0].count == 7 && sample[0].last == "END spread 0 next=3 high=3", "\(sample[0])")
             #expect(sample[2] == ["OK spread 0 earliest=0 latest=3"])
+
+            // SUB through every broker pushes every partition's records, those held elsewhere
+            // read from a replica; from=latest starts where each partition ends at the OK.
+            func pushed(_ socket: RawSocket, _ count: Int) throws -> [String] {
+                var records: [String] = []
+                while records.count < count {
+                    let line = try socket.readLine()
+                    guard line.hasPrefix("MSG spread ") else { continue }
+                    let fields = line.split(separator: " ")
+                    records.append("\(fields[2])/\(fields[3])=\(try socket.readLine())")
+                }
+                return records.sorted()
+            }
+            let all = (0..<3).flatMap { partition in (1...3).map { id in "\(partition)/\(id - 1)=from-\(id)" } }.sorted()
+            var latest: [RawSocket] = []
+            for id in 1...3 {
+                let earliest = try RawSocket(port: cluster.port(id))
+                #expect(try earliest.ask("SUB spread from=earliest") == "OK subscribed spread partitions=3 from=earliest")
+                #expect(try pushed(earliest, 9) == all, "SUB through node \(id)")
+                let tail = try RawSocket(port: cluster.port(id))
+                #expect(try tail.ask("SUB spread") == "OK subscribed spread partitions=3 from=latest")
+                latest.append(tail)
+            }
+            let writer = try RawSocket(port: cluster.port(1))
+            for partition in 0..<3 { #expect(try writer.ask("PUB spread partition=\(partition) acks=all :live") == "OK spread \(partition) 3") }
+            for (index, tail) in latest.enumerated() {
+                #expect(try pushed(tail, 3) == ["0/3=live", "1/3=live", "2/3=live"], "SUB from=latest through node \(index + 1)")
+            }
 
             let socket = try RawSocket(port: cluster.port(2))
             #expect(try socket.ask("SUB spread group=g").hasPrefix("ERR UNAVAILABLE consumer groups do not span brokers yet"))
