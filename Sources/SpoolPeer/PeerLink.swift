@@ -15,6 +15,9 @@ final class PeerLink: Sendable {
         var channel: Channel?
         var pending: [AddressedMessage] = []
         var pendingBytes = 0
+        /// Request and response frames, encoded, for the current connection only (a request's
+        /// answer can only come on the connection it went out on).
+        var frames = ByteBuffer()
         var flushQueued = false
         var reconnectDelayMs: Int64 = 0
         /// A connect in flight, or a scheduled retry: shutdown waits for the one and cancels the other.
@@ -67,16 +70,35 @@ final class PeerLink: Sendable {
         }
     }
 
+    /// Queues `frame` for a write on `channel`, with whatever else goes out in the next flush:
+    /// many requests and answers share one write. False when `channel` is not the current
+    /// connection (the frame is dropped: its requests fail with the connection); with the channel
+    /// to schedule a flush on when none is queued.
+    func enqueueFrame(_ frame: PeerFrame, on channel: Channel) -> (queued: Bool, flushOn: Channel?) {
+        state.withLockedValue { state in
+            guard state.channel === channel else { return (false, nil) }
+            PeerFrameEncoder.encode(frame, into: &state.frames)
+            guard !state.flushQueued else { return (true, nil) }
+            state.flushQueued = true
+            return (true, channel)
+        }
+    }
+
     /// Takes what is queued for a write on `channel` (nothing when another connection replaced it,
     /// or the socket's send buffer is full: then writability resumes the flush).
-    func takePending(for channel: Channel) -> [AddressedMessage] {
+    func takePending(for channel: Channel) -> (messages: [AddressedMessage], frames: ByteBuffer?) {
         state.withLockedValue { state in
             state.flushQueued = false
-            guard state.channel === channel, channel.isWritable else { return [] }
+            guard state.channel === channel, channel.isWritable else { return ([], nil) }
             let taken = state.pending
             state.pending = []
             state.pendingBytes = 0
-            return taken
+            var frames: ByteBuffer?
+            if state.frames.readableBytes > 0 {
+                frames = state.frames
+                state.frames = ByteBuffer()
+            }
+            return (taken, frames)
         }
     }
 
@@ -86,6 +108,8 @@ final class PeerLink: Sendable {
             let old = state.channel
             state.channel = channel
             state.lastHeardNs = nowNs
+            // Frames were for the old connection (its requests failed with it).
+            if old !== channel { state.frames = ByteBuffer() }
             state.reconnectDelayMs = 0
             let flush = !state.pending.isEmpty && !state.flushQueued
             if flush { state.flushQueued = true }
@@ -99,6 +123,7 @@ final class PeerLink: Sendable {
             guard state.channel === channel else { return false }
             state.channel = nil
             state.flushQueued = false
+            state.frames = ByteBuffer()
             return true
         }
     }

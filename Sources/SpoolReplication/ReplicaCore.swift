@@ -222,7 +222,19 @@ final class ReplicaCore {
     // MARK: Quiescence
 
     /// Ends quiescence (a member broker's liveness changed: its replica may be gone, or back).
-    func wake() { quiesced = false }
+    ///
+    /// A follower also wakes its leader, which may still be quiet: otherwise a short stall of the
+    /// leader's broker (keepalives late past the liveness timeout, the group otherwise fine) would
+    /// leave the followers ticking towards an election while the leader sends nothing. It says
+    /// so with an append acknowledgement of its commit index: harmless to the leader's view (every
+    /// committed entry is in its log; a lower match than known is ignored), and not one of the
+    /// messages that keep a leader quiet.
+    func wake() {
+        guard quiesced else { return }
+        quiesced = false
+        guard node.role == .follower, node.leader != .none, node.leader != node.id else { return }
+        sender.send([Message(kind: .appendResponse, from: node.id, to: node.leader, term: node.term, index: node.commitIndex)], group: group)
+    }
 
     /// This replica stopped after a failed write: the peers hear it (`RaftMessageSender.replicaStopped`).
     func announceStopped() { sender.replicaStopped(group) }

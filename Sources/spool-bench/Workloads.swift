@@ -244,6 +244,7 @@ struct Workloads {
             PacedProducer(shape: shape, count: records, rate: settings.rate, window: settings.window, tick: .milliseconds(1), done: acked)
         }
         let produced = try await withTimeout(acked.futureResult, "end-to-end producing")
+        if produced.errors > 0 { subscriber.pipeline.fireUserInboundEventTriggered(LatencySubscriber.ExpectAcked(acked: produced.acked)) }
         let consumed = try await withTimeout(received.futureResult, "end-to-end consuming")
         let seconds = Double(WallClock.monotonicNs() - start) / 1e9
         try? await producer.close()

@@ -142,4 +142,23 @@ struct TidyTests {
             #expect(lines <= Self.fileLinesLimit, "\(file.path.dropFirst(Self.root.path.count + 1)) has \(lines) lines")
         }
     }
+
+    /// A closure held as the value itself of a lock box (`NIOLockedValueBox<(...) -> ...?>`,
+    /// `Mutex<...Handler?>`) gains a reabstraction thunk at every `withLockedValue` (inout)
+    /// access with Swift 6.3: read per request, the chain grew until each call walked 10^5
+    /// thunks and then overflowed the stack (a leader at 1.6 cores after ~10^6 forwarded PUBs;
+    /// reproduced alone: a crash after ~95,000 reads). Hold it in a final class instead
+    /// (`PeerTransport.RequestHandlerBox`); a closure inside a struct or dictionary value is fine.
+    @Test("no closure is the value of a lock box")
+    func noClosureAsLockBoxValue() throws {
+        let pattern = #/(NIOLockedValueBox|Mutex)<(\(*@Sendable|\(\(|[A-Za-z]*Handler\??>)/#
+        let files = Self.files(under: "Sources", extension: "swift")
+        #expect(files.count > 50)
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where line.contains(pattern) {
+                Issue.record("\(file.path.dropFirst(Self.root.path.count + 1)):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))")
+            }
+        }
+    }
 }

@@ -106,9 +106,11 @@ final class ReplicaTestCluster: Sendable {
         }
         let port = state.withLockedValue { $0.ports[id] } ?? 0
         let router = ReplicaRouter()
+        // Liveness scaled to the tests' 25 ms tick (an election timeout of 250-500 ms), with room
+        // for suites running in parallel on 2 cores.
         let config = PeerTransportConfig(
             node: id, clusterID: Self.clusterID, clientAddress: "127.0.0.1:\(7000 + id.rawValue)",
-            listen: PeerAddress(host: "127.0.0.1", port: port), peers: peers)
+            listen: PeerAddress(host: "127.0.0.1", port: port), peers: peers, keepaliveIntervalMs: 25, livenessTimeoutMs: 300)
         let transport = try await PeerTransport.start(config: config, group: loops, logger: Self.logger) { peer, messages in
             router.receive(from: peer, messages)
         }
@@ -163,6 +165,9 @@ final class ReplicaTestCluster: Sendable {
 
     /// Rounds of broker `id`'s Raft clock so far (each a tick for every group not quiesced).
     func rounds(_ id: NodeID) -> Int { state.withLockedValue { $0.brokers[id]!.ticker }.counts.rounds }
+
+    /// Rounds of broker `id`'s clock in which a peer's liveness changed.
+    func livenessChanges(_ id: NodeID) -> Int { state.withLockedValue { $0.brokers[id]!.ticker }.counts.livenessChanges }
 
     /// Messages broker `id`'s transport has sent so far.
     func messagesSent(_ id: NodeID) -> Int {
