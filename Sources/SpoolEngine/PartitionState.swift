@@ -432,15 +432,7 @@ extension PartitionState {
     mutating func replicaWriteFailed(nowNs: UInt64) -> Stopped? {
         guard inFlight == nil, !writing, recovery == nil, offline == nil, closing == nil else { return nil }
         writing = true
-        let queued = Failed(records: pending, commits: pendingCommits)
-        pending = []
-        pendingCommits = []
-        queuedBytes = 0
-        let room = takeRoomAfterStop()
-        var recovery = WriteRecovery(failedFirst: durable, sinceNs: nowNs)
-        let next = recovery.scheduleNext(limitMs: limits.writeRecoveryRetryMs)
-        self.recovery = recovery
-        return Stopped(batch: Batch(first: durable, records: [], commits: []), queued: queued, room: room, failedFirst: durable, next: next)
+        return stopForRecovery(failed: Batch(first: durable, records: [], commits: []), nowNs: nowNs)
     }
 
     /// The batch in flight failed to be written (not a lock, not a damaged file) at `nowNs`: the
@@ -448,6 +440,12 @@ extension PartitionState {
     mutating func writeFailed(nowNs: UInt64) -> Stopped {
         let batch = batchRejected()
         precondition(batch.first == durable, "a failed batch starts at the durable watermark")
+        return stopForRecovery(failed: batch, nowNs: nowNs)
+    }
+
+    /// Takes everything queued and every producer waiting for room, and starts the recovery
+    /// from the durable watermark.
+    private mutating func stopForRecovery(failed batch: Batch, nowNs: UInt64) -> Stopped {
         let queued = Failed(records: pending, commits: pendingCommits)
         pending = []
         pendingCommits = []

@@ -21,12 +21,17 @@ struct QuiescenceTests {
         }
     }
 
+    /// A leader elected, 10 records committed everywhere, and every replica quiesced.
+    static func quietGroup(_ cluster: ReplicaTestCluster) async throws {
+        _ = try await cluster.waitForLeader()
+        _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
+        try await cluster.waitForHighWatermark(Offset(10))
+        try await waitQuiesced(cluster)
+    }
+
     @Test func anIdleGroupGoesQuietSendsNothingAndWakesForAWrite() async throws {
         try await ReplicaTestCluster.with(nodes: 3, quiesce: true) { cluster in
-            _ = try await cluster.waitForLeader()
-            _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
-            try await cluster.waitForHighWatermark(Offset(10))
-            try await Self.waitQuiesced(cluster)
+            try await Self.quietGroup(cluster)
 
             // Quiet: 40 ticks (1 s) pass on every broker; no node is given one and no Raft
             // message goes out (keepalives are frames of their own, not messages). Counted from
@@ -64,10 +69,7 @@ struct QuiescenceTests {
 
     @Test func aQuiescedGroupElectsANewLeaderWhenTheLeadersBrokerGoesAway() async throws {
         try await ReplicaTestCluster.with(nodes: 3, quiesce: true) { cluster in
-            _ = try await cluster.waitForLeader()
-            _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
-            try await cluster.waitForHighWatermark(Offset(10))
-            try await Self.waitQuiesced(cluster)
+            try await Self.quietGroup(cluster)
             let old = try #require(cluster.currentLeader())
             await cluster.stop(old)
             let others = cluster.ids.filter { $0 != old }
@@ -88,10 +90,7 @@ struct QuiescenceTests {
     /// keepalives' silence can tell the quiet followers.
     @Test func aQuiescedGroupElectsANewLeaderWhenTheLeadersBrokerFallsSilent() async throws {
         try await ReplicaTestCluster.with(nodes: 3, quiesce: true) { cluster in
-            _ = try await cluster.waitForLeader()
-            _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
-            try await cluster.waitForHighWatermark(Offset(10))
-            try await Self.waitQuiesced(cluster)
+            try await Self.quietGroup(cluster)
             let old = try #require(cluster.currentLeader())
             cluster.stall(old)
             let others = cluster.ids.filter { $0 != old }
@@ -111,10 +110,7 @@ struct QuiescenceTests {
     /// offline): the keepalive's generation tells the followers.
     @Test func aQuiescedGroupElectsANewLeaderWhenTheLeadersReplicaStopsOnALiveBroker() async throws {
         try await ReplicaTestCluster.with(nodes: 3, quiesce: true) { cluster in
-            _ = try await cluster.waitForLeader()
-            _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
-            try await cluster.waitForHighWatermark(Offset(10))
-            try await Self.waitQuiesced(cluster)
+            try await Self.quietGroup(cluster)
             let old = try #require(cluster.currentLeader())
             await cluster.stopReplica(old)
             let others = cluster.ids.filter { $0 != old }
@@ -125,28 +121,34 @@ struct QuiescenceTests {
         }
     }
 
-    /// The leader's broker is silent a little past the liveness timeout (300 ms here), healed
-    /// before the woken followers' election timeout (250-500 ms from the wake) runs out: they
-    /// wake the quiet leader as soon as it is heard again, and nobody is elected.
+    /// What the leader's broker sends is held a little past the liveness timeout (300 ms here)
+    /// while it still hears the others, so nothing tells it anything changed; healed before the
+    /// woken followers' election timeout (40 ticks here: 1-2 s from the wake) runs out. The
+    /// followers wake the quiet leader (their acknowledgement reaches it), it heartbeats again,
+    /// and nobody is elected. Without that wake the followers' timers run out: a new term.
     @Test func aShortStallOfTheLeadersBrokerDoesNotMoveLeadership() async throws {
-        try await ReplicaTestCluster.with(nodes: 3, quiesce: true) { cluster in
-            _ = try await cluster.waitForLeader()
-            _ = try await proposeOnLeader(produceBatch("a", count: 10), cluster: cluster)
-            try await cluster.waitForHighWatermark(Offset(10))
-            try await Self.waitQuiesced(cluster)
+        try await ReplicaTestCluster.with(nodes: 3, quiesce: true, electionTimeoutTicks: 40) { cluster in
+            try await Self.quietGroup(cluster)
             let leader = try #require(cluster.currentLeader())
             let term = cluster.status(leader).term
             let followers = cluster.ids.filter { $0 != leader }
-            cluster.stall(leader)
-            try await eventually(timeout: .seconds(5), "the followers woken by the silence") {
-                followers.allSatisfy { !cluster.status($0).quiesced }
+            cluster.stallFrom(leader)
+            do {
+                var woken: Set<NodeID> = []
+                try await eventually(timeout: .seconds(5), pollEvery: .milliseconds(5), "the followers woken by the silence") {
+                    for follower in followers where !cluster.status(follower).quiesced { woken.insert(follower) }
+                    return woken.count == followers.count
+                }
+            } catch {
+                Issue.record("statuses: \(cluster.describe())")
+                throw error
             }
             cluster.heal()
-            // 40 ticks (1 s, at least two election timeouts) on every broker: the same leader
+            // 100 ticks (2.5 s, more than an election timeout) on every broker: the same leader
             // and term, and the group quiet again.
             let rounds = cluster.ids.map { cluster.rounds($0) }
-            try await eventually(timeout: .seconds(10), "40 more ticks of every broker's clock") {
-                zip(cluster.ids, rounds).allSatisfy { cluster.rounds($0) >= $1 + 40 }
+            try await eventually(timeout: .seconds(15), "100 more ticks of every broker's clock") {
+                zip(cluster.ids, rounds).allSatisfy { cluster.rounds($0) >= $1 + 100 }
             }
             #expect(cluster.currentLeader() == leader)
             #expect(cluster.ids.allSatisfy { cluster.status($0).term == term }, "\(cluster.describe())")

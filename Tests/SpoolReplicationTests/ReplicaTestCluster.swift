@@ -32,6 +32,8 @@ final class ReplicaTestCluster: Sendable {
     let metadataGroup: Bool
     /// True: groups quiesce when idle (`ReplicaConfig.quiesceWhenIdle`), tickers watch liveness.
     let quiesce: Bool
+    /// The voters' election timeout, in ticks (nil: RaftConfig's default).
+    let electionTimeoutTicks: Int?
     let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let pool = NIOThreadPool(numberOfThreads: 2)
     private let state = NIOLockedValueBox(State())
@@ -52,7 +54,8 @@ final class ReplicaTestCluster: Sendable {
         var proxies: [[NodeID]: FaultProxy] = [:]
     }
 
-    private init(nodes: Int, folder: String, proposalTimeoutTicks: Int, metadataGroup: Bool, quiesce: Bool) {
+    private init(nodes: Int, folder: String, proposalTimeoutTicks: Int, metadataGroup: Bool, quiesce: Bool, electionTimeoutTicks: Int?) {
+        self.electionTimeoutTicks = electionTimeoutTicks
         ids = (1 ... nodes).map { NodeID(UInt64($0)) }
         self.folder = folder
         self.proposalTimeoutTicks = proposalTimeoutTicks
@@ -62,12 +65,13 @@ final class ReplicaTestCluster: Sendable {
     }
 
     static func with(
-        nodes: Int, proposalTimeoutTicks: Int = 200, metadataGroup: Bool = false, quiesce: Bool = false,
+        nodes: Int, proposalTimeoutTicks: Int = 200, metadataGroup: Bool = false, quiesce: Bool = false, electionTimeoutTicks: Int? = nil,
         _ body: (ReplicaTestCluster) async throws -> Void
     ) async throws {
         try await TemporaryFolder.with { folder in
             let cluster = ReplicaTestCluster(
-                nodes: nodes, folder: folder, proposalTimeoutTicks: proposalTimeoutTicks, metadataGroup: metadataGroup, quiesce: quiesce)
+                nodes: nodes, folder: folder, proposalTimeoutTicks: proposalTimeoutTicks, metadataGroup: metadataGroup, quiesce: quiesce,
+                electionTimeoutTicks: electionTimeoutTicks)
             do {
                 // Highest id first: each dialer finds its (higher) peers listening, and its proxies
                 // know where to forward.
@@ -122,6 +126,7 @@ final class ReplicaTestCluster: Sendable {
         do {
             var config = testReplicaConfig(id: id, voters: ids, proposalTimeoutTicks: proposalTimeoutTicks)
             config.quiesceWhenIdle = quiesce
+            if let electionTimeoutTicks { config.raft.electionTimeoutTicks = electionTimeoutTicks }
             if metadataGroup {
                 metadata = try await MetadataReplica.open(path: path(id), config: config, pool: pool, ticker: ticker, sender: router)
                 driver = metadata!.driver
@@ -168,6 +173,13 @@ final class ReplicaTestCluster: Sendable {
 
     /// Rounds of broker `id`'s clock in which a peer's liveness changed.
     func livenessChanges(_ id: NodeID) -> Int { state.withLockedValue { $0.brokers[id]!.ticker }.counts.livenessChanges }
+
+    /// Holds every byte `id` sends (what it receives still arrives) until `heal`: a one-way cut.
+    func stallFrom(_ id: NodeID) {
+        for (pair, proxy) in state.withLockedValue({ $0.proxies }) where pair.contains(id) {
+            proxy.set(.stall, pair[0] == id ? .clientToServer : .serverToClient)
+        }
+    }
 
     /// Messages broker `id`'s transport has sent so far.
     func messagesSent(_ id: NodeID) -> Int {

@@ -66,7 +66,15 @@ struct ReplicatedDriverTests {
                 (0 ..< 3).allSatisfy { events.of($0).contains(where: { if case .durable = $0 { true } else { false } }) }
             }
             await cluster.stop(old)
-            #expect((0 ..< 3).allSatisfy { events.of($0).last == .failed(.stopped) }, "\(events.all)")
+            // Failed either by the stop, or, on a slow machine, once it stepped down (check
+            // quorum) and `deposedProposalTicks` passed; never committed.
+            #expect(
+                (0 ..< 3).allSatisfy { i in
+                    switch events.of(i).last {
+                    case .failed(.stopped)?, .failed(.notLeader)?: true
+                    default: false
+                    }
+                }, "\(events.all)")
             let suffix = try storedRecords(cluster.path(old)).filter { $0.value.hasPrefix("lost") }
             #expect(suffix.map(\.offset) == Array(100 ..< 115), "the uncommitted suffix is in the old leader's file")
             cluster.heal()
