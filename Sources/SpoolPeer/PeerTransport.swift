@@ -109,15 +109,15 @@ public final class PeerTransport: Sendable {
     /// Every peer's liveness now (`PeerLiveness`).
     public func liveness() -> [NodeID: PeerLiveness] {
         let now = WallClock.monotonicNs()
-        let timeout = UInt64(config.livenessTimeoutMs) * 1_000_000
-        return links.mapValues { $0.liveness(at: now, timeoutNs: timeout) }
+        return links.mapValues { $0.liveness(at: now, timeoutNs: livenessTimeoutNs) }
     }
 
     /// Whether `peer` is live now: connected, and heard from within `livenessTimeoutMs`.
     public func isLive(_ peer: NodeID) -> Bool {
-        guard let link = links[peer] else { return false }
-        return link.liveness(at: WallClock.monotonicNs(), timeoutNs: UInt64(config.livenessTimeoutMs) * 1_000_000).live
+        links[peer]?.liveness(at: WallClock.monotonicNs(), timeoutNs: livenessTimeoutNs).live ?? false
     }
+
+    private var livenessTimeoutNs: UInt64 { UInt64(config.livenessTimeoutMs) * 1_000_000 }
 
     /// A frame arrived from `peer` (a keepalive carries its generation).
     func heard(_ peer: NodeID, generation: UInt64? = nil) {
@@ -151,7 +151,8 @@ public final class PeerTransport: Sendable {
     }
 
     /// Sends a request to `peer` and hears its answer, or why there is none: `peer` has no
-    /// connection now, the connection closed first, or no answer came within `timeoutMs`.
+    /// connection now, the connection closed first, or no answer came within `timeoutMs` (found by
+    /// a sweep each `keepaliveIntervalMs`, so up to that much later).
     /// `finish` runs once, on an event loop of the transport.
     public func request(
         _ service: PeerService, _ payload: [UInt8], to peer: NodeID, timeoutMs: Int64,
@@ -172,14 +173,21 @@ public final class PeerTransport: Sendable {
             return requests.nextID
         }
         PeerTransportStats.add(stats.requestsSent, 1)
-        write(.request(PeerRequest(id: id, service: service, payload: payload)), to: link, on: channel)
+        guard write(.request(PeerRequest(id: id, service: service, payload: payload)), to: link, on: channel) else {
+            // The connection went down in between: no answer can come on it.
+            requests.withLockedValue { $0.waiting.removeValue(forKey: id) }?.finish(.failure(.disconnected(peer)))
+            return
+        }
     }
 
     /// Queues `frame` on `channel` and flushes it with everything else queued, once per
     /// event-loop task: a thousand forwarded PUBs in flight are a few writes, not a thousand.
-    private func write(_ frame: PeerFrame, to link: PeerLink, on channel: Channel) {
-        let (_, flushOn) = link.enqueueFrame(frame, on: channel)
+    /// False when `channel` is no longer the peer's connection (the frame is dropped).
+    @discardableResult
+    private func write(_ frame: PeerFrame, to link: PeerLink, on channel: Channel) -> Bool {
+        let (queued, flushOn) = link.enqueueFrame(frame, on: channel)
         if let flushOn { flushOn.eventLoop.execute { self.flush(link.peer, on: flushOn) } }
+        return queued
     }
 
     /// Fails the requests whose deadline has passed (run each keepalive interval).

@@ -209,6 +209,8 @@ final class ReplicaCore {
         seenTerm = term
         seenLeader = leader
         if wasLeader && leader != node.id && !waiters.isEmpty {
+            // Only waits the deposal cuts short fail as not the leader; one due sooner keeps its
+            // own deadline and reason.
             let deadline = ticks + config.deposedProposalTicks
             for (index, waiter) in waiters where waiter.deadlineTick > deadline {
                 waiters[index]!.deadlineTick = deadline
@@ -252,11 +254,13 @@ final class ReplicaCore {
 
     /// A follower told by its leader that the group is idle quiesces when its log ends exactly
     /// at the commit the leader named and it knows that commit: nothing is then missing or
-    /// pending here. Otherwise it keeps its timer (and, if the leader stays quiet, its election
-    /// timeout's pre-vote wakes the leader).
+    /// pending here; and when the leader's broker is live now (a heartbeat that waited in a
+    /// stalled connection says nothing of a leader gone since). Otherwise it keeps its timer
+    /// (and, if the leader stays quiet, its election timeout's pre-vote wakes the leader).
     private func quiesceAsFollower(after message: Message) {
         guard config.quiesceWhenIdle, storageFailure == nil, blocked == nil, node.role == .follower, node.term == message.term,
-            node.leader == message.from, node.lastIndex == message.commit, node.commitIndex == message.commit
+            node.leader == message.from, node.lastIndex == message.commit, node.commitIndex == message.commit,
+            sender.isLive(message.from)
         else { return }
         quiesced = true
     }

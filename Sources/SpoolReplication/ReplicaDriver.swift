@@ -51,9 +51,9 @@ public final class ReplicaDriver: Sendable {
         var proposalBytes = 0
         var transfer: NodeID?
         var campaign = false
-        /// The core was quiesced after the last cycle: ticks need no cycle, only a change of a
-        /// member broker's liveness (`wake`) or another input does.
-        var quiesced = false
+        /// A member broker's liveness changed (`ReplicaTicker`): the next cycle wakes the core if
+        /// it is quiesced (a no-op otherwise). Set whether or not the group looks quiet now, so a
+        /// cycle that quiesces while the change is seen still has a cycle after it that wakes.
         var wake = false
         /// Proposals queued here plus those the core waits on (as of its last cycle).
         var waiting = 0
@@ -194,31 +194,27 @@ public final class ReplicaDriver: Sendable {
 
     // MARK: Inputs
 
-    /// One tick from the ticker (on its event loop), with the peers whose liveness changed since
-    /// the last one. Held in the mailbox unless the node has a timer due, or the group is quiesced
-    /// and one of its voters' brokers is among `changed` (then it wakes); true when it submitted a
-    /// cycle.
-    func tick(changed: Set<NodeID> = []) -> (started: Bool, quiesced: Bool) {
-        let voters = config.raft.voters
-        var quiesced = false
+    /// One tick from the ticker (on its event loop), with whether one of the group's voters'
+    /// brokers changed its liveness since the last (`wake`). Held in the mailbox unless the node
+    /// has a timer due or it wakes; true when it submitted a cycle.
+    func tick(wake: Bool = false) -> Bool {
         let start: Bool = mailbox.withLockedValue { mailbox in
             guard !mailbox.stopped, mailbox.storageFailure == nil else { return false }
             mailbox.receivedTicks += 1
-            if mailbox.quiesced && !changed.isEmpty && voters.contains(where: changed.contains) { mailbox.wake = true }
-            quiesced = mailbox.quiesced && !mailbox.wake
+            if wake { mailbox.wake = true }
             if mailbox.messages.isEmpty { mailbox.ticksBefore += 1 } else { mailbox.ticksAfter += 1 }
             guard !mailbox.running, mailbox.needsCycle else { return false }
             mailbox.running = true
             return true
         }
         if start { submitCycle() }
-        return (start, quiesced)
+        return start
     }
 
     /// Whether one of the group's voters is in `peers`.
     func hasVoter(in peers: Set<NodeID>) -> Bool { config.raft.voters.contains(where: peers.contains) }
 
-    /// The ticker saw a change of a voter's broker's liveness while the group was quiet.
+    /// The ticker saw a change of a voter's broker's liveness while the group was quiet (not ticked).
     func wake() {
         post { $0.wake = true }
     }
@@ -452,10 +448,12 @@ public final class ReplicaDriver: Sendable {
             // Held ticks came before the messages (a vote's leader-lease check reads the elapsed
             // time), so the node sees time and messages in the order they arrived.
             // The ticks held while quiesced are ignored by the core; a wake comes after them, so
-            // a woken follower's election timer starts from now, not from when it went quiet.
+            // a woken follower's election timer starts from now, not from when it went quiet. And
+            // after the messages: a quiesce heartbeat stepped in this cycle must not outlast a
+            // liveness change seen since (its leader may be the broker that went away).
             core.tick(work.ticksBefore)
-            if work.wake { core.wake() }
             core.step(work.messages)
+            if work.wake { core.wake() }
             core.tick(work.ticksAfter)
             if work.campaign { core.campaign() }
             if let transferee = work.transfer { core.transferLeadership(to: transferee) }
@@ -484,9 +482,6 @@ public final class ReplicaDriver: Sendable {
             }
             mailbox.waiting = mailbox.proposals.count + status.pendingProposals
             mailbox.dueTicks = due
-            mailbox.quiesced = status.quiesced
-            // What was held while quiet is of no use to the node (it would ignore it).
-            if status.quiesced && mailbox.messages.isEmpty { mailbox.ticksBefore = 0 }
             var refused: [PendingProposal] = []
             if let failure, mailbox.storageFailure == nil {
                 mailbox.storageFailure = failure

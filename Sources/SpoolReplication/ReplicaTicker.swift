@@ -34,10 +34,8 @@ public final class ReplicaTicker: Sendable {
         public var woke = 0
         /// Drivers registered now.
         public var drivers = 0
-        /// Drivers whose group was quiesced at the last round.
+        /// Drivers whose group is quiesced (not ticked), as of the last round.
         public var quiesced = 0
-        /// Drivers ticked in the last round (the registered ones not quiet).
-        public var ticked = 0
         /// Rounds in which some peer's liveness changed (each wakes the quiesced groups it shares).
         public var livenessChanges = 0
     }
@@ -131,14 +129,10 @@ public final class ReplicaTicker: Sendable {
                 for driver in state.quiet.values where driver.hasVoter(in: changed) { driver.wake() }
             }
             var woke = 0
-            var quiesced = state.quiet.count
-            for driver in state.drivers {
-                let (started, quiet) = driver.tick(changed: changed)
-                if started { woke += 1 }
-                if quiet { quiesced += 1 }
-            }
-            state.counts.quiesced = quiesced
-            state.counts.ticked = state.drivers.count
+            // A ticked driver is woken too: its cycle running now may be the one that quiesces
+            // it, after this change was seen (a no-op for a group that stays awake).
+            for driver in state.drivers where driver.tick(wake: !changed.isEmpty && driver.hasVoter(in: changed)) { woke += 1 }
+            state.counts.quiesced = state.quiet.count
             state.counts.rounds += 1
             state.counts.posted += state.drivers.count
             state.counts.woke += woke

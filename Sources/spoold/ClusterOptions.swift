@@ -30,8 +30,24 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "How long a new peer connection may go without the peer's hello before it is closed, in ms.")
     var peerHelloTimeoutMs: Int64 = 5000
 
+    @Option(help: "How often a keepalive goes to every connected peer, in ms.")
+    var peerKeepaliveMs: Int64 = 100
+
+    @Option(help: "A connected peer heard nothing from for this long, in ms, is not live: idle partitions that share a replica with it wake.")
+    var peerLivenessTimeoutMs: Int64 = 500
+
+    /// The peer-transport limits of the options (docs/cluster.md, "Options").
+    struct TransportLimits {
+        var queuedBytes = 64 << 20
+        var reconnectInitialMs: Int64 = 50
+        var reconnectMaxMs: Int64 = 1000
+        var helloTimeoutMs: Int64 = 5000
+        var keepaliveMs: Int64 = 100
+        var livenessTimeoutMs: Int64 = 500
+    }
+
     /// The peer-transport limits these options set, checked.
-    func transportLimits() throws -> (queuedBytes: Int, reconnectInitialMs: Int64, reconnectMaxMs: Int64, helloTimeoutMs: Int64) {
+    func transportLimits() throws -> TransportLimits {
         guard peerQueuedBytes >= 1 << 20 else {
             throw ValidationError("--peer-queued-bytes must be at least 1048576 (one Raft append), got \(peerQueuedBytes)")
         }
@@ -41,7 +57,14 @@ struct ClusterOptions: ParsableArguments {
                 "--peer-reconnect-max-ms (\(peerReconnectMaxMs)) must be at least --peer-reconnect-initial-ms (\(peerReconnectInitialMs))")
         }
         guard peerHelloTimeoutMs >= 1 else { throw ValidationError("--peer-hello-timeout-ms must be positive, got \(peerHelloTimeoutMs)") }
-        return (peerQueuedBytes, peerReconnectInitialMs, peerReconnectMaxMs, peerHelloTimeoutMs)
+        guard peerKeepaliveMs >= 1 else { throw ValidationError("--peer-keepalive-ms must be positive, got \(peerKeepaliveMs)") }
+        guard peerLivenessTimeoutMs > peerKeepaliveMs else {
+            throw ValidationError(
+                "--peer-liveness-timeout-ms (\(peerLivenessTimeoutMs)) must be more than --peer-keepalive-ms (\(peerKeepaliveMs))")
+        }
+        return TransportLimits(
+            queuedBytes: peerQueuedBytes, reconnectInitialMs: peerReconnectInitialMs, reconnectMaxMs: peerReconnectMaxMs,
+            helloTimeoutMs: peerHelloTimeoutMs, keepaliveMs: peerKeepaliveMs, livenessTimeoutMs: peerLivenessTimeoutMs)
     }
 
     /// What the options say, checked.
@@ -51,7 +74,7 @@ struct ClusterOptions: ParsableArguments {
         var peerListen: PeerAddress?
         /// Every voter's peer address (this node included); empty for a single broker.
         var voters: [NodeID: PeerAddress]
-        var transport: (queuedBytes: Int, reconnectInitialMs: Int64, reconnectMaxMs: Int64, helloTimeoutMs: Int64) = (64 << 20, 50, 1000, 5000)
+        var transport = TransportLimits()
     }
 
     func validate() throws {

@@ -84,7 +84,7 @@ extension Spoold {
         let config = PeerTransportConfig(
             node: identity.node, clusterID: identity.clusterID, clientAddress: server.clientAddress, listen: listen, peers: others,
             queuedBytesPerPeer: limits.queuedBytes, reconnectInitialMs: limits.reconnectInitialMs, reconnectMaxMs: limits.reconnectMaxMs,
-            helloTimeoutMs: limits.helloTimeoutMs)
+            helloTimeoutMs: limits.helloTimeoutMs, keepaliveIntervalMs: limits.keepaliveMs, livenessTimeoutMs: limits.livenessTimeoutMs)
         do {
             // The metadata group's replica exists before any peer message can arrive for it.
             _ = try await broker.openMetadataGroup(voters: identity.voters.keys.sorted())

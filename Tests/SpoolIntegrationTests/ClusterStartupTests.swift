@@ -155,6 +155,8 @@ struct ClusterStartupTests {
         (["--peer-reconnect-initial-ms", "500", "--peer-reconnect-max-ms", "100"],
             "--peer-reconnect-max-ms (100) must be at least --peer-reconnect-initial-ms (500)"),
         (["--peer-hello-timeout-ms=-1"], "--peer-hello-timeout-ms must be positive, got -1"),
+        (["--peer-keepalive-ms=0"], "--peer-keepalive-ms must be positive, got 0"),
+        (["--peer-liveness-timeout-ms", "100"], "--peer-liveness-timeout-ms (100) must be more than --peer-keepalive-ms (100)"),
     ])
     func usageErrors(arguments: [String], message: String) async throws {
         let folder = NSTemporaryDirectory() + "spool-test-" + UUID().uuidString

@@ -12,15 +12,21 @@ struct ReplicatedFailedWriteTests {
     static let failing = "/topics/bad/0.sqlite3"
 
     /// Starts the three brokers, each on the power-loss VFS whose faults its own control file
-    /// (`<folder>/fail`, absent: no fault) switches, with a short recovery back-off.
+    /// (`<folder>/fail`, absent: no fault) switches, with a short recovery back-off and its log in
+    /// `<folder>/spoold.log`.
     private func startFaulty(_ cluster: LocalCluster) throws -> [String] {
         let controls = cluster.folders.map { "\($0)/fail" }
         for id in 1...3 {
             try cluster.start(
-                id, extra: ["--write-recovery-retry-ms", "100"],
+                id, extra: ["--write-recovery-retry-ms", "100", "--log-level", "info"], logFile: "\(cluster.folders[id - 1])/spoold.log",
                 environment: [StorageTestMode.vfsVariable: "powerloss", StorageTestMode.faultVariable: controls[id - 1]])
         }
         return controls
+    }
+
+    /// Broker `id`'s log so far.
+    private func log(_ cluster: LocalCluster, _ id: Int) -> String {
+        (try? String(contentsOfFile: "\(cluster.folders[id - 1])/spoold.log", encoding: .utf8)) ?? ""
     }
 
     /// Publishes `value` through `port` with acks=all; an OK is remembered at its offset.
@@ -109,9 +115,16 @@ struct ReplicatedFailedWriteTests {
             for index in 0..<20 {
                 #expect(try publish(cluster.port(leader), "during-\(index)", &acknowledged) == "OK bad 0 \(5 + index)")
             }
-            // The failed replica fell out of the in-sync set (its append failed, it stopped).
+            // The failed replica stopped (its append failed; no client write of its own was in
+            // flight) and fell out of the in-sync set.
+            try await eventually(timeout: .seconds(10), "node \(follower) logs its failed write") {
+                log(cluster, follower).contains("a write of the partition failed")
+            }
             try await eventually(timeout: .seconds(10), "node \(follower) out of the isr") { try !isr(cluster.port(leader)).contains(follower) }
             try FileManager.default.removeItem(atPath: controls[follower - 1])
+            try await eventually(timeout: .seconds(20), "node \(follower) recovers") {
+                log(cluster, follower).contains("partition recovered from its failed write")
+            }
             try await eventually(timeout: .seconds(20), "node \(follower) back in the isr") { try isr(cluster.port(leader)) == [1, 2, 3] }
             for index in 0..<5 { #expect(try publish(cluster.port(leader), "after-\(index)", &acknowledged) == "OK bad 0 \(25 + index)") }
             try await expectEveryReplica(cluster, holds: acknowledged)
