@@ -48,7 +48,7 @@ let package = Package(
         // The cluster's pure parts: peer frame codec, placement, the metadata state machine.
         .target(
             name: "SpoolCluster",
-            dependencies: ["SpoolCore", "Raft", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["SpoolCore", "SpoolGroups", "Raft", .product(name: "NIOCore", package: "swift-nio")]
         ),
 
         // MARK: Storage: the only module that imports SQLite. The schema lives in migrations/.

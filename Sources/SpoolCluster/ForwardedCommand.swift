@@ -26,6 +26,41 @@ public enum ForwardedCommand: Equatable, Sendable {
     /// `VERIFY`, second step: the checksum of the asked replica's records in `from..<upTo`,
     /// answered `.rendered` as `<records> <eight hex digits>` (or `offline=<reason>`).
     case verifyChecksum(topic: TopicName, partition: PartitionID, from: Offset, upTo: Offset)
+    /// A broker's report of its group members to their coordinator (`GroupSyncRequest`'s
+    /// payload); answered `.rendered` with a `GroupSyncReply` payload.
+    case groupSync([UInt8])
+    /// A group member's `COMMIT` (or auto-commit) for a partition the asked broker is believed to
+    /// lead; `.appended(nextOffset)` once committed on a majority. `hops` as for `publish`.
+    case commitOffset(ForwardedOffsetCommit)
+    /// A group's committed offset in a partition, as its leader has applied it; `.rendered` as
+    /// the offset in decimal, or `-` when the group never committed there.
+    case committedOffset(topic: TopicName, partition: PartitionID, group: GroupName)
+    /// `GROUP <g>` (or `GROUPS` when nil), answered by the groups' coordinator; `.rendered`.
+    case groupInfo(group: GroupName?)
+    /// A group's lag in these partitions, which the asked broker holds (the coordinator's
+    /// `GROUP <g>` for partitions it holds no replica of); `.rendered` as one line per partition:
+    /// `<p> <committed|-> <end> <lag> <lag_ms>`.
+    case lag(topic: TopicName, group: GroupName, live: Bool, partitions: [PartitionID])
+}
+
+public struct ForwardedOffsetCommit: Hashable, Sendable {
+    public var topic: TopicName
+    public var partition: PartitionID
+    public var group: GroupName
+    public var nextOffset: Offset
+    public var generation: Int64
+    public var member: String
+    public var hops: UInt8
+
+    public init(topic: TopicName, partition: PartitionID, group: GroupName, nextOffset: Offset, generation: Int64, member: String, hops: UInt8) {
+        self.topic = topic
+        self.partition = partition
+        self.group = group
+        self.nextOffset = nextOffset
+        self.generation = generation
+        self.member = member
+        self.hops = hops
+    }
 }
 
 public struct ForwardedPublish: Hashable, Sendable {
@@ -135,6 +170,34 @@ extension ForwardedCommand {
             buffer.writeInteger(partition.rawValue)
             buffer.writeInteger(from.rawValue)
             buffer.writeInteger(upTo.rawValue)
+        case .groupSync(let payload):
+            buffer.writeInteger(UInt8(8))
+            buffer.writeInteger(UInt32(payload.count))
+            buffer.writeBytes(payload)
+        case .commitOffset(let commit):
+            buffer.writeInteger(UInt8(9))
+            PeerFrameEncoder.writeString(commit.topic.value, into: &buffer)
+            buffer.writeInteger(commit.partition.rawValue)
+            PeerFrameEncoder.writeString(commit.group.value, into: &buffer)
+            buffer.writeInteger(commit.nextOffset.rawValue)
+            buffer.writeInteger(commit.generation)
+            PeerFrameEncoder.writeString(commit.member, into: &buffer)
+            buffer.writeInteger(commit.hops)
+        case .committedOffset(let topic, let partition, let group):
+            buffer.writeInteger(UInt8(10))
+            PeerFrameEncoder.writeString(topic.value, into: &buffer)
+            buffer.writeInteger(partition.rawValue)
+            PeerFrameEncoder.writeString(group.value, into: &buffer)
+        case .groupInfo(let group):
+            buffer.writeInteger(UInt8(11))
+            PeerFrameEncoder.writeString(group?.value ?? "", into: &buffer)
+        case .lag(let topic, let group, let live, let partitions):
+            buffer.writeInteger(UInt8(12))
+            PeerFrameEncoder.writeString(topic.value, into: &buffer)
+            PeerFrameEncoder.writeString(group.value, into: &buffer)
+            buffer.writeInteger(UInt8(live ? 1 : 0))
+            buffer.writeInteger(UInt32(partitions.count))
+            for partition in partitions { buffer.writeInteger(partition.rawValue) }
         }
         return Array(buffer.readableBytesView)
     }
@@ -215,6 +278,43 @@ extension ForwardedCommand {
                 let from = buffer.readInteger(as: Int64.self), let upTo = buffer.readInteger(as: Int64.self), from >= 0, upTo >= from
             else { return nil }
             self = .verifyChecksum(topic: topic, partition: PartitionID(partition), from: Offset(from), upTo: Offset(upTo))
+        case 8:
+            guard let count = buffer.readInteger(as: UInt32.self), let bytes = buffer.readBytes(length: Int(count)) else { return nil }
+            self = .groupSync(bytes)
+        case 9:
+            guard let text = Self.readString(&buffer), let topic = TopicName(text, maxBytes: limits.topicNameBytes),
+                let partition = buffer.readInteger(as: Int32.self), partition >= 0,
+                let groupText = Self.readString(&buffer), let group = GroupName(groupText, maxBytes: limits.topicNameBytes),
+                let next = buffer.readInteger(as: Int64.self), next >= 0, let generation = buffer.readInteger(as: Int64.self),
+                let member = Self.readString(&buffer), let hops = buffer.readInteger(as: UInt8.self)
+            else { return nil }
+            self = .commitOffset(
+                ForwardedOffsetCommit(
+                    topic: topic, partition: PartitionID(partition), group: group, nextOffset: Offset(next), generation: generation, member: member,
+                    hops: hops))
+        case 10:
+            guard let text = Self.readString(&buffer), let topic = TopicName(text, maxBytes: limits.topicNameBytes),
+                let partition = buffer.readInteger(as: Int32.self), partition >= 0,
+                let groupText = Self.readString(&buffer), let group = GroupName(groupText, maxBytes: limits.topicNameBytes)
+            else { return nil }
+            self = .committedOffset(topic: topic, partition: PartitionID(partition), group: group)
+        case 11:
+            guard let text = Self.readString(&buffer) else { return nil }
+            if text.isEmpty {
+                self = .groupInfo(group: nil)
+            } else {
+                guard let group = GroupName(text, maxBytes: limits.topicNameBytes) else { return nil }
+                self = .groupInfo(group: group)
+            }
+        case 12:
+            guard let text = Self.readString(&buffer), let topic = TopicName(text, maxBytes: limits.topicNameBytes),
+                let groupText = Self.readString(&buffer), let group = GroupName(groupText, maxBytes: limits.topicNameBytes),
+                let live = buffer.readInteger(as: UInt8.self), live <= 1,
+                let count = buffer.readInteger(as: UInt32.self), Int(count) <= limits.partitionsPerTopic, buffer.readableBytes == Int(count) * 4
+            else { return nil }
+            let partitions = (0..<count).map { _ in PartitionID(buffer.readInteger(as: Int32.self)!) }
+            guard partitions.allSatisfy({ $0.rawValue >= 0 }) else { return nil }
+            self = .lag(topic: topic, group: group, live: live == 1, partitions: partitions)
         default:
             return nil
         }

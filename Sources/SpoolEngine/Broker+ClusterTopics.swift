@@ -11,6 +11,10 @@ extension Broker {
     /// This broker's replica of the metadata group: set in cluster mode.
     var clusterGroup: MetadataReplica? { metadataGroup.withLockedValue { $0 } }
 
+    /// The metadata group's replica as it last published itself (nil before it opens, and on a
+    /// single broker). Its leader coordinates the cluster's consumer groups.
+    public var metadataStatus: ReplicaStatus? { clusterGroup?.driver.status }
+
     /// The replication a `CREATE` without `replication=` gets: 3, or every broker of a smaller cluster.
     static func defaultReplication(brokers: Int) -> Int { min(3, brokers) }
 

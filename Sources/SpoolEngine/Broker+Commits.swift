@@ -12,6 +12,14 @@ public struct PartitionLag: Sendable, Equatable {
     public var lagRecords: Int64
     /// Age of the oldest record the group has not consumed, in ms (0 when caught up).
     public var lagMs: Int64
+
+    public init(partition: PartitionID, committed: Offset?, end: Offset, lagRecords: Int64, lagMs: Int64) {
+        self.partition = partition
+        self.committed = committed
+        self.end = end
+        self.lagRecords = lagRecords
+        self.lagMs = lagMs
+    }
 }
 
 extension Broker {
@@ -90,5 +98,31 @@ extension Broker {
                 }
             }
         }.flatMapErrorThrowing { throw wireError($0) }
+    }
+}
+
+extension Broker {
+    /// A group's committed offset in a partition, read where it is sure to be current: this
+    /// broker's replica when it leads the partition and has committed an entry in its term (a
+    /// new leader's applied state may miss the last commits until then), or the only replica.
+    /// Fails `UNAVAILABLE` otherwise: the caller asks the leader (`commitRoute`) or retries.
+    public func leaderCommittedOffset(topic name: TopicName, partition: PartitionID, group: String, on loop: EventLoop) -> EventLoopFuture<Offset?> {
+        do {
+            let log = try self.topic(name).partition(partition)
+            if log.voters.count > 1 {
+                guard let status = log.replicaStatus, status.role == .leader, status.committedInTerm, !status.stopped else {
+                    throw SpoolError(.unavailable, "partition \(partition) of \(name): not its leader here, or the leader is new; retry")
+                }
+            }
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+        return committedOffset(topic: name, partition: partition, group: group, on: loop)
+    }
+
+    /// Who stores a commit for `partition`: this broker when it leads it, else the leader it
+    /// knows (or a replica that knows it), as for a `PUB` with its partition named.
+    public func commitRoute(topic name: TopicName, partition: PartitionID) throws(SpoolError) -> PublishRoute {
+        try publishRoute(topic: name, key: nil, partition: partition)
     }
 }

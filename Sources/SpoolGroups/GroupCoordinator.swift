@@ -29,6 +29,9 @@ public struct GroupCoordinator: Sendable {
     var owners: [TopicPartition: MemberID] = [:]
     /// Partitions revoked from their owner and waiting for `revocationCompleted` or the timeout.
     var pendingMoves: [TopicPartition: PendingMove] = [:]
+    /// True after `adopt` without a rebalance: partitions nobody reported stay free until the
+    /// next rebalance (`settle`), so completeness is not checked meanwhile.
+    var awaitingSettle = false
 
     public init(name: GroupName, config: GroupConfig = .init()) {
         config.validate()

@@ -136,7 +136,8 @@ final class ReplicaCore {
         ReplicaStatus(
             role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex, lastIndex: node.lastIndex,
             durableIndex: store.lastIndex(), nextOffset: store.nextOffset ?? highWatermark, highWatermark: highWatermark, pendingProposals: waiters.count, writes: writes, syncedWrites: syncedWrites, ticks: ticks,
-            stopped: false, storageFailure: storageFailure, blocked: blocked != nil, inSync: inSync, quiesced: quiesced)
+            stopped: false, storageFailure: storageFailure, blocked: blocked != nil, inSync: inSync, quiesced: quiesced,
+            committedInTerm: node.role == .leader && node.term(at: node.commitIndex) == node.term)
     }
 
     /// On a leader, the voters whose log holds every committed entry (itself included): Kafka's

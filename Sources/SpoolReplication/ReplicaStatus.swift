@@ -34,6 +34,10 @@ public struct ReplicaStatus: Hashable, Sendable, CustomStringConvertible {
     public var inSync: [NodeID] = []
     /// The group is quiet (`ReplicaConfig.quiesceWhenIdle`): no ticks, no heartbeats until woken.
     public var quiesced = false
+    /// On a leader, whether an entry of its own term is committed: only then does its commit
+    /// index (and what it applied, such as consumer offsets) cover everything committed before
+    /// it took over (Raft §8: a new leader learns the commit point by committing in its term).
+    public var committedInTerm = false
 
     public var description: String {
         "\(role) \(term) leader=\(leader) commit=\(commitIndex) last=\(lastIndex) high=\(highWatermark) pending=\(pendingProposals) ticks=\(ticks)\(quiesced ? " quiesced" : "")\(storageFailure.map { " storage failed: \($0)" } ?? "")"

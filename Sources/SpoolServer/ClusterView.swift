@@ -34,17 +34,6 @@ public final class ClusterView: Sendable {
     }
 
     /// Node 1 alone: a broker started without cluster options.
-    /// Why a consumer-group command (`SUB ... group=`, `COMMIT`) is refused here: in a cluster of
-    /// more than one broker each broker would coordinate its own members and commit only to its
-    /// own replicas, which could deliver a partition to two members; until groups span the
-    /// cluster they answer this instead. Nil on a single broker.
-    public var groupRefusal: SpoolError? {
-        guard voters.count > 1 else { return nil }
-        return SpoolError(
-            .unavailable,
-            "consumer groups do not span brokers yet; this broker runs in a cluster of \(voters.count) (read with FETCH or SUB without group=)")
-    }
-
     public static func singleBroker() -> ClusterView { ClusterView(local: NodeID(1), voters: [NodeID(1)]) }
 
     /// This broker's client address, `host:port` as bound (SpoolServer sets it once it listens).

@@ -60,10 +60,8 @@ extension ConnectionHandler {
         case .unsubscribe(let topic):
             unsubscribe(topic, slot: slot)
         case .subscribeGroup(let request):
-            if let refusal = cluster.groupRefusal { return fail(slot, refusal) }
             joinGroup(request, slot: slot)
         case .commit(let topic, let partition, let offset):
-            if let refusal = cluster.groupRefusal { return fail(slot, refusal) }
             commitOffset(topic, partition, offset, slot: slot)
         case .groups:
             listGroups(slot: slot, loop: loop)

@@ -1,12 +1,46 @@
 import NIOCore
+import SpoolCluster
 import SpoolCore
 import SpoolEngine
 import SpoolGroups
 import SpoolProtocol
 
 /// `GROUPS` and `GROUP <g>`: what groups exist, who owns what, and how far behind they are.
+/// In a cluster both are answered by the groups' coordinator (the metadata group's leader),
+/// forwarded there from any other broker, so every broker gives the same answer.
 extension ConnectionHandler {
     func listGroups(slot: Int, loop: EventLoop) {
+        if forwardToCoordinator(.groupInfo(group: nil), slot: slot, loop: loop) { return }
+        answer(slot, GroupInfo.groups(groups, broker, on: loop)) { $0 }
+    }
+
+    func describeGroup(_ group: GroupName, slot: Int, loop: EventLoop) {
+        if forwardToCoordinator(.groupInfo(group: group), slot: slot, loop: loop) { return }
+        answer(slot, GroupInfo.group(group, groups, broker, on: loop)) { $0 }
+    }
+
+    /// In a cluster, sends a group question to the coordinator unless that is this broker.
+    /// Returns false when this broker answers it itself.
+    private func forwardToCoordinator(_ command: ForwardedCommand, slot: Int, loop: EventLoop) -> Bool {
+        guard groups.agent != nil else { return false }
+        guard let leader = broker.metadataStatus?.leader, leader != .none else {
+            fail(slot, SpoolError(.unavailable, "no group coordinator is known now (the metadata group has no leader); retry"))
+            return true
+        }
+        if leader == cluster.local { return false }
+        guard broker.router.isConnected(leader) else {
+            fail(slot, SpoolError(.unavailable, "the group coordinator n\(leader.rawValue) is not reachable from this broker now; retry"))
+            return true
+        }
+        forwardRead(command, to: leader, waitMs: 0, slot: slot, loop: loop)
+        return true
+    }
+}
+
+/// Renders `GROUPS` and `GROUP <g>` from the coordinator's groups and the partitions' offsets.
+enum GroupInfo {
+    static func groups(_ groups: GroupManager, _ broker: Broker, on loop: EventLoop) -> EventLoopFuture<ByteBuffer> {
+        if let busy = groups.takeoverRefusal { return loop.makeFailedFuture(busy) }
         let live = groups.snapshots()
         let future = broker.committedGroups(on: loop).map { committed -> ByteBuffer in
             var rows: [String: String] = [:]
@@ -16,10 +50,11 @@ extension ConnectionHandler {
             }
             return Reply.lines(rows.keys.sorted().map { rows[$0]! } + [ReplyLine.endGroups(count: rows.count)])
         }
-        answer(slot, future) { $0 }
+        return future
     }
 
-    func describeGroup(_ group: GroupName, slot: Int, loop: EventLoop) {
+    static func group(_ group: GroupName, _ groups: GroupManager, _ broker: Broker, on loop: EventLoop) -> EventLoopFuture<ByteBuffer> {
+        if let busy = groups.takeoverRefusal { return loop.makeFailedFuture(busy) }
         let snapshot = groups.snapshot(group)
         var ownerOf: [TopicPartition: MemberID] = [:]
         var autoCommit: [MemberID: Bool] = [:]
@@ -32,10 +67,13 @@ extension ConnectionHandler {
         let liveTopics = Set(snapshot?.topics.map(\.name) ?? [])
         let topics = broker.listTopics().map(\.name)
         let lags = topics.map { topic in
-            broker.lag(topic: topic, group: group.value, live: liveTopics.contains(topic), on: loop).map { (topic, $0) }
+            GroupOffsets.lag(broker, topic, group: group, live: liveTopics.contains(topic), on: loop).map { (topic, $0) }
         }
         let future = EventLoopFuture.whenAllSucceed(lags, on: loop).map { perTopic -> ByteBuffer in
-            var lines = [ReplyLine.groupRow(group.value, generation: snapshot?.generation.rawValue ?? 0, members: snapshot?.members.count ?? 0)]
+            var header = ReplyLine.groupRow(group.value, generation: snapshot?.generation.rawValue ?? 0, members: snapshot?.members.count ?? 0)
+            // In a cluster, where the group is coordinated (the metadata group's leader).
+            if groups.agent != nil, let coordinator = broker.metadataStatus?.leader { header += " coordinator=\(coordinator.rawValue)" }
+            var lines = [header]
             for member in snapshot?.members ?? [] {
                 let autoCommit = autoCommits[member.id] ?? false
                 lines.append(
@@ -55,6 +93,6 @@ extension ConnectionHandler {
             lines.append(ReplyLine.endGroup(group.value))
             return Reply.lines(lines)
         }
-        answer(slot, future) { $0 }
+        return future
     }
 }

@@ -78,9 +78,10 @@ extension ConnectionHandler {
             fail(slot, error)
             return
         }
-        let future = broker.commitOffset(
-            topic: topic, partition: partition, group: membership.group.value, nextOffset: offset, generation: generation.rawValue,
-            member: membership.id.value, on: loop)
+        let future = GroupOffsets.commit(
+            broker, topic, partition, group: membership.group, nextOffset: offset, generation: generation.rawValue, member: membership.id.value,
+            on: loop)
+        membership.track(future, for: tp)
         let bound = NIOLoopBound(self, eventLoop: loop)
         future.whenSuccess {
             if let membership = bound.value.membership { membership.committed[tp] = max(membership.committed[tp] ?? offset, offset) }
@@ -106,9 +107,29 @@ extension ConnectionHandler {
         let boundMembership = NIOLoopBound(membership, eventLoop: loop)
         for tp in partitions where membership.tails[tp] == nil && !membership.starting.contains(tp) {
             membership.starting.insert(tp)
-            broker.committedOffset(topic: tp.topic, partition: tp.partition, group: membership.group.value, on: loop).whenComplete { result in
-                bound.value.startDelivery(tp, committed: result, membership: boundMembership.value)
+            readCommitted(tp, membership: membership, bound: bound, boundMembership: boundMembership)
+        }
+    }
+
+    /// Reads where the group stands in `tp` (from the partition's leader, in a cluster), then
+    /// starts delivering it. A leader that cannot answer yet (none elected, new, unreachable) is
+    /// asked again after `GroupMembership.retryMs` while the partition is still this member's.
+    private func readCommitted(
+        _ tp: TopicPartition, membership: GroupMembership, bound: NIOLoopBound<ConnectionHandler>, boundMembership: NIOLoopBound<GroupMembership>
+    ) {
+        guard let loop = eventLoop else { return }
+        GroupOffsets.committed(broker, tp.topic, tp.partition, group: membership.group, on: loop).whenComplete { result in
+            let handler = bound.value
+            let membership = boundMembership.value
+            if case .failure(let error as SpoolError) = result, error.code == .unavailable || error.code == .timeout {
+                guard handler.membership === membership, membership.starting.contains(tp) else { return }
+                loop.scheduleTask(in: .milliseconds(GroupMembership.retryMs)) {
+                    guard handler.membership === membership, membership.starting.contains(tp) else { return }
+                    handler.readCommitted(tp, membership: membership, bound: bound, boundMembership: boundMembership)
+                }
+                return
             }
+            handler.startDelivery(tp, committed: result, membership: membership)
         }
     }
 
@@ -129,6 +150,19 @@ extension ConnectionHandler {
                 metadata: ["group": "\(membership.group)", "member": "\(membership.id)", "partition": "\(tp)", "error": "\(error)"])
             leaveGroup(commitDelivered: false)
             context?.close(promise: nil)
+            return
+        }
+        if remoteReplica(tp.topic, tp.partition) != nil {
+            // No replica here: read it from a broker that holds one, from the group's position.
+            if let committed = found { membership.committed[tp] = committed }
+            let tail = RemotePartitionTail(
+                topic: tp.topic, partition: tp.partition, from: found.map { .offset($0) } ?? membership.request.from, handler: self, loop: loop)
+            membership.tails[tp] = tail
+            if case .latest = membership.request.from, found == nil {
+                tail.resolveStart().whenComplete { _ in tail.start() }
+            } else {
+                tail.start()
+            }
             return
         }
         let start: Offset
@@ -156,7 +190,7 @@ extension ConnectionHandler {
             done()
             return
         }
-        var stopped: [TopicPartition: PartitionTail] = [:]
+        var stopped: [TopicPartition: any MemberTail] = [:]
         for tp in partitions {
             membership.starting.remove(tp)
             if let tail = membership.tails.removeValue(forKey: tp) {
@@ -169,8 +203,11 @@ extension ConnectionHandler {
         })
         // Settle before letting go: commit=auto members commit what was delivered, so the next
         // owner starts right after it.
+        // Commits already on their way count too: the next owner reads the group's offset once
+        // this member lets go, so a commit still travelling would otherwise land after it.
         let commits = membership.request.autoCommit ? autoCommits(stopped, membership: membership, generation: generation, loop: loop) : []
-        EventLoopFuture.andAllComplete(commits, on: loop).whenComplete { _ in done() }
+        let travelling = partitions.flatMap { Array((membership.inFlight[$0] ?? [:]).values) }
+        EventLoopFuture.andAllComplete(commits + travelling, on: loop).whenComplete { _ in done() }
     }
 
     func onRemovedFromGroup(_ reason: RemovalReason, member: MemberID) {
@@ -217,16 +254,17 @@ extension ConnectionHandler {
     }
 
     private func autoCommits(
-        _ tails: [TopicPartition: PartitionTail], membership: GroupMembership, generation: Generation, loop: EventLoop
+        _ tails: [TopicPartition: any MemberTail], membership: GroupMembership, generation: Generation, loop: EventLoop
     ) -> [EventLoopFuture<Void>] {
         var futures: [EventLoopFuture<Void>] = []
         for (tp, tail) in tails.sorted(by: { $0.key < $1.key }) {
-            let delivered = tail.delivered
+            guard let delivered = tail.deliveredOffset else { continue }
             if let committed = membership.committed[tp], committed >= delivered { continue }
-            if membership.committed[tp] == nil && delivered == tail.startOffset { continue }
-            let commit = broker.commitOffset(
-                topic: tp.topic, partition: tp.partition, group: membership.group.value, nextOffset: delivered,
-                generation: generation.rawValue, member: membership.id.value, on: loop)
+            if membership.committed[tp] == nil && delivered == tail.startedAt { continue }
+            let commit = GroupOffsets.commit(
+                broker, tp.topic, tp.partition, group: membership.group, nextOffset: delivered, generation: generation.rawValue,
+                member: membership.id.value, on: loop)
+            membership.track(commit, for: tp)
             // Recorded only once stored: a failed commit is tried again on the next round.
             let bound = NIOLoopBound(membership, eventLoop: loop)
             commit.whenSuccess { bound.value.committed[tp] = max(bound.value.committed[tp] ?? delivered, delivered) }

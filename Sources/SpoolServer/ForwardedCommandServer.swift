@@ -13,11 +13,13 @@ import SpoolReplication
 /// from them with the same code as for its own, so the bytes are the leader's.
 public final class ForwardedCommandServer: Sendable {
     let broker: Broker
+    let groups: GroupManager
     let limits: SpoolLimits
     let waiter: ForwardedPublishWaiter
 
-    public init(broker: Broker, eventLoop: EventLoop, limits: SpoolLimits) {
+    init(broker: Broker, groups: GroupManager, eventLoop: EventLoop, limits: SpoolLimits) {
         self.broker = broker
+        self.groups = groups
         self.limits = limits
         self.waiter = ForwardedPublishWaiter(eventLoop: eventLoop)
     }
@@ -64,6 +66,39 @@ public final class ForwardedCommandServer: Sendable {
                 return ByteBuffer(string: "\(sum.records) \(sum.hex)")
             }
             Self.reply(sum, reply)
+        case .groupSync(let bytes):
+            guard let request = GroupSyncRequest(payload: bytes, limits: limits) else {
+                return reply(ForwardedResult.failed(SpoolError(.badRequest, "a group report this broker cannot read")).payload)
+            }
+            reply(ForwardedResult.rendered(groups.sync(request).payload).payload)
+        case .commitOffset(let commit):
+            let loop = waiter.eventLoop
+            let stored = loop.flatSubmit {
+                GroupOffsets.commit(
+                    self.broker, commit.topic, commit.partition, group: commit.group, nextOffset: commit.nextOffset, generation: commit.generation,
+                    member: commit.member, hops: commit.hops, on: loop)
+            }
+            stored.whenComplete { result in
+                switch result {
+                case .success: reply(ForwardedResult.appended(commit.nextOffset).payload)
+                case .failure(let error): reply(ForwardedResult.failed(wireError(error)).payload)
+                }
+            }
+        case .committedOffset(let topic, let partition, let group):
+            let read = broker.leaderCommittedOffset(topic: topic, partition: partition, group: group.value, on: waiter.eventLoop)
+            Self.reply(read.map { ByteBuffer(string: $0.map { "\($0.rawValue)" } ?? "-") }, reply)
+        case .lag(let topic, let group, let live, let partitions):
+            let wanted = Set(partitions)
+            let read = broker.lag(topic: topic, group: group.value, live: live, on: waiter.eventLoop).map { rows in
+                ByteBuffer(string: rows.filter { wanted.contains($0.partition) }.map(GroupOffsets.lagLine).joined())
+            }
+            Self.reply(read, reply)
+        case .groupInfo(let group):
+            guard let status = broker.metadataStatus, status.role == .leader else {
+                return reply(ForwardedResult.failed(SpoolError(.unavailable, "this broker no longer coordinates consumer groups; retry")).payload)
+            }
+            let loop = waiter.eventLoop
+            Self.reply(group.map { GroupInfo.group($0, groups, broker, on: loop) } ?? GroupInfo.groups(groups, broker, on: loop), reply)
         }
     }
 

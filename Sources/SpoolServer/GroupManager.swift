@@ -1,7 +1,9 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import Raft
 import Synchronization
+import SpoolCluster
 import SpoolCore
 import SpoolEngine
 import SpoolGroups
@@ -12,6 +14,11 @@ import SpoolGroups
 /// Actions a coordinator returns are performed while the lock is held, in order: each only
 /// enqueues work on its member's event loop, so a member always sees its `REVOKED` and
 /// `ASSIGNED` lines in the order the coordinator decided them.
+///
+/// In a cluster (more than one voter) a member's connection talks to this broker's `GroupAgent`
+/// instead, which reports to the groups' coordinator, the leader of the metadata group; when that
+/// is this broker, the manager coordinates every member of the cluster as a `RemoteMember`
+/// (`sync`, in `GroupManager+Cluster.swift`; docs/cluster.md "Consumer groups in a cluster").
 final class GroupManager: Sendable {
     struct Member {
         var group: GroupName
@@ -20,32 +27,66 @@ final class GroupManager: Sendable {
         var autoCommit: Bool
     }
 
-    private struct State {
+    struct State {
         var groups: [GroupName: GroupCoordinator] = [:]
         var members: [MemberID: Member] = [:]
         /// Partition counts each group's coordinator was last told, to notice drops and new topics.
         var knownCounts: [GroupName: [TopicName: Int]] = [:]
+        /// In a cluster: the metadata term in which this broker coordinates, nil while it does not.
+        var coordinatorTerm: Term?
+        /// In a cluster, after a takeover: until when groups are learned without rebalancing.
+        var settleUntilMs: Int64?
+        /// In a cluster, after that: groups with partitions nobody reported, and until when they
+        /// wait for them (their members' session timeout after the takeover).
+        var groupSettleMs: [GroupName: Int64] = [:]
+        /// In a cluster, during a takeover: groups a member reported from an earlier coordinator
+        /// (a generation or held partitions), whose free partitions may have a silent holder.
+        var inheritedGroups: Set<GroupName> = []
+        var takeoverMs: Int64 = 0
+        /// In a cluster: members the coordinator removed, until when a report naming them is
+        /// answered `removed` rather than taken for a new member.
+        var tombstones: [MemberID: Int64] = [:]
     }
 
     let broker: Broker
     let limits: SpoolLimits
-    private let logger: Logger
-    private let state = NIOLockedValueBox(State())
+    let logger: Logger
+    let state = NIOLockedValueBox(State())
     private let nextMember = Atomic<Int>(1)
     private let ticker = NIOLockedValueBox<RepeatedTask?>(nil)
+    /// In a cluster: this broker's side of its members (nil on a single broker).
+    let agent: GroupAgent?
+    /// Makes member ids unique across the cluster and across restarts of this broker.
+    private let memberSuffix: String
 
     /// How often liveness and time reach the coordinators.
     static let tickIntervalMs: Int64 = 250
 
-    init(broker: Broker, limits: SpoolLimits, logger: Logger) {
+    init(broker: Broker, limits: SpoolLimits, logger: Logger, cluster: ClusterView = .singleBroker()) {
         self.broker = broker
         self.limits = limits
         self.logger = logger
+        if cluster.voters.count > 1 {
+            let incarnation = String(UInt16.random(in: 0x1000 ... .max), radix: 16)
+            memberSuffix = "-n\(cluster.local.rawValue)-\(incarnation)"
+            agent = GroupAgent(node: cluster.local, broker: broker, logger: logger)
+        } else {
+            memberSuffix = ""
+            agent = nil
+        }
     }
 
     func start(on loop: EventLoop) {
-        let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Self.tickIntervalMs), delay: .milliseconds(Self.tickIntervalMs)) { _ in
-            self.tick(nowMs: Self.nowMs())
+        agent?.attach(host: self)
+        let interval = agent == nil ? Self.tickIntervalMs : GroupAgent.syncIntervalMs
+        let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(interval), delay: .milliseconds(interval)) { _ in
+            let now = Self.nowMs()
+            if let agent = self.agent {
+                self.clusterTick(nowMs: now)
+                agent.tick(nowMs: now)
+            } else {
+                self.tick(nowMs: now)
+            }
         }
         ticker.withLockedValue { $0 = task }
     }
@@ -61,7 +102,7 @@ final class GroupManager: Sendable {
     static func nowMs() -> Int64 { Int64(WallClock.monotonicNs() / 1_000_000) }
 
     func newMemberID() -> MemberID {
-        MemberID("c\(nextMember.wrappingAdd(1, ordering: .relaxed).oldValue)")
+        MemberID("c\(nextMember.wrappingAdd(1, ordering: .relaxed).oldValue)\(memberSuffix)")
     }
 
     /// Adds `member` to `group`, subscribed to `topics`. Unknown topics are an error.
@@ -71,6 +112,11 @@ final class GroupManager: Sendable {
     ) throws(SpoolError) {
         var counts: [TopicName: Int] = [:]
         for topic in topics { counts[topic] = try broker.partitionCount(topic) }
+        if let agent {
+            return try agent.join(
+                member, group: group, topics: topics, sessionTimeoutMs: sessionTimeoutMs, autoCommit: autoCommit, connection: connection,
+                groupLimit: limits.groups)
+        }
         let now = Self.nowMs()
         let failure: SpoolError? = state.withLockedValue { state in
             if state.groups[group] == nil && state.groups.count >= limits.groups {
@@ -96,6 +142,7 @@ final class GroupManager: Sendable {
 
     /// Removes `member` from its group at once (its partitions go to others right away).
     func leave(_ member: MemberID) {
+        if let agent { return agent.leave(member) }
         let now = Self.nowMs()
         state.withLockedValue { state in
             guard let entry = state.members.removeValue(forKey: member), var coordinator = state.groups[entry.group] else { return }
@@ -123,7 +170,8 @@ final class GroupManager: Sendable {
 
     /// May `member` commit `partition`, and in which generation.
     func checkCommit(_ member: MemberID, _ partition: TopicPartition) -> Result<Generation, SpoolError> {
-        state.withLockedValue { state in
+        if let agent { return agent.checkCommit(member, partition) }
+        return state.withLockedValue { state in
             guard let entry = state.members[member], let coordinator = state.groups[entry.group] else {
                 return .failure(SpoolError(.notAssigned, "this connection is not a member of a group; SUB ... group=<g> first"))
             }
@@ -136,7 +184,8 @@ final class GroupManager: Sendable {
 
     /// The generation of the member's group, nil when it is not a member.
     func generation(of member: MemberID) -> Generation? {
-        state.withLockedValue { state in state.members[member].flatMap { state.groups[$0.group]?.generation } }
+        if let agent { return agent.generation(of: member) }
+        return state.withLockedValue { state in state.members[member].flatMap { state.groups[$0.group]?.generation } }
     }
 
     /// Live groups, by name.
@@ -187,7 +236,7 @@ final class GroupManager: Sendable {
     }
 
     /// Runs under the lock; see the type's comment.
-    private func perform(_ actions: [GroupAction], _ state: inout State) {
+    func perform(_ actions: [GroupAction], _ state: inout State) {
         for action in actions {
             switch action {
             case .assign(let member, let partitions, let generation):
@@ -200,6 +249,9 @@ final class GroupManager: Sendable {
             case .removed(let member, let reason):
                 let entry = state.members.removeValue(forKey: member)
                 entry?.connection.groupRemoved(reason)
+                if let entry, entry.connection is RemoteMember {
+                    state.tombstones[member] = Self.nowMs() + 2 * entry.sessionTimeoutMs
+                }
                 logger.info("member removed", metadata: ["member": "\(member)", "reason": "\(reason)"])
             }
         }

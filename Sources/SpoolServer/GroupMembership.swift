@@ -11,18 +11,37 @@ final class GroupMembership {
     let request: GroupSubscribeRequest
     let adapter: MemberAdapter
     /// Partitions being delivered now.
-    var tails: [TopicPartition: PartitionTail] = [:]
+    var tails: [TopicPartition: any MemberTail] = [:]
     /// Partitions assigned whose start offset is still being looked up.
     var starting: Set<TopicPartition> = []
     /// The last offset this member committed per partition (or found committed at assignment).
     var committed: [TopicPartition: Offset] = [:]
     var autoCommitTask: RepeatedTask?
+    /// Commits sent and not yet answered, per partition (a revocation waits for them).
+    var inFlight: [TopicPartition: [Int: EventLoopFuture<Void>]] = [:]
+    private var nextCommit = 0
+
+    /// How long to wait before asking again for a committed offset no leader could answer.
+    static let retryMs: Int64 = 500
 
     init(id: MemberID, group: GroupName, request: GroupSubscribeRequest, adapter: MemberAdapter) {
         self.id = id
         self.group = group
         self.request = request
         self.adapter = adapter
+    }
+
+    /// Keeps `commit` in `inFlight` until it completes. On the connection's event loop.
+    func track(_ commit: EventLoopFuture<Void>, for partition: TopicPartition) {
+        nextCommit += 1
+        let id = nextCommit
+        inFlight[partition, default: [:]][id] = commit
+        let bound = NIOLoopBound(self, eventLoop: commit.eventLoop)
+        commit.whenComplete { _ in
+            let membership = bound.value
+            membership.inFlight[partition]?[id] = nil
+            if membership.inFlight[partition]?.isEmpty == true { membership.inFlight[partition] = nil }
+        }
     }
 }
 

@@ -15,6 +15,21 @@ protocol SubscriptionTail: AnyObject {
 
 extension PartitionTail: SubscriptionTail {}
 
+/// What a group member keeps per owned partition: a tail that knows how far it delivered, so
+/// auto-commit can store that position.
+protocol MemberTail: SubscriptionTail {
+    /// The offset after the last record the socket took; nil until known (a remote tail whose
+    /// start the replica has not answered yet).
+    var deliveredOffset: Offset? { get }
+    /// Where delivery started; nil while unknown.
+    var startedAt: Offset? { get }
+}
+
+extension PartitionTail: MemberTail {
+    var deliveredOffset: Offset? { delivered }
+    var startedAt: Offset? { startOffset }
+}
+
 /// Pushes the records of a partition this broker holds no replica of to a subscribed
 /// connection, read from a broker that does (docs/cluster.md, "Any broker accepts any command").
 ///
@@ -24,7 +39,7 @@ extension PartitionTail: SubscriptionTail {}
 /// peer frame of records per partition is held for a client that stops reading, and the replica
 /// serves only committed records, as it does its own subscribers. A replica that does not answer
 /// is asked again after `retryMs` (the next replica the placement names, if that one is down).
-final class RemotePartitionTail: SubscriptionTail {
+final class RemotePartitionTail: MemberTail {
     let topic: TopicName
     let partition: PartitionID
     /// Where the next read starts: the SUB's position until the first answer, then an offset.
@@ -32,6 +47,10 @@ final class RemotePartitionTail: SubscriptionTail {
     private weak var handler: ConnectionHandler?
     private let loop: EventLoop
     private(set) var active = true
+    /// The offset after the last record the socket took, nil before the first answer.
+    private(set) var deliveredOffset: Offset?
+    /// The SUB's start when it was an offset (a group member's committed position).
+    let startedAt: Offset?
     static let waitMs: Int64 = 5_000
     static let retryMs: Int64 = 500
 
@@ -39,6 +58,12 @@ final class RemotePartitionTail: SubscriptionTail {
         self.topic = topic
         self.partition = partition
         self.position = from
+        if case .offset(let offset) = from {
+            startedAt = offset
+            deliveredOffset = offset
+        } else {
+            startedAt = nil
+        }
         self.handler = handler
         self.loop = loop
     }
@@ -94,10 +119,16 @@ final class RemotePartitionTail: SubscriptionTail {
         case .success(let bytes):
             guard let (records, next) = Self.split(bytes) else { return retry() }
             position = .offset(next)
-            guard !records.isEmpty else { return pump() }
+            guard !records.isEmpty else {
+                if deliveredOffset == nil { deliveredOffset = next }
+                return pump()
+            }
             guard let written = handler?.push(ByteBuffer(bytes: records)) else { return }
             let bound = NIOLoopBound(self, eventLoop: loop)
-            written.whenComplete { _ in bound.value.pump() }
+            written.whenComplete { result in
+                if case .success = result, bound.value.active { bound.value.deliveredOffset = next }
+                bound.value.pump()
+            }
         case .failure(let error) where error.code == .unknownTopic:
             active = false
             handler?.subscriptionEnded(topic, by: self)

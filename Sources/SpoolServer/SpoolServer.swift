@@ -19,6 +19,9 @@ public final class SpoolServer: Sendable {
     public var localAddress: SocketAddress? { channel.localAddress }
 
     private let groups: GroupManager
+    /// Serves what other brokers forward here (`PeerService.command`); the peer transport's
+    /// request handler hands it every such request.
+    public let forwardedCommands: ForwardedCommandServer
 
     private init(
         config: ServerConfig, broker: Broker, groups: GroupManager, group: MultiThreadedEventLoopGroup, ownsGroup: Bool, channel: Channel, logger: Logger,
@@ -27,6 +30,7 @@ public final class SpoolServer: Sendable {
         self.config = config
         self.broker = broker
         self.groups = groups
+        self.forwardedCommands = ForwardedCommandServer(broker: broker, groups: groups, eventLoop: group.next(), limits: broker.config.limits)
         self.group = group
         self.ownsGroup = ownsGroup
         self.channel = channel
@@ -49,7 +53,7 @@ public final class SpoolServer: Sendable {
             limits.connections = min(limits.connections, broker.connectionLimit)
             return limits
         }()
-        let groups = GroupManager(broker: broker, limits: limits, logger: logger)
+        let groups = GroupManager(broker: broker, limits: limits, logger: logger, cluster: config.cluster)
         groups.start(on: group.next())
         let optionFailures = RateLimitedLog(logger: logger, message: "socket option failed")
         let acceptFailures = RateLimitedLog(logger: logger, message: "accept failed; retrying shortly")

@@ -104,7 +104,7 @@ extension Spoold {
                 router.receive(from: peer, messages)
             }
             // Requests from peers: a metadata proposal for this leader, or a client's command forwarded.
-            let commands = ForwardedCommandServer(broker: broker, eventLoop: server.eventLoop, limits: broker.config.limits)
+            let commands = server.forwardedCommands
             transport.serveRequests { [broker] _, request, reply in
                 switch request.service {
                 case .proposeMetadata: broker.serveMetadataProposal(request.payload, reply: reply)

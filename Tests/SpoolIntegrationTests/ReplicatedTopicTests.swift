@@ -235,7 +235,7 @@ struct ReplicatedTopicTests {
         }
     }
 
-    @Test("through a broker that holds no replica or does not lead: PUB, FETCH, OFFSETS, DESCRIBE, TOPICS, METADATA and SUB answer what the leader answers; group commands a clear ERR")
+    @Test("through a broker that holds no replica or does not lead: PUB, FETCH, OFFSETS, DESCRIBE, TOPICS, METADATA and SUB answer what the leader answers; a group member joins and commits there")
     func everyBrokerAnswersTheSame() async throws {
         try await withLocalCluster(size: 3) { cluster in
             try cluster.startAll()
@@ -307,10 +307,17 @@ struct ReplicatedTopicTests {
                 #expect(try pushed(tail, 3) == ["0/3=live", "1/3=live", "2/3=live"], "SUB from=latest through node \(index + 1)")
             }
 
-            let socket = try RawSocket(port: cluster.port(2))
-            #expect(try socket.ask("SUB spread group=g").hasPrefix("ERR UNAVAILABLE consumer groups do not span brokers yet"))
-            #expect(try socket.ask("COMMIT spread 0 1").hasPrefix("ERR UNAVAILABLE consumer groups do not span brokers yet"))
-            #expect(try socket.ask("PING") == "PONG")
+            // A group member on any broker: it gets every partition, and its commit is stored by
+            // each partition's leader and read back the same through every broker.
+            let member = try RawSocket(port: cluster.port(2))
+            #expect(try member.ask("SUB spread group=g from=earliest commit=manual").hasPrefix("OK subscribed spread group=g member="))
+            #expect(try member.readLine().hasPrefix("ASSIGNED spread 0,1,2 group=g generation="))
+            #expect(try pushed(member, 12).count == 12)
+            for partition in 0..<3 { #expect(try member.ask("COMMIT spread \(partition) 4") == "OK committed spread \(partition) 4") }
+            for id in 1...3 {
+                let lines = try RawSocket(port: cluster.port(id)).askBlock("GROUP g")
+                #expect(lines.filter { $0.hasPrefix("LAG ") }.map { $0.split(separator: " ").first { $0.hasPrefix("committed=") } } == Array(repeating: "committed=4", count: 3), "GROUP g through node \(id)")
+            }
         }
     }
 
