@@ -71,9 +71,10 @@ final class ReplicaCore {
     /// A hard state whose only change is the commit index, kept for the next write instead of a
     /// transaction of its own. The Ready contract lets a commit index be lost (a restart learns
     /// it again from the leader, or, alone in its group, from its own log), and here nothing
-    /// else rests on the stored one: records and offset commits are written with their entries,
-    /// and a restart re-applies what it finds committed. A single voter thus writes one
-    /// transaction per cycle, not two. Written at a clean stop (`flushDeferredHardState`).
+    /// else rests on the stored one: records are written with their entries, offset commits
+    /// carry their own applied mark (`RaftLogStore.applyOffsetCommits`), and a restart re-applies
+    /// what it finds committed. A single voter thus writes one transaction per cycle for its
+    /// records, not two. Written at a clean stop (`flushDeferredHardState`).
     private var deferredHardState: HardState?
     /// The group is quiet (`ReplicaConfig.quiesceWhenIdle`): ticks are not given to the node, so a
     /// leader sends no heartbeats and a follower's election timer stands still. Anything that
@@ -85,8 +86,10 @@ final class ReplicaCore {
     private var seenLeader = NodeID.none
 
     /// A `Ready` whose write found the file locked by another connection (`RaftStorageError.busy`):
-    /// nothing of it was written, so it is persisted again, as it is, before anything else
-    /// happens (the node is not advanced meanwhile, so it has no other Ready).
+    /// nothing of that write happened, so it is tried again, as it was, before anything else
+    /// happens (the node is not advanced meanwhile, so it has no other Ready). Either its persist
+    /// (nothing of the Ready acted on yet) or, once that went through and its messages were sent,
+    /// the apply of its offset commits.
     private var blocked: Blocked?
 
     struct Blocked {
@@ -94,6 +97,8 @@ final class ReplicaCore {
         var previousLast: LogIndex
         var sinceNs: UInt64
         var attempts: Int
+        /// The Ready is persisted and sent; what waits is `RaftLogStore.applyOffsetCommits`.
+        var persisted: Bool
     }
 
     struct Waiter {
@@ -123,8 +128,9 @@ final class ReplicaCore {
         self.onApply = onApply
         var raft = config.raft
         // The records are the state machine, and they are written when their entry is persisted:
-        // whatever the file says is committed is applied already. Starting from the snapshot
-        // instead would read every retained record back out of SQLite at each start.
+        // whatever the file says is committed is applied already; so are its offset commits (the
+        // store applied those above its mark as it opened). Starting from the snapshot instead
+        // would read every retained record back out of SQLite at each start.
         let applied = max(store.hardState().commit, store.firstIndex() - 1)
         raft.appliedIndex = applied
         node = RaftNode(config: raft, storage: storage, random: Raft.SplitMix64(seed: config.randomSeed))
@@ -377,46 +383,72 @@ final class ReplicaCore {
         while storageFailure == nil {
             let ready: Ready
             let previousLast: LogIndex
+            var persisted = false
             if let waiting = blocked {
-                (ready, previousLast) = (waiting.ready, waiting.previousLast)
+                (ready, previousLast, persisted) = (waiting.ready, waiting.previousLast, waiting.persisted)
             } else {
                 guard node.hasReady else { return }
                 (ready, previousLast) = (node.ready(), store.lastIndex())
             }
-            if ready.needsPersistence {
-                if !ready.mustSync && ready.entries.isEmpty && ready.snapshot == nil {
-                    // Only the commit index moved: no transaction of its own (see `deferredHardState`).
-                    deferredHardState = ready.hardState
-                } else {
-                    var write = ready
-                    if write.hardState == nil { write.hardState = deferredHardState }
-                    do {
-                        try storage.persist(write)
-                    } catch .busy {
-                        return noteBlocked(ready, previousLast: previousLast)
-                    } catch {
-                        blocked = nil
-                        return failStorage(error)
-                    }
-                    deferredHardState = nil
-                    writes += 1
-                    if ready.mustSync { syncedWrites += 1 }
-                }
+            if !persisted {
+                guard persistAndSend(ready, previousLast: previousLast) else { return }
+            }
+            // The offset commits go into consumer_offsets before anyone hears of their commit: a
+            // COMMIT's OK means the position is readable here. Not synced: the entries are, and
+            // if a crash loses this the store applies them again as it opens (those the file says
+            // are committed) or Raft hands them out again (the others).
+            do {
+                if try store.applyOffsetCommits(ready.committedEntries) { writes += 1 }
+            } catch .busy {
+                return noteBlocked(ready, previousLast: previousLast, persisted: true)
+            } catch {
+                blocked = nil
+                return failStorage(error)
             }
             blocked = nil
-            notePersisted(ready.entries, previousLast: previousLast)
-            if !ready.messages.isEmpty {
-                if quiesced && ready.messages.contains(where: { $0.kind != .heartbeatResponse }) { quiesced = false }
-                sender.send(ready.messages, group: group)
-            }
             apply(ready.committedEntries)
             node.advance(ready)
         }
     }
 
-    /// A write failed: the replica stops right here. Nothing of the Ready is acted on (§3: its
-    /// messages may promise what is not durable, a vote or an append acknowledgement; its
-    /// commits may rest on it), and the node is never advanced, so it has no further Ready.
+    /// Steps 1 and 2 of `ready`: persists it and sends its messages. False when the write failed
+    /// or found the file locked (the loop stops there).
+    private func persistAndSend(_ ready: Ready, previousLast: LogIndex) -> Bool {
+        if ready.needsPersistence {
+            if !ready.mustSync && ready.entries.isEmpty && ready.snapshot == nil {
+                // Only the commit index moved: no transaction of its own (see `deferredHardState`).
+                deferredHardState = ready.hardState
+            } else {
+                var write = ready
+                if write.hardState == nil { write.hardState = deferredHardState }
+                do {
+                    try storage.persist(write)
+                } catch .busy {
+                    noteBlocked(ready, previousLast: previousLast, persisted: false)
+                    return false
+                } catch {
+                    blocked = nil
+                    failStorage(error)
+                    return false
+                }
+                deferredHardState = nil
+                writes += 1
+                if ready.mustSync { syncedWrites += 1 }
+            }
+        }
+        blocked = nil
+        notePersisted(ready.entries, previousLast: previousLast)
+        if !ready.messages.isEmpty {
+            if quiesced && ready.messages.contains(where: { $0.kind != .heartbeatResponse }) { quiesced = false }
+            sender.send(ready.messages, group: group)
+        }
+        return true
+    }
+
+    /// A write failed: the replica stops right here. Nothing more of the Ready is acted on (§3:
+    /// a failed persist's messages may promise what is not durable, a vote or an append
+    /// acknowledgement; its commits may rest on it; after a failed apply nobody hears of the
+    /// commit), and the node is never advanced, so it has no further Ready.
     /// Every waiting proposal fails: its outcome is unknown (other replicas may commit it).
     private func failStorage(_ error: RaftStorageError) {
         let description: String =
@@ -434,13 +466,13 @@ final class ReplicaCore {
         failAll(error)
     }
 
-    /// The write of `ready` found the file locked: it is tried again from the driver's timer
-    /// until `lockWaitMs`, then the replica stops taking writes as after a failed write (the
-    /// Ready was never written, so nothing of it is acted on either way).
-    private func noteBlocked(_ ready: Ready, previousLast: LogIndex) {
+    /// A write of `ready` found the file locked: it is tried again from the driver's timer
+    /// until `lockWaitMs`, then the replica stops taking writes as after a failed write (that
+    /// write never happened, so nothing that rests on it is acted on either way).
+    private func noteBlocked(_ ready: Ready, previousLast: LogIndex, persisted: Bool) {
         let now = WallClock.monotonicNs()
         if blocked == nil { config.onLocked?() }
-        var waiting = blocked ?? Blocked(ready: ready, previousLast: previousLast, sinceNs: now, attempts: 0)
+        var waiting = blocked ?? Blocked(ready: ready, previousLast: previousLast, sinceNs: now, attempts: 0, persisted: persisted)
         waiting.attempts += 1
         let waitedMs = Int64((now - waiting.sinceNs) / 1_000_000)
         guard waitedMs < config.lockWaitMs else {

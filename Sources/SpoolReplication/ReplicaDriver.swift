@@ -240,7 +240,8 @@ public final class ReplicaDriver: Sendable {
     }
 
     /// Proposes one entry of a kind that takes no offsets (offset commits, written into
-    /// `consumer_offsets` with the entry; the metadata group's commands as `.configuration`),
+    /// `consumer_offsets` on every replica as the entry commits, before its `.committed` event;
+    /// the metadata group's commands as `.configuration`),
     /// stored with its payload as it is. Events as for records, with the offset the log ends at.
     public func propose(entry kind: EntryKind, payload: [UInt8], _ events: @escaping @Sendable (ProposalEvent) -> Void) {
         precondition(kind != .record && kind != .noOp, "records go through ProduceBatch; no-ops are the node's")

@@ -2,7 +2,8 @@ import SpoolCore
 
 /// Offset commits as the payload of one Raft entry of kind `.offsetCommit` (docs/replication.md
 /// §4): the commits of one group commit travel and are stored together, in `raft_log.payload`,
-/// and `RaftLogStore` writes them into `consumer_offsets` in the same transaction.
+/// and `RaftLogStore.applyOffsetCommits` writes them into `consumer_offsets` once the entry is
+/// committed.
 ///
 /// Little-endian: a u32 count, then per commit the group (u16 length + UTF-8), the next offset,
 /// the generation (i64 each), the member (u16 length + UTF-8) and the commit time (i64 ms).

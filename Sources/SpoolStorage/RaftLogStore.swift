@@ -8,9 +8,12 @@ import SpoolCore
 ///
 /// It works over a connection it is given (the partition's writer connection, to be shared with
 /// the partition's other writes) and never opens its own. It has one serial owner, the thread of
-/// the partition's `RaftNode`. `firstIndex`, `lastIndex`, the hard state and the snapshot are
-/// cached in memory, so the store must be the only writer of `raft_log` and `raft_state` on its
-/// connection while it is in use.
+/// the partition's `RaftNode`. `firstIndex`, `lastIndex`, the hard state, the snapshot and the
+/// applied offset-commit mark are cached in memory, so the store must be the only writer of
+/// `raft_log` and `raft_state` on its connection while it is in use.
+///
+/// Offset commits are stored as entries when persisted and written into `consumer_offsets` only
+/// when the driver applies them committed (`applyOffsetCommits`).
 ///
 /// Every write is one transaction (`BEGIN IMMEDIATE` … `COMMIT`, one fsync with
 /// synchronous=FULL), so each `RaftStorageWriter` call, and `persist(snapshot:entries:hardState:)`
@@ -60,6 +63,9 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         /// The offset after the newest record row; nil when `records` is empty and no batch since
         /// told it (after a snapshot install), so the next batch may start anywhere.
         var nextOffset: Offset?
+        /// `raft_state.offsets_applied_index`: every offset commit at or below it is in
+        /// `consumer_offsets` (0 in a database without records).
+        var offsetsApplied: LogIndex
     }
 
     /// Opens the store over `connection`, which must be migrated to the partition schema
@@ -100,9 +106,11 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
             lastTerm = Term(UInt64(last.columnInt64(1)))
         }
         let maxOffset = hasRecords ? try connection.scalarInt("SELECT max(offset) FROM records") : nil
+        let offsetsApplied = hasRecords ? try connection.scalarInt("SELECT offsets_applied_index FROM raft_state WHERE id = 1") ?? 0 : 0
         cache = Cache(
             hardState: hardState, snapshot: snapshot, lastIndex: lastIndex, lastTerm: lastTerm,
-            nextOffset: maxOffset.map { Offset($0 + 1) })
+            nextOffset: maxOffset.map { Offset($0 + 1) }, offsetsApplied: LogIndex(UInt64(offsetsApplied)))
+        if hasRecords { try reapplyOffsetCommits() }
     }
 
     // MARK: RaftStorage
@@ -115,6 +123,10 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
 
     /// The offset after the newest stored record (nil: no record stored since a snapshot install).
     public var nextOffset: Offset? { cache.nextOffset }
+
+    /// Every offset commit of an entry at or below this index is in `consumer_offsets`
+    /// (`applyOffsetCommits`); 0 in a database without records.
+    public var offsetsAppliedIndex: LogIndex { cache.offsetsApplied }
 
     /// The offset a record batch appended at `index` must start at: the first offset of the
     /// first batch at or after `index` when there is one (an append there replaces it), else
@@ -235,6 +247,32 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
         try persist(snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState, sync: ready.mustSync)
     }
 
+    /// Applies the committed entries of one `Ready` (in index order, all persisted) to
+    /// `consumer_offsets`: the positions of every offset-commit entry above
+    /// `offsetsAppliedIndex`, and the mark moved to the last of them, in one transaction. Only a
+    /// committed entry may be applied: a persisted one may still be truncated by a later leader,
+    /// and an upsert cannot be undone. Entries at or below the mark are skipped, so applying the
+    /// same entries again changes nothing.
+    ///
+    /// Without an fsync (`persist`'s `sync: false`): atomic, and durable with the next synced
+    /// write. A crash may lose it; the entries stay in the log, and what the file says is
+    /// committed is applied again when the store opens (the rest Raft commits and hands out
+    /// again). A list without an offset-commit entry above the mark (every produce batch) writes
+    /// nothing.
+    ///
+    /// - Returns: whether it wrote (a transaction).
+    @discardableResult
+    public func applyOffsetCommits(_ committed: [Entry]) throws(RaftStorageError) -> Bool {
+        let mark = cache.offsetsApplied
+        guard let last = committed.last(where: { $0.kind == .offsetCommit && $0.index > mark })?.index else { return false }
+        precondition(last <= cache.lastIndex, "\(connection.path): applying entry \(last) past the log's last index \(cache.lastIndex)")
+        try write("applyOffsetCommits(through: \(last))", sync: false) { () throws(StorageError) in
+            try storeOffsetCommits(of: committed.lazy.filter { $0.kind == .offsetCommit && $0.index > mark }, through: last)
+        }
+        cache.offsetsApplied = last
+        return true
+    }
+
     /// The offset of the oldest retained record, nil when there is none.
     public func earliestOffset() -> Offset? {
         guard partitionStatements != nil else { return nil }
@@ -251,6 +289,14 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
     /// with an fsync even when nothing was there to remove (a row written and removed again), so
     /// the commit also proves the disk takes writes again. A failed COMMIT whose pages reached
     /// the WAL comes back when the file is reopened; this is what takes it out again.
+    ///
+    /// The applied mark is bounded by the kept log, not by the kept commit index. It is at or below
+    /// `index` already (an apply follows the successful write of its entries, and committed
+    /// entries are never removed), so the bound only makes sure a removed index is never taken
+    /// for applied; the `consumer_offsets` rows stay, as they came from committed entries.
+    /// Lowered to the kept commit index, which may lag the apply (the replica defers a
+    /// commit-only hard state), the mark would let those entries be applied again as Raft hands
+    /// them out, showing older positions for a moment.
     ///
     /// - Returns: how many records were removed.
     @discardableResult
@@ -270,7 +316,8 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
             try connection.execute(
                 """
                 DELETE FROM raft_log WHERE raft_index > \(index.rawValue);
-                UPDATE raft_state SET commit_index = min(commit_index, max(\(index.rawValue), snapshot_index));
+                UPDATE raft_state SET commit_index = min(commit_index, max(\(index.rawValue), snapshot_index)),
+                    offsets_applied_index = min(offsets_applied_index, max(\(index.rawValue), snapshot_index));
                 INSERT INTO consumer_offsets (group_name, next_offset, generation, member, committed_ms)
                     VALUES ('spool write probe', 0, 0, '', 0);
                 DELETE FROM consumer_offsets WHERE group_name = 'spool write probe'
@@ -361,30 +408,70 @@ public final class RaftLogStore: RaftStorageWriter, @unchecked Sendable {
             try row.bindNull(4)
             try row.bind(5, 0)
             try row.bindBlobCopy(6, entry.payload)
-            if entry.kind == .offsetCommit { try storeOffsetCommits(of: entry) }
         }
         try row.step()
     }
 
-    /// Writes the consumer positions an offset-commit entry carries into `consumer_offsets`, in
-    /// the transaction that stores the entry: where a consumer resumes is as durable as the
-    /// records it points into. Written when the entry is persisted, like its records; a group
-    /// of one voter commits what it persists, and a replicated partition takes no offset
-    /// commit yet (docs/replication.md §4).
-    private func storeOffsetCommits(of entry: Entry) throws(StorageError) {
-        guard let commits = OffsetCommit.decodePayload(entry.payload) else {
-            preconditionFailure("\(connection.path): entry \(entry.index) of kind offsetCommit has a malformed payload")
-        }
+    /// Writes the consumer positions of committed offset-commit entries (in index order) into
+    /// `consumer_offsets` and moves the applied mark to `last`, inside the caller's transaction,
+    /// so the positions and the mark are on disk together or not at all. Never at persist: an
+    /// entry persisted and then truncated must leave no trace here (docs/replication.md §4).
+    private func storeOffsetCommits(of entries: some Sequence<Entry>, through last: LogIndex) throws(StorageError) {
         let upsert = records.upsertOffset
-        for commit in commits {
-            defer { upsert.reset() }
-            try upsert.bindText(1, commit.group)
-            try upsert.bind(2, commit.nextOffset.rawValue)
-            try upsert.bind(3, commit.generation)
-            try upsert.bindText(4, commit.member)
-            try upsert.bind(5, commit.committedMs)
-            try upsert.step()
+        var previous = cache.offsetsApplied
+        for entry in entries {
+            precondition(entry.index > previous, "\(connection.path): offset commits applied out of order (\(entry.index) after \(previous))")
+            previous = entry.index
+            guard let commits = OffsetCommit.decodePayload(entry.payload) else {
+                preconditionFailure("\(connection.path): entry \(entry.index) of kind offsetCommit has a malformed payload")
+            }
+            for commit in commits {
+                defer { upsert.reset() }
+                try upsert.bindText(1, commit.group)
+                try upsert.bind(2, commit.nextOffset.rawValue)
+                try upsert.bind(3, commit.generation)
+                try upsert.bindText(4, commit.member)
+                try upsert.bind(5, commit.committedMs)
+                try upsert.step()
+            }
         }
+        precondition(previous == last, "\(connection.path): the applied mark \(last) is not the last offset commit applied (\(previous))")
+        try run(records.setOffsetsApplied, Int64(last.rawValue))
+    }
+
+    /// At open: applies again the offset commits of the entries the file says are committed,
+    /// above the applied mark. Their apply was written without an fsync (`applyOffsetCommits`),
+    /// so a crash can have lost it while the commit index covering them survived (synced with
+    /// the entries, before the apply), and Raft hands out again only the entries above the
+    /// stored commit index: nothing else would apply them. One transaction, and only when there
+    /// is something to apply.
+    private func reapplyOffsetCommits() throws(StorageError) {
+        let mark = cache.offsetsApplied
+        let commit = cache.hardState.commit
+        guard commit > mark else { return }
+        // The partial index raft_log_offset_commits (migration 0004): only offset-commit rows are read.
+        let rows = try connection.prepare(
+            "SELECT raft_index, term, payload FROM raft_log WHERE kind = 1 AND raft_index > ? AND raft_index <= ? ORDER BY raft_index")
+        try rows.bind(1, Int64(mark.rawValue))
+        try rows.bind(2, Int64(commit.rawValue))
+        var entries: [Entry] = []
+        while try rows.step() {
+            entries.append(
+                Entry(
+                    index: LogIndex(UInt64(rows.columnInt64(0))), term: Term(UInt64(rows.columnInt64(1))), kind: .offsetCommit,
+                    payload: Array(rows.columnBytes(2))))
+        }
+        rows.reset()
+        guard let last = entries.last?.index else { return }
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            try storeOffsetCommits(of: entries, through: last)
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+        cache.offsetsApplied = last
     }
 
     /// Inserts a record batch's records, bound straight from the payload's bytes.
@@ -601,7 +688,7 @@ extension RaftLogStore {
 
     /// The statements of a partition's records and consumer positions.
     final class PartitionStatements {
-        let recordRange, insertRecord, deleteRecordsFrom, deleteAllRecords, upsertOffset: SQLiteStatement
+        let recordRange, insertRecord, deleteRecordsFrom, deleteAllRecords, upsertOffset, setOffsetsApplied: SQLiteStatement
 
         init(_ connection: SQLiteConnection) throws(StorageError) {
             recordRange = try connection.prepare(
@@ -615,6 +702,7 @@ extension RaftLogStore {
                 ON CONFLICT (group_name) DO UPDATE SET next_offset = excluded.next_offset, generation = excluded.generation,
                     member = excluded.member, committed_ms = excluded.committed_ms
                 """)
+            setOffsetsApplied = try connection.prepare("UPDATE raft_state SET offsets_applied_index = ?")
         }
     }
 }

@@ -45,7 +45,11 @@ struct RaftLogMigrationTests {
         #expect(try readAll(reader).map { "\($0.offset)=\(String(decoding: $0.value, as: UTF8.self))" } == (0 ..< 5).map { "\($0)=v\($0)" })
         #expect(try reader.committedOffset(group: "billing") == OffsetCommit(group: "billing", nextOffset: Offset(4), generation: 3, member: "m-1", committedMs: 99))
 
-        let log = try RaftLogStore(connection: partition.connection, voters: [1])
+        // Today's broker opens the file with its own connection, migrated to the newest schema.
+        let connection = try ConnectionFactory.openWriter(path: fixtureFolder, migrations: .partition)
+        defer { connection.close() }
+        let log = try RaftLogStore(connection: connection, voters: [1])
+        #expect(log.offsetsAppliedIndex == 1, "the commit written before offset commits were Raft entries counts as applied")
         #expect(log.firstIndex() == 2)
         #expect(log.lastIndex() == 1)
         #expect(try log.term(at: 1) == 1)
@@ -57,7 +61,7 @@ struct RaftLogMigrationTests {
 
         // Today's path goes on from there: the next batch is entry 2, committed.
         try partition.append([TestRecord("v5")], timestamp: TimestampMs(2000))
-        let reopened = try RaftLogStore(connection: partition.connection, voters: [1])
+        let reopened = try RaftLogStore(connection: connection, voters: [1])
         #expect(reopened.lastIndex() == 2)
         #expect(reopened.hardState().commit == 2)
         var batch = RecordBatch.Builder(firstOffset: Offset(5))
@@ -78,6 +82,7 @@ struct RaftLogMigrationTests {
         #expect(log.hardState() == .empty)
         #expect(try log.snapshot() == Snapshot(index: 0, term: 0, voters: [1, 2, 3]))
         #expect(log.nextOffset == nil)
-        #expect(try connection.scalarInt("PRAGMA user_version") == 3)
+        #expect(log.offsetsAppliedIndex == 0)
+        #expect(try connection.scalarInt("PRAGMA user_version") == Int64(MigrationSet.partition.latestVersion))
     }
 }

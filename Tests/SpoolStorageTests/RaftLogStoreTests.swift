@@ -76,8 +76,8 @@ struct RaftLogStoreTests {
         #expect(try fixture.connection.scalarInt("SELECT count(*) FROM records") == 5)
         #expect(try fixture.connection.scalarInt("SELECT count(*) FROM raft_log WHERE payload IS NOT NULL") == 2)
         #expect(try fixture.connection.scalarInt("SELECT term FROM records WHERE offset = 4") == 2)
-        // An offset commit's entry writes the group's position with it, in the same transaction.
-        #expect(try fixture.connection.scalarInt("SELECT next_offset FROM consumer_offsets WHERE group_name = 'billing'") == 3)
+        // An offset commit's entry is stored as it is; its position waits for the commit.
+        #expect(try fixture.connection.scalarInt("SELECT next_offset FROM consumer_offsets WHERE group_name = 'billing'") == nil)
         // The byte limit counts the rebuilt payloads, never returning fewer than one entry.
         let first = entries[0].sizeBytes
         #expect(try fixture.store.entries(from: 1, upTo: 5, maxBytes: first).count == 1)
@@ -192,14 +192,16 @@ struct RaftLogStoreTests {
 
     @Test func theSingleNodePathWritesOneCommittedEntryPerBatch() throws {
         let fixture = try RaftLogFixture()
-        fixture.closeDatabase()
-        let partition = try LegacyPartitionWriter(path: fixture.path)
+        let path = fixture.folder + "/legacy.sqlite3"
+        let partition = try LegacyPartitionWriter(path: path)
         try partition.append([TestRecord("a"), TestRecord(key: "k", "b")], timestamp: TimestampMs(5))
         try partition.append([TestRecord](), commits: [OffsetCommit(group: "g", nextOffset: Offset(1), generation: 1, member: "m", committedMs: 5)],
                              timestamp: TimestampMs(6))
         try partition.append([TestRecord("c")], timestamp: TimestampMs(7))
         #expect(partition.lastRaftIndex == 2)
-        let log = try RaftLogStore(connection: partition.connection, voters: [1])
+        let connection = try ConnectionFactory.openWriter(path: path, migrations: .partition)
+        defer { connection.close() }
+        let log = try RaftLogStore(connection: connection, voters: [1])
         #expect(log.hardState() == HardState(term: 1, vote: .none, commit: 2))
         #expect(log.firstIndex() == 1 && log.lastIndex() == 2)
         var second = RecordBatch.Builder(firstOffset: Offset(2))
