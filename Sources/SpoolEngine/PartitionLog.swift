@@ -284,12 +284,21 @@ final class PartitionLog: Sendable {
         // The offset-commit entry places the batch only when it has no records (captured as a
         // flag: the closure lives until the commit and need not hold the batch).
         let commitsPlaceBatch = batch.records.isEmpty
+        // Replicated: the offset commits' promises complete when their entry commits (or fails);
+        // a promise already failed with its batch ignores the later completion.
+        let ownCommit = voters.count > 1 ? batch.commits.map(\.promise) : []
         let commitEvents: @Sendable (ProposalEvent) -> Void = { [self] event in
             if commitsPlaceBatch, case .accepted(let offset) = event {
                 progress.placed(at: offset)
                 placed(at: offset)
             }
             handle(event, progress)
+            // After `handle`: a batch failed there fails its commits with its own words first.
+            switch event {
+            case .committed: for promise in ownCommit { promise.succeed() }
+            case .failed(let error): for promise in ownCommit { promise.fail(notCommittedError(error)) }
+            default: break
+            }
         }
         guard !batch.records.isEmpty else {
             driver.propose(entry: .offsetCommit, payload: commits!, commitEvents)
@@ -370,7 +379,7 @@ final class PartitionLog: Sendable {
     private func written() {
         let written = state.withLockedValue { $0.machine.batchWritten() }
         if !acksLeaderAtCommit { Self.complete(written.durable, at: .durable, topic: topic, partition: id) }
-        for committed in written.committed { Self.committed(committed, topic: topic, partition: id) }
+        for committed in written.committed { Self.committed(committed, topic: topic, partition: id, commits: voters.count <= 1) }
         for waiter in written.woken { waiter.promise.succeed() }
         flushLoop()
     }
@@ -460,7 +469,7 @@ final class PartitionLog: Sendable {
         let advanced = state.withLockedValue { $0.machine.commitAdvanced(to: high) }
         for committed in advanced.committed {
             if acksLeaderAtCommit { Self.complete(committed, at: .durable, topic: topic, partition: id) }
-            Self.committed(committed, topic: topic, partition: id)
+            Self.committed(committed, topic: topic, partition: id, commits: voters.count <= 1)
         }
         for waiter in advanced.woken { waiter.promise.succeed() }
     }
@@ -492,10 +501,14 @@ final class PartitionLog: Sendable {
         }
     }
 
-    /// The second completion point: `batch` is committed (acks=all records, offset commits).
-    private static func committed(_ batch: Batch, topic: TopicName, partition: PartitionID) {
+    /// The second completion point: `batch` is committed (acks=all records, and with `commits`
+    /// its offset commits: a group of one voter commits both entries together). A replicated
+    /// partition's offset commits complete on their own entry's commit instead (`propose`): the
+    /// records' entry committing says nothing of the next entry, and a batch of only offset
+    /// commits holds no offsets for the watermark to pass.
+    private static func committed(_ batch: Batch, topic: TopicName, partition: PartitionID, commits: Bool) {
         complete(batch, at: .committed, topic: topic, partition: partition)
-        for commit in batch.commits { commit.promise.succeed() }
+        if commits { for commit in batch.commits { commit.promise.succeed() } }
     }
 
     static func fail(_ batch: Batch, _ error: SpoolError) {

@@ -21,6 +21,14 @@ struct ForwardedCommandTests {
             .describe(topic: topic, partitions: [PartitionID(0), PartitionID(2)]),
             .verifyBounds(topic: topic, partition: PartitionID(1)),
             .verifyChecksum(topic: topic, partition: PartitionID(1), from: Offset(3), upTo: Offset(90)),
+            .groupSync([1, 2, 3]),
+            .commitOffset(
+                ForwardedOffsetCommit(
+                    topic: topic, partition: PartitionID(4), group: GroupName("billing")!, nextOffset: Offset(12), generation: 3_000_002,
+                    member: "c7-n2-a1b2", hops: 1)),
+            .committedOffset(topic: topic, partition: PartitionID(0), group: GroupName("billing")!),
+            .groupInfo(group: nil), .groupInfo(group: GroupName("billing")!),
+            .lag(topic: topic, group: GroupName("billing")!, live: true, partitions: [PartitionID(1), PartitionID(5)]),
         ]
         for command in commands { #expect(ForwardedCommand(payload: command.payload, limits: limits) == command, "\(command)") }
     }
