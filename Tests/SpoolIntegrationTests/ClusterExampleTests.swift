@@ -34,7 +34,7 @@ struct ClusterExampleTests {
         return !stat.contains(") Z ")  // a zombie has exited
     }
 
-    @Test("start.sh starts three brokers that see each other; one killed shows down on the others; stop.sh stops the rest")
+    @Test("start.sh starts three brokers that see each other; one killed shows down on the others and start.sh <n> brings it back; stop.sh stops them")
     func startKillStop() async throws {
         let run = try TestBroker.makeTemporaryDirectory() + "/run"
         let clientBase = try FreePorts.consecutive(3)
@@ -78,13 +78,25 @@ struct ClusterExampleTests {
             try await eventually(timeout: .seconds(15), "node 2 down on \(port)") { try metadataBrokers(port: port) == twoDown }
         }
 
+        // start.sh 2 brings the killed node back with its folder; the others see it up again.
+        let again = try await Self.script("start.sh", environment: environment.merging(["SPOOL_CLUSTER_WAIT": "30"]) { $1 }, timeout: .seconds(60))
+        #expect(again.status == 1 && again.err.contains("node 1 is already running"), "start.sh without nodes refuses while others run: \(again.err)")
+        let restart = try await ChildProcess.run(
+            URL(fileURLWithPath: "/bin/bash"), [Self.folder.appendingPathComponent("start.sh").path, "2"], environment: environment, timeout: .seconds(60))
+        #expect(restart.status == 0 && restart.out.contains("node 2: clients 127.0.0.1:\(ports[1])"), "\(restart.out)\(restart.err)")
+        started = Self.pids(run)
+        for port in ports {
+            try await eventually(timeout: .seconds(15), "node 2 up again on \(port)") { try metadataBrokers(port: port) == everyoneUp }
+        }
+        #expect(FileManager.default.fileExists(atPath: "\(run)/n2.log.1"), "the killed node's log is kept")
+
         let stop = try await Self.script("stop.sh", environment: environment)
         #expect(stop.status == 0, "\(stop.out)\(stop.err)")
-        #expect(stop.out.contains("node 1 (pid \(started[1]!)) stopped") && stop.out.contains("node 3 (pid \(started[3]!)) stopped"), "\(stop.out)")
+        #expect((1...3).allSatisfy { stop.out.contains("node \($0) (pid \(started[$0]!)) stopped") }, "\(stop.out)")
         for (n, pid) in started { #expect(!Self.running(pid), "node \(n) still runs") }
         #expect(Self.pids(run).isEmpty, "stop.sh removes the PID files")
         // The graceful stop ran: each broker logged it.
-        for n in [1, 3] {
+        for n in 1...3 {
             let log = (try? String(contentsOfFile: "\(run)/n\(n).log", encoding: .utf8)) ?? ""
             #expect(log.contains("shutting down") && log.contains("stopped"), "\(log)")
         }
