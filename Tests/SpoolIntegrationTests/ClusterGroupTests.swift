@@ -124,6 +124,35 @@ struct ClusterGroupTests {
         }
     }
 
+    @Test("spool consume --group: its broker killed, it joins again through another, and prints every record")
+    func cliMemberMovesToAnotherBroker() async throws {
+        try await withLocalCluster(size: 3) { cluster in
+            // Sessions of 3 s: the killed membership's partitions move within the test's time.
+            for id in 1...3 { try cluster.start(id, extra: ["--group-session-timeout-ms", "3000"]) }
+            try await ReplicatedCluster.waitUntilConnected(cluster)
+            let admin = try RawSocket(port: cluster.port(2))
+            #expect(try admin.ask("CREATE tasks partitions=3 replication=3") == "OK tasks partitions=3 replication=3")
+            _ = try await ReplicatedCluster.waitForLeaders(cluster, topic: "tasks", partitions: 3)
+            let servers = (1...3).map { "127.0.0.1:\(cluster.port($0))" }.joined(separator: ",")
+            let consumer = try FailoverChild(["consume", "tasks", "--group", "cli", "--from", "earliest", "--server", servers])
+            defer { consumer.stop() }
+            for n in 0..<30 { #expect(try admin.ask("PUB tasks partition=\(n % 3) acks=all :task-\(n)").hasPrefix("OK tasks ")) }
+            try await eventually(timeout: .seconds(20), "the consumer to print 30 records") { consumer.lines.count >= 30 }
+            cluster.kill(1)
+            for n in 30..<60 {
+                // A partition whose leader was node 1 answers UNAVAILABLE until its election: retry.
+                try await eventually(timeout: .seconds(10), "PUB task-\(n)") {
+                    (try? admin.ask("PUB tasks partition=\(n % 3) acks=all :task-\(n)").hasPrefix("OK tasks ")) == true
+                }
+            }
+            try await eventually(timeout: .seconds(30), "the consumer to print the records written after the kill") { consumer.lines.count >= 60 }
+            // A PUB retried after UNAVAILABLE may have been kept twice: compare values as a set.
+            #expect(Set(consumer.lines) == Set((0..<60).map { "task-\($0)" }), "every record: \(consumer.lines.count) lines")
+            #expect(consumer.err.contains("lost the connection to \(try #require(servers.split(separator: ",").first))"), "\(consumer.err)")
+            #expect(consumer.err.contains("spool: connected to 127.0.0.1:"), "\(consumer.err)")
+        }
+    }
+
     /// SIGKILLs node `id`, checks that every member on another broker keeps receiving its
     /// partitions' records while it is down (no stop-the-world: each record acknowledged for a
     /// partition it holds throughout is delivered to it within 5 s), and starts it again.
