@@ -10,10 +10,16 @@ import SpoolGroups
 /// members declare what they hold, the coordinator answers what they should hold).
 public struct GroupSyncRequest: Equatable, Sendable {
     public var broker: NodeID
+    /// The reporting broker's run (random per start) and the report's number in it: a report
+    /// that was given up on (timed out) may still arrive after a later one, and must not undo it.
+    public var incarnation: UInt32
+    public var sequence: UInt64
     public var members: [MemberReport]
 
-    public init(broker: NodeID, members: [MemberReport]) {
+    public init(broker: NodeID, incarnation: UInt32 = 0, sequence: UInt64 = 0, members: [MemberReport]) {
         self.broker = broker
+        self.incarnation = incarnation
+        self.sequence = sequence
         self.members = members
     }
 }
@@ -74,12 +80,14 @@ public struct MemberTarget: Equatable, Sendable {
 // MARK: Encoding: a version byte, then fields; strings as u16 length and UTF-8.
 
 extension GroupSyncRequest {
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
 
     public var payload: [UInt8] {
         var buffer = ByteBuffer()
         buffer.writeInteger(Self.version)
         buffer.writeInteger(broker.rawValue)
+        buffer.writeInteger(incarnation)
+        buffer.writeInteger(sequence)
         buffer.writeInteger(UInt32(members.count))
         for report in members {
             PeerFrameEncoder.writeString(report.member.value, into: &buffer)
@@ -98,6 +106,7 @@ extension GroupSyncRequest {
     public init?(payload: [UInt8], limits: SpoolLimits) {
         var buffer = ByteBuffer(bytes: payload)
         guard buffer.readInteger(as: UInt8.self) == Self.version, let broker = buffer.readInteger(as: UInt64.self),
+            let incarnation = buffer.readInteger(as: UInt32.self), let sequence = buffer.readInteger(as: UInt64.self),
             let count = buffer.readInteger(as: UInt32.self), Int(count) <= GroupSyncCodec.maxMembers
         else { return nil }
         var members: [MemberReport] = []
@@ -120,7 +129,7 @@ extension GroupSyncRequest {
                     generation: Generation(generation), held: held))
         }
         guard buffer.readableBytes == 0 else { return nil }
-        self.init(broker: NodeID(broker), members: members)
+        self.init(broker: NodeID(broker), incarnation: incarnation, sequence: sequence, members: members)
     }
 }
 

@@ -38,6 +38,7 @@ final class GroupAgent: Sendable {
         var again = false
         /// Whether the last report named any member (an empty one is sent once, to tell).
         var reportedAny = false
+        var sequence: UInt64 = 0
     }
 
     static let syncIntervalMs: Int64 = 200
@@ -46,6 +47,8 @@ final class GroupAgent: Sendable {
 
     let node: NodeID
     let broker: Broker
+    /// This run of the broker, in every report (with the report's sequence number).
+    let incarnation = UInt32.random(in: 1 ... .max)
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
     private let host = NIOLockedValueBox<GroupManager?>(nil)
@@ -133,8 +136,9 @@ final class GroupAgent: Sendable {
             if state.members.isEmpty && !state.reportedAny { return nil }
             state.inFlight = true
             state.reportedAny = !state.members.isEmpty
+            state.sequence += 1
             return GroupSyncRequest(
-                broker: node,
+                broker: node, incarnation: incarnation, sequence: state.sequence,
                 members: state.members.keys.sorted().map { id in
                     let member = state.members[id]!
                     return MemberReport(

@@ -50,6 +50,12 @@ extension GroupManager {
         let now = Self.nowMs()
         return state.withLockedValue { state -> GroupSyncReply in
             takeOver(&state, term: status.term, now: now)
+            // A report older than one already taken (its sender gave up waiting and sent another)
+            // changes nothing; it is answered with what its members should hold now.
+            if let last = state.lastReport[request.broker], last.incarnation == request.incarnation, last.sequence >= request.sequence {
+                return .targets(request.members.map { report in target(report.member, state) })
+            }
+            state.lastReport[request.broker] = (request.incarnation, request.sequence)
             var reported = Set<MemberID>()
             for report in request.members {
                 let settling = (state.settleUntilMs ?? 0) > now || state.groupSettleMs[report.group] != nil
@@ -113,19 +119,6 @@ extension GroupManager {
         return MemberTarget(member: member, state: .refused("the cluster has its limit of \(limits.groups) groups with members"))
     }
 
-    private func removeMember(_ member: MemberID, _ state: inout State, now: Int64) {
-        guard let entry = state.members.removeValue(forKey: member), var coordinator = state.groups[entry.group] else { return }
-        let actions = coordinator.leave(member, now: now)
-        if coordinator.isEmpty {
-            state.groups[entry.group] = nil
-            state.knownCounts[entry.group] = nil
-        } else {
-            state.groups[entry.group] = coordinator
-        }
-        perform(actions, &state)
-        logger.info("member left", metadata: ["group": "\(entry.group)", "member": "\(member)"])
-    }
-
     /// A new term of this broker's leadership starts from nothing (what an earlier stint knew is
     /// stale: others coordinated meanwhile).
     private func takeOver(_ state: inout State, term: Term, now: Int64) {
@@ -136,6 +129,7 @@ extension GroupManager {
         state.tombstones = [:]
         state.groupSettleMs = [:]
         state.inheritedGroups = []
+        state.lastReport = [:]
         state.coordinatorTerm = term
         state.takeoverMs = now
         state.settleUntilMs = now + Self.settleMs

@@ -46,6 +46,8 @@ final class GroupManager: Sendable {
         /// In a cluster: members the coordinator removed, until when a report naming them is
         /// answered `removed` rather than taken for a new member.
         var tombstones: [MemberID: Int64] = [:]
+        /// In a cluster: the newest report taken from each broker (its run and number).
+        var lastReport: [NodeID: (incarnation: UInt32, sequence: UInt64)] = [:]
     }
 
     let broker: Broker
@@ -144,18 +146,21 @@ final class GroupManager: Sendable {
     func leave(_ member: MemberID) {
         if let agent { return agent.leave(member) }
         let now = Self.nowMs()
-        state.withLockedValue { state in
-            guard let entry = state.members.removeValue(forKey: member), var coordinator = state.groups[entry.group] else { return }
-            let actions = coordinator.leave(member, now: now)
-            if coordinator.isEmpty {
-                state.groups[entry.group] = nil
-                state.knownCounts[entry.group] = nil
-            } else {
-                state.groups[entry.group] = coordinator
-            }
-            perform(actions, &state)
+        state.withLockedValue { state in removeMember(member, &state, now: now) }
+    }
+
+    /// Takes `member` out of its group (its partitions go to others at once), under the lock.
+    func removeMember(_ member: MemberID, _ state: inout State, now: Int64) {
+        guard let entry = state.members.removeValue(forKey: member), var coordinator = state.groups[entry.group] else { return }
+        let actions = coordinator.leave(member, now: now)
+        if coordinator.isEmpty {
+            state.groups[entry.group] = nil
+            state.knownCounts[entry.group] = nil
+        } else {
+            state.groups[entry.group] = coordinator
         }
-        logger.info("member left", metadata: ["member": "\(member)"])
+        perform(actions, &state)
+        logger.info("member left", metadata: ["group": "\(entry.group)", "member": "\(member)"])
     }
 
     func revocationCompleted(_ member: MemberID, _ partitions: [TopicPartition]) {

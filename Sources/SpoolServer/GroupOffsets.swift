@@ -14,17 +14,13 @@ enum GroupOffsets {
         _ broker: Broker, _ topic: TopicName, _ partition: PartitionID, group: GroupName, nextOffset: Offset, generation: Int64, member: String,
         hops: UInt8 = 1, on loop: EventLoop
     ) -> EventLoopFuture<Void> {
-        let route: PublishRoute
-        do {
-            route = try broker.commitRoute(topic: topic, partition: partition)
-        } catch {
+        switch route(broker, topic, partition) {
+        case .failure(let error):
             return loop.makeFailedFuture(error)
-        }
-        switch route {
-        case .local:
+        case .success(.local):
             return broker.commitOffset(
                 topic: topic, partition: partition, group: group.value, nextOffset: nextOffset, generation: generation, member: member, on: loop)
-        case .forward(_, let node) where hops > 0:
+        case .success(.forward(_, let node)) where hops > 0:
             let command = ForwardedCommand.commitOffset(
                 ForwardedOffsetCommit(
                     topic: topic, partition: partition, group: group, nextOffset: nextOffset, generation: generation, member: member, hops: hops - 1))
@@ -35,7 +31,7 @@ enum GroupOffsets {
                 case .rendered: throw SpoolError(.unavailable, "broker n\(node.rawValue) answered a forwarded COMMIT with bytes this broker cannot read")
                 }
             }
-        case .forward(_, let node):
+        case .success(.forward(_, let node)):
             return loop.makeFailedFuture(
                 SpoolError(.unavailable, "partition \(partition) of \(topic): not the leader (leader n\(node.rawValue)); the commit was not stored"))
         }
@@ -44,16 +40,12 @@ enum GroupOffsets {
     /// The group's committed offset in `partition` as its leader has applied it (nil: none).
     /// Fails `UNAVAILABLE` while the partition has no leader that can answer for sure.
     static func committed(_ broker: Broker, _ topic: TopicName, _ partition: PartitionID, group: GroupName, on loop: EventLoop) -> EventLoopFuture<Offset?> {
-        let route: PublishRoute
-        do {
-            route = try broker.commitRoute(topic: topic, partition: partition)
-        } catch {
+        switch route(broker, topic, partition) {
+        case .failure(let error):
             return loop.makeFailedFuture(error)
-        }
-        switch route {
-        case .local:
+        case .success(.local):
             return broker.leaderCommittedOffset(topic: topic, partition: partition, group: group.value, on: loop)
-        case .forward(_, let node):
+        case .success(.forward(_, let node)):
             return ask(broker, .committedOffset(topic: topic, partition: partition, group: group), node, topic, partition, on: loop)
                 .flatMapThrowing { result -> Offset? in
                     switch result {
@@ -107,6 +99,10 @@ enum GroupOffsets {
         }
         let committed: Offset? = words[1] == "-" ? nil : Int64(words[1]).map { Offset($0) }
         return PartitionLag(partition: PartitionID(partition), committed: committed, end: Offset(end), lagRecords: lag, lagMs: ms)
+    }
+
+    private static func route(_ broker: Broker, _ topic: TopicName, _ partition: PartitionID) -> Result<PublishRoute, SpoolError> {
+        Result { () throws(SpoolError) in try broker.commitRoute(topic: topic, partition: partition) }
     }
 
     private static func ask(

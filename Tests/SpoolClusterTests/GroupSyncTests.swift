@@ -14,7 +14,7 @@ struct GroupSyncTests {
 
     @Test func reportsAndAnswersRoundTrip() {
         let request = GroupSyncRequest(
-            broker: NodeID(2),
+            broker: NodeID(2), incarnation: 0xBEEF, sequence: 1 << 40,
             members: [
                 MemberReport(
                     member: "c1-n2-a1b2", group: GroupName("billing")!, topics: [TopicName("orders")!, TopicName("refunds")!], sessionTimeoutMs: 6_000,
@@ -48,7 +48,7 @@ struct GroupSyncTests {
         // Every truncation, a trailing byte, another version.
         for length in 0..<good.count { #expect(GroupSyncRequest(payload: Array(good[..<length]), limits: limits) == nil, "cut at \(length)") }
         #expect(GroupSyncRequest(payload: good + [0], limits: limits) == nil)
-        #expect(GroupSyncRequest(payload: [2] + good.dropFirst(), limits: limits) == nil)
+        #expect(GroupSyncRequest(payload: [1] + good.dropFirst(), limits: limits) == nil, "another version")
         let answer = GroupSyncReply.targets([MemberTarget(member: "c1", state: .active(Generation(2), [tp("t", 0)]))]).payload
         for length in 0..<answer.count { #expect(GroupSyncReply(payload: Array(answer[..<length]), limits: limits) == nil, "cut at \(length)") }
         #expect(GroupSyncReply(payload: answer + [9], limits: limits) == nil)
