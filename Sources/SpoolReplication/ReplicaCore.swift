@@ -143,7 +143,19 @@ final class ReplicaCore {
             role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex, lastIndex: node.lastIndex,
             durableIndex: store.lastIndex(), nextOffset: store.nextOffset ?? highWatermark, highWatermark: highWatermark, pendingProposals: waiters.count, writes: writes, syncedWrites: syncedWrites, ticks: ticks,
             stopped: false, storageFailure: storageFailure, blocked: blocked != nil, inSync: inSync, quiesced: quiesced,
-            committedInTerm: node.role == .leader && node.term(at: node.commitIndex) == node.term)
+            committedInTerm: leaderCommittedInTerm)
+    }
+
+    /// The term in which this leader has committed an entry of its own (it stays so for the
+    /// term, so the log is read once per term, not once per cycle).
+    private var committedTerm: Term?
+
+    private var leaderCommittedInTerm: Bool {
+        guard node.role == .leader else { return false }
+        if committedTerm == node.term { return true }
+        guard node.term(at: node.commitIndex) == node.term else { return false }
+        committedTerm = node.term
+        return true
     }
 
     /// On a leader, the voters whose log holds every committed entry (itself included): Kafka's

@@ -417,7 +417,7 @@ final class CommittedOffsetWatch: Sendable {
     }
 }
 
-/// Three producers, each sending one acks=all record at a time (partitions in turn) through the
+/// Three producers, each sending one acks=all record at a time (partitions in turn, paced) through the
 /// brokers of `ports`, moving on when theirs fails; every acknowledged record is noted with the
 /// time its OK arrived. Values are `t<producer>-<n>`, unique.
 final class TimedProducers: Sendable {
@@ -456,6 +456,9 @@ final class TimedProducers: Sendable {
                             let ack = try await client.publish(topic: topic, value: value, partition: (sequence + producer) % partitions, acks: .all)
                             guard let offset = ack.offset else { continue }
                             acked.withLock { $0.append(Acked(partition: ack.partition, offset: offset, value: value, at: .now)) }
+                            // Pacing (about 200 records/s each), not a wait on a condition: the
+                            // suite's other tests share two cores with three brokers.
+                            try? await Task.sleep(for: .milliseconds(5))
                         } catch let error as SpoolClientError where error.errorCode != nil {
                             continue  // an ERR (no leader yet): the next record, same broker
                         } catch {
