@@ -18,12 +18,12 @@ extension ConnectionHandler {
             value: Array(publish.value.readableBytesView), acks: publish.acks == .all ? .all : .leader, hops: 1)
         BrokerStats.add(broker.stats.recordsForwarded, 1)
         guard publish.acks != .none else {
-            ForwardedPublishClient.send(forwarded, to: node, router: broker.router, timeoutMs: limits.requestTimeoutMs) { _ in }
+            ForwardedClient.send(forwarded, to: node, router: broker.router, timeoutMs: limits.requestTimeoutMs) { _ in }
             completePublished(slot, publish.topic, partition, offset: nil)
             return
         }
         let bound = NIOLoopBound(self, eventLoop: loop)
-        ForwardedPublishClient.send(forwarded, to: node, router: broker.router, timeoutMs: limits.requestTimeoutMs) { result in
+        ForwardedClient.send(forwarded, to: node, router: broker.router, timeoutMs: limits.requestTimeoutMs) { result in
             loop.execute {
                 switch result {
                 case .appended(let offset): bound.value.completePublished(slot, publish.topic, partition, offset: offset)
@@ -59,18 +59,11 @@ extension ConnectionHandler {
     func ask(
         _ node: NodeID, _ command: ForwardedCommand, timeoutMs: Int64, _ finish: @escaping @Sendable (Result<[UInt8], SpoolError>) -> Void
     ) {
-        broker.router.request(.command, command.payload, to: node, timeoutMs: timeoutMs) { result in
+        ForwardedClient.send(command, to: node, router: broker.router, timeoutMs: timeoutMs) { result in
             switch result {
-            case .success(let bytes):
-                switch ForwardedResult(payload: bytes) {
-                case .rendered(let reply)?: finish(.success(reply))
-                case .failed(let error)?: finish(.failure(error))
-                case .appended?, nil: finish(.failure(SpoolError(.unavailable, "broker n\(node.rawValue) answered with bytes this broker cannot read")))
-                }
-            case .failure(.timedOut(let ms)):
-                finish(.failure(SpoolError(.timeout, "broker n\(node.rawValue), which holds the partition, did not answer within \(ms) ms")))
-            case .failure(let error):
-                finish(.failure(SpoolError(.unavailable, "asking broker n\(node.rawValue), which holds the partition, failed: \(error)")))
+            case .rendered(let reply): finish(.success(reply))
+            case .failed(let error): finish(.failure(error))
+            case .appended: finish(.failure(SpoolError(.unavailable, "broker n\(node.rawValue) answered with bytes this broker cannot read")))
             }
         }
     }

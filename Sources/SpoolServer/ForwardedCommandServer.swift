@@ -132,7 +132,7 @@ public final class ForwardedCommandServer: Sendable {
                 // This broker holds a replica but another leads it: pass it on once.
                 var onward = publish
                 onward.hops -= 1
-                ForwardedPublishClient.send(onward, to: node, router: broker.router, timeoutMs: limits.requestTimeoutMs) { result in
+                ForwardedClient.send(onward, to: node, router: broker.router, timeoutMs: limits.requestTimeoutMs) { result in
                     reply(result.payload)
                 }
             case .forward(_, let node):
@@ -178,32 +178,39 @@ final class ForwardedPublishWaiter: AppendWaiter, @unchecked Sendable {
     }
 }
 
-/// Sends one `PUB` to another broker and turns what comes back (or does not) into the result
-/// the client's reply is rendered from.
-enum ForwardedPublishClient {
+/// Sends one forwarded command to another broker and turns what comes back (or does not) into
+/// the result its reply is rendered from: the one place a peer request's failure gets its words.
+enum ForwardedClient {
+    /// - Parameters:
+    ///   - subject: what the command is about, in front of an error (`partition 2 of orders`).
+    ///   - unknownOutcome: what a timeout leaves unknown, after it (`; the record may or may not
+    ///     have been written`); empty for a read.
     static func send(
-        _ publish: ForwardedPublish, to node: NodeID, router: ReplicaRouter, timeoutMs: Int64,
-        _ finish: @escaping @Sendable (ForwardedResult) -> Void
+        _ command: ForwardedCommand, to node: NodeID, router: ReplicaRouter, timeoutMs: Int64, about subject: String? = nil,
+        unknownOutcome: String = "", _ finish: @escaping @Sendable (ForwardedResult) -> Void
     ) {
-        router.request(.command, ForwardedCommand.publish(publish).payload, to: node, timeoutMs: timeoutMs) { result in
+        let prefix = subject.map { "\($0): " } ?? ""
+        router.request(.command, command.payload, to: node, timeoutMs: timeoutMs) { result in
             switch result {
             case .success(let bytes):
                 finish(
                     ForwardedResult(payload: bytes)
-                        ?? .failed(SpoolError(.unavailable, "broker n\(node.rawValue) answered the forwarded PUB with bytes this broker cannot read")))
+                        ?? .failed(SpoolError(.unavailable, "\(prefix)broker n\(node.rawValue) answered with bytes this broker cannot read")))
             case .failure(.timedOut(let ms)):
-                // The record may have been appended: as for any timeout, the outcome is unknown.
-                finish(
-                    .failed(
-                        SpoolError(
-                            .timeout,
-                            "partition \(publish.partition) of \(publish.topic): its leader n\(node.rawValue) did not answer within \(ms) ms; the record may or may not have been written")))
+                finish(.failed(SpoolError(.timeout, "\(prefix)broker n\(node.rawValue) did not answer within \(ms) ms\(unknownOutcome)")))
             case .failure(let error):
-                finish(
-                    .failed(
-                        SpoolError(
-                            .unavailable, "partition \(publish.partition) of \(publish.topic): forwarding to broker n\(node.rawValue) failed: \(error)")))
+                finish(.failed(SpoolError(.unavailable, "\(prefix)forwarding to broker n\(node.rawValue) failed: \(error)")))
             }
         }
+    }
+
+    /// One `PUB`: the record may have been appended when the leader does not answer in time.
+    static func send(
+        _ publish: ForwardedPublish, to node: NodeID, router: ReplicaRouter, timeoutMs: Int64,
+        _ finish: @escaping @Sendable (ForwardedResult) -> Void
+    ) {
+        send(
+            .publish(publish), to: node, router: router, timeoutMs: timeoutMs, about: "partition \(publish.partition) of \(publish.topic)",
+            unknownOutcome: "; the record may or may not have been written", finish)
     }
 }

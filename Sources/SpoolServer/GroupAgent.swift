@@ -51,7 +51,9 @@ final class GroupAgent: Sendable {
     let incarnation = UInt32.random(in: 1 ... .max)
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
-    private let host = NIOLockedValueBox<GroupManager?>(nil)
+    /// Weak: the manager owns this agent.
+    private struct Host { weak var manager: GroupManager? }
+    private let host = NIOLockedValueBox(Host())
 
     init(node: NodeID, broker: Broker, logger: Logger) {
         self.node = node
@@ -60,7 +62,7 @@ final class GroupAgent: Sendable {
     }
 
     /// The manager that coordinates when this broker leads the metadata group.
-    func attach(host: GroupManager) { self.host.withLockedValue { $0 = host } }
+    func attach(host: GroupManager) { self.host.withLockedValue { $0.manager = host } }
 
     func join(
         _ member: MemberID, group: GroupName, topics: [TopicName], sessionTimeoutMs: Int64, autoCommit: Bool, connection: any GroupMemberConnection,
@@ -153,12 +155,12 @@ final class GroupAgent: Sendable {
     private func send(_ request: GroupSyncRequest, _ finish: @escaping @Sendable (GroupSyncReply?) -> Void) {
         guard let leader = broker.metadataStatus?.leader, leader != .none else { return finish(nil) }
         if leader == node {
-            guard let host = host.withLockedValue({ $0 }) else { return finish(nil) }
+            guard let host = host.withLockedValue({ $0.manager }) else { return finish(nil) }
             return finish(host.sync(request))
         }
         let limits = broker.config.limits
-        broker.router.request(.command, ForwardedCommand.groupSync(request.payload).payload, to: leader, timeoutMs: Self.syncTimeoutMs) { result in
-            guard case .success(let bytes) = result, case .rendered(let payload)? = ForwardedResult(payload: bytes) else { return finish(nil) }
+        ForwardedClient.send(.groupSync(request.payload), to: leader, router: broker.router, timeoutMs: Self.syncTimeoutMs) { result in
+            guard case .rendered(let payload) = result else { return finish(nil) }
             finish(GroupSyncReply(payload: payload, limits: limits))
         }
     }

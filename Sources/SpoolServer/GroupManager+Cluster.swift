@@ -89,10 +89,7 @@ extension GroupManager {
         let remote = RemoteMember(broker: node)
         state.members[report.member] = Member(
             group: report.group, connection: remote, sessionTimeoutMs: report.sessionTimeoutMs, autoCommit: report.autoCommit)
-        var coordinator = state.groups[report.group]
-            ?? GroupCoordinator(
-                name: report.group,
-                config: GroupConfig(revocationTimeoutMs: GroupConfig().revocationTimeoutMs, sessionTimeoutMaxMs: limits.groupSessionTimeoutMaxMs))
+        var coordinator = state.groups[report.group] ?? newCoordinator(report.group)
         var topics: [TopicName: Int] = [:]
         for topic in report.topics { topics[topic] = counts[topic] ?? 0 }
         // Generations start at the coordinator's term × 1,000,000: a new coordinator cannot know
@@ -123,13 +120,7 @@ extension GroupManager {
     /// stale: others coordinated meanwhile).
     private func takeOver(_ state: inout State, term: Term, now: Int64) {
         guard state.coordinatorTerm != term else { return }
-        state.groups = [:]
-        state.members = [:]
-        state.knownCounts = [:]
-        state.tombstones = [:]
-        state.groupSettleMs = [:]
-        state.inheritedGroups = []
-        state.lastReport = [:]
+        state.forgetGroups()
         state.coordinatorTerm = term
         state.takeoverMs = now
         state.settleUntilMs = now + Self.settleMs
@@ -145,13 +136,7 @@ extension GroupManager {
             if leading, let status {
                 takeOver(&state, term: status.term, now: now)
             } else if state.coordinatorTerm != nil {
-                state.groups = [:]
-                state.members = [:]
-                state.knownCounts = [:]
-                state.tombstones = [:]
-                state.coordinatorTerm = nil
-                state.settleUntilMs = nil
-                state.groupSettleMs = [:]
+                state.forgetGroups()
                 logger.info("no longer coordinating consumer groups (the metadata group's leadership moved)")
                 return false
             }

@@ -48,6 +48,10 @@ final class GroupManager: Sendable {
         var tombstones: [MemberID: Int64] = [:]
         /// In a cluster: the newest report taken from each broker (its run and number).
         var lastReport: [NodeID: (incarnation: UInt32, sequence: UInt64)] = [:]
+
+        /// In a cluster, when this broker starts or stops coordinating: what an earlier stint
+        /// knew is stale (others coordinated meanwhile), so every group is learned again.
+        mutating func forgetGroups() { self = State() }
     }
 
     let broker: Broker
@@ -127,11 +131,7 @@ final class GroupManager: Sendable {
             state.members[member] = Member(
                 group: group, connection: connection, sessionTimeoutMs: sessionTimeoutMs, autoCommit: autoCommit)
             var coordinator = state.groups[group]
-                ?? GroupCoordinator(
-                    name: group,
-                    // The broker's own limit, so the coordinator never clamps a session the broker
-                    // has already accepted and announced in OK subscribed.
-                    config: GroupConfig(revocationTimeoutMs: GroupConfig().revocationTimeoutMs, sessionTimeoutMaxMs: limits.groupSessionTimeoutMaxMs))
+                ?? newCoordinator(group)
             let actions = coordinator.join(member, topics: counts, sessionTimeoutMs: sessionTimeoutMs, now: now)
             state.groups[group] = coordinator
             state.knownCounts[group, default: [:]].merge(counts) { _, new in new }
@@ -140,6 +140,14 @@ final class GroupManager: Sendable {
         }
         if let failure { throw failure }
         logger.info("member joined", metadata: ["group": "\(group)", "member": "\(member)", "topics": "\(topics)"])
+    }
+
+    /// A coordinator for a group that has none here yet. Its session bound is the broker's own
+    /// limit, so it never clamps a session the broker has already accepted and announced in
+    /// `OK subscribed`.
+    func newCoordinator(_ group: GroupName) -> GroupCoordinator {
+        GroupCoordinator(
+            name: group, config: GroupConfig(revocationTimeoutMs: GroupConfig().revocationTimeoutMs, sessionTimeoutMaxMs: limits.groupSessionTimeoutMaxMs))
     }
 
     /// Removes `member` from its group at once (its partitions go to others right away).

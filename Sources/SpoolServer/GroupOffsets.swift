@@ -109,21 +109,11 @@ enum GroupOffsets {
         _ broker: Broker, _ command: ForwardedCommand, _ node: NodeID, _ topic: TopicName, _ partition: PartitionID, on loop: EventLoop
     ) -> EventLoopFuture<ForwardedResult> {
         let promise = loop.makePromise(of: ForwardedResult.self)
-        broker.router.request(.command, command.payload, to: node, timeoutMs: broker.config.limits.requestTimeoutMs) { result in
-            switch result {
-            case .success(let bytes):
-                promise.succeed(
-                    ForwardedResult(payload: bytes)
-                        ?? .failed(SpoolError(.unavailable, "broker n\(node.rawValue) answered with bytes this broker cannot read")))
-            case .failure(.timedOut(let ms)):
-                promise.succeed(
-                    .failed(
-                        SpoolError(
-                            .timeout, "partition \(partition) of \(topic): broker n\(node.rawValue) did not answer within \(ms) ms; a commit may or may not be stored")))
-            case .failure(let error):
-                promise.succeed(.failed(SpoolError(.unavailable, "partition \(partition) of \(topic): asking broker n\(node.rawValue) failed: \(error)")))
-            }
-        }
+        let writes: Bool
+        if case .commitOffset = command { writes = true } else { writes = false }
+        ForwardedClient.send(
+            command, to: node, router: broker.router, timeoutMs: broker.config.limits.requestTimeoutMs, about: "partition \(partition) of \(topic)",
+            unknownOutcome: writes ? "; the commit may or may not be stored" : "", promise.succeed)
         return promise.futureResult
     }
 }

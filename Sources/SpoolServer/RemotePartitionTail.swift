@@ -49,8 +49,9 @@ final class RemotePartitionTail: MemberTail {
     private(set) var active = true
     /// The offset after the last record the socket took, nil before the first answer.
     private(set) var deliveredOffset: Offset?
-    /// The SUB's start when it was an offset (a group member's committed position).
-    let startedAt: Offset?
+    /// Where delivery started: the SUB's offset, or where the replica's first answer put
+    /// `earliest`/`latest`; nil until then.
+    private(set) var startedAt: Offset?
     static let waitMs: Int64 = 5_000
     static let retryMs: Int64 = 500
 
@@ -120,7 +121,8 @@ final class RemotePartitionTail: MemberTail {
             guard let (records, next) = Self.split(bytes) else { return retry() }
             position = .offset(next)
             guard !records.isEmpty else {
-                if deliveredOffset == nil { deliveredOffset = next }
+                // Nothing to deliver yet: the start is known now, and nothing was delivered past it.
+                if deliveredOffset == nil { (startedAt, deliveredOffset) = (next, next) }
                 return pump()
             }
             guard let written = handler?.push(ByteBuffer(bytes: records)) else { return }
