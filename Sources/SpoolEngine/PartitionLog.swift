@@ -284,9 +284,11 @@ final class PartitionLog: Sendable {
         // The offset-commit entry places the batch only when it has no records (captured as a
         // flag: the closure lives until the commit and need not hold the batch).
         let commitsPlaceBatch = batch.records.isEmpty
-        // Replicated: the offset commits' promises complete when their entry commits (or fails);
-        // a promise already failed with its batch ignores the later completion.
-        let ownCommit = voters.count > 1 ? batch.commits.map(\.promise) : []
+        // The offset commits' promises complete when their own entry commits (its positions are
+        // in `consumer_offsets` by then) or fails: neither the watermark nor the records' entry
+        // says the next entry committed, and a batch of only offset commits holds no offsets.
+        // A promise already failed with its batch ignores the later completion.
+        let ownCommit = batch.commits.map(\.promise)
         let commitEvents: @Sendable (ProposalEvent) -> Void = { [self] event in
             if commitsPlaceBatch, case .accepted(let offset) = event {
                 progress.placed(at: offset)
@@ -379,7 +381,7 @@ final class PartitionLog: Sendable {
     private func written() {
         let written = state.withLockedValue { $0.machine.batchWritten() }
         if !acksLeaderAtCommit { Self.complete(written.durable, at: .durable, topic: topic, partition: id) }
-        for committed in written.committed { Self.committed(committed, topic: topic, partition: id, commits: voters.count <= 1) }
+        for committed in written.committed { Self.committed(committed, topic: topic, partition: id) }
         for waiter in written.woken { waiter.promise.succeed() }
         flushLoop()
     }
@@ -469,7 +471,7 @@ final class PartitionLog: Sendable {
         let advanced = state.withLockedValue { $0.machine.commitAdvanced(to: high) }
         for committed in advanced.committed {
             if acksLeaderAtCommit { Self.complete(committed, at: .durable, topic: topic, partition: id) }
-            Self.committed(committed, topic: topic, partition: id, commits: voters.count <= 1)
+            Self.committed(committed, topic: topic, partition: id)
         }
         for waiter in advanced.woken { waiter.promise.succeed() }
     }
@@ -501,14 +503,10 @@ final class PartitionLog: Sendable {
         }
     }
 
-    /// The second completion point: `batch` is committed (acks=all records, and with `commits`
-    /// its offset commits: a group of one voter commits both entries together). A replicated
-    /// partition's offset commits complete on their own entry's commit instead (`propose`): the
-    /// records' entry committing says nothing of the next entry, and a batch of only offset
-    /// commits holds no offsets for the watermark to pass.
-    private static func committed(_ batch: Batch, topic: TopicName, partition: PartitionID, commits: Bool) {
+    /// The second completion point: `batch`'s acks=all records are committed. (Its offset
+    /// commits complete on their own entry's events: `propose`.)
+    private static func committed(_ batch: Batch, topic: TopicName, partition: PartitionID) {
         complete(batch, at: .committed, topic: topic, partition: partition)
-        if commits { for commit in batch.commits { commit.promise.succeed() } }
     }
 
     static func fail(_ batch: Batch, _ error: SpoolError) {

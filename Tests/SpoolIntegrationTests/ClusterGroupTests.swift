@@ -20,7 +20,7 @@ struct ClusterGroupTests {
     @Test("three members on three brokers share six partitions through SIGKILLs of the coordinator, a member's broker and a partition leader")
     func membersOnEveryBrokerSurviveKills() async throws {
         try await withLocalCluster(size: 3) { cluster in
-            try cluster.startAll()
+            for id in 1...3 { try cluster.start(id, extra: ["--log-level", "info"], logFile: Self.log(cluster, id)) }
             try await ReplicatedCluster.waitUntilConnected(cluster)
             let admin = try RawSocket(port: cluster.port(1))
             #expect(try admin.ask("CREATE \(Self.topic) partitions=\(Self.partitions) replication=3") == "OK \(Self.topic) partitions=6 replication=3")
@@ -38,7 +38,7 @@ struct ClusterGroupTests {
             let settled = try await waitForGroup(ports, members: 3, clients: members)
             #expect(settled.header.contains("coordinator="))
             // Members stay on the broker they joined: one on each.
-            #expect(Set(members.compactMap(\.currentPort)) == Set((1...3).map { cluster.port($0) }))
+            #expect(Set(members.compactMap(\.currentPort)) == Set((1...3).map { cluster.port($0) }), "\(Self.groupLines(cluster))")
 
             // (a) The coordinator's broker.
             let coordinator = try #require(settled.coordinator)
@@ -187,9 +187,21 @@ struct ClusterGroupTests {
             #expect(kept == partitions || joined, "\(memberID) lost partitions while \(what) was down: held \(partitions.sorted()), kept \(kept.sorted()); its lines: \((member.eventsByMembership[memberID] ?? []).map { "\($0.kind) \($0.partitions) g\($0.generation)" })")
             #expect(late.isEmpty, "\(memberID) stalled while \(what) was down: \(late.count) of its records late or missing, first \(late.prefix(3).map { "\($0.partition)/\($0.offset)" })")
         }
-        try cluster.start(id)
+        try cluster.start(id, extra: ["--log-level", "info"], logFile: Self.log(cluster, id))
         ports.withLock { $0[id - 1] = cluster.port(id) }
         try await ReplicatedCluster.waitUntilConnected(cluster)
+    }
+
+    /// Node `id`'s log file, in its own folder (removed with it).
+    static func log(_ cluster: LocalCluster, _ id: Int) -> String { "\(cluster.folders[id - 1])/spoold.log" }
+
+    /// The brokers' log lines about groups, for a failure's message.
+    static func groupLines(_ cluster: LocalCluster) -> String {
+        (1...3).map { id in
+            let text = (try? String(contentsOfFile: log(cluster, id), encoding: .utf8)) ?? ""
+            let lines = text.split(separator: "\n").filter { $0.contains("member") || $0.contains("coordinat") || $0.contains("metadata leadership") }
+            return "node \(id):\n" + lines.suffix(30).joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     struct GroupState {
@@ -221,8 +233,8 @@ struct ClusterGroupTests {
     }
 
     /// Waits until the group has `members` members owning every partition, evenly, and (when
-    /// `clients` are given) each client's ASSIGNED and REVOKED lines say what GROUP says it owns:
-    /// no revocation is still under way.
+    /// `clients` are given) each client is a member whose ASSIGNED and REVOKED lines say what
+    /// GROUP says it owns: no revocation is still under way.
     private func waitForGroup(_ ports: ReplicatedCluster.Ports, members: Int, clients: [ClusterMember] = []) async throws -> GroupState {
         var last: GroupState?
         try await eventually(timeout: .seconds(30), "the group to settle on \(members) members") {
@@ -231,7 +243,7 @@ struct ClusterGroupTests {
             let counts = Dictionary(grouping: state.owners.values, by: { $0 }).mapValues(\.count)
             guard counts.count == members && counts.values.allSatisfy({ abs($0 - Self.partitions / members) <= 1 }) else { return false }
             return clients.allSatisfy { client in
-                guard let id = client.currentID else { return true }
+                guard let id = client.currentID else { return false }
                 return client.held(by: id) == Set(state.owners.filter { $0.value == id }.keys)
             }
         }
@@ -306,7 +318,7 @@ final class ClusterMember: Sendable {
                     try? await Task.sleep(for: .milliseconds(50))  // a reconnect's pause, not a wait on a condition
                     continue
                 }
-                guard let ok = try? await client.subscribe(topics: [topic], group: group, from: .earliest, autoCommit: true, sessionTimeoutMs: 3_000),
+                guard let ok = try? await client.subscribe(topics: [topic], group: group, from: .earliest, autoCommit: true, sessionTimeoutMs: 6_000),
                     let id = ok.firstMatch(of: #/member=(\S+)/#).map({ String($0.1) })
                 else {
                     await client.close()
